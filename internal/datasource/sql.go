@@ -1,0 +1,203 @@
+// Package datasource opens the databases that checks validate and runs
+// their queries read-only with a statement timeout.
+package datasource
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// SQL drivers a datasource may name.
+const (
+	Postgres = "postgres"
+	MySQL    = "mysql"
+	SQLite   = "sqlite"
+)
+
+// IsSQLDriver reports whether driver names a SQL datasource driver.
+func IsSQLDriver(driver string) bool {
+	return driver == Postgres || driver == MySQL || driver == SQLite
+}
+
+// SQL is a validated database. It implements checks.SQLSource.
+type SQL struct {
+	name   string
+	driver string
+	db     *sql.DB
+
+	mu          sync.Mutex
+	mysqlTimer  string // "max_statement_time" (MariaDB, seconds) or "max_execution_time" (MySQL, ms)
+	mysqlTested bool
+}
+
+// OpenSQL opens the named datasource with the driver's own DSN format. It
+// does not connect: an unreachable database shows up when a check runs.
+// PostgreSQL sessions default to read-only transactions; SQLite connections
+// are query_only.
+func OpenSQL(name, driver, dsn string) (*SQL, error) {
+	var db *sql.DB
+	switch driver {
+	case Postgres:
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: parse postgres dsn: %w", name, Redact(err))
+		}
+		if cfg.RuntimeParams == nil {
+			cfg.RuntimeParams = map[string]string{}
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		cfg.RuntimeParams["application_name"] = "vigil"
+		db = stdlib.OpenDB(*cfg)
+	case MySQL:
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: parse mysql dsn: %w", name, Redact(err))
+		}
+		if _, set := cfg.Params["parseTime"]; !set && !strings.Contains(dsn, "parseTime") {
+			cfg.ParseTime = true
+		}
+		conn, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: mysql connector: %w", name, Redact(err))
+		}
+		db = sql.OpenDB(conn)
+	case SQLite:
+		var err error
+		db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("datasource %s: open sqlite: %w", name, err)
+		}
+	default:
+		return nil, fmt.Errorf("datasource %s: unknown driver %q (want postgres, mysql or sqlite)", name, driver)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &SQL{name: name, driver: driver, db: db}, nil
+}
+
+// sqliteDSN adds the pragmas vigil needs: never write, wait on locks.
+func sqliteDSN(dsn string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	if !strings.HasPrefix(dsn, "file:") {
+		dsn = "file:" + dsn
+	}
+	return dsn + sep + "_pragma=query_only(1)&_pragma=busy_timeout(5000)"
+}
+
+// Name is the datasource's configured name.
+func (s *SQL) Name() string { return s.name }
+
+// Driver is postgres, mysql or sqlite.
+func (s *SQL) Driver() string { return s.driver }
+
+// DB exposes the pool (for tests and the demo seeding its own database).
+func (s *SQL) DB() *sql.DB { return s.db }
+
+// Close closes the pool.
+func (s *SQL) Close() error { return s.db.Close() }
+
+// QuoteIdent quotes an identifier, keeping a schema.table or
+// database.table qualifier as two quoted parts.
+func (s *SQL) QuoteIdent(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		if s.driver == MySQL {
+			parts[i] = "`" + strings.ReplaceAll(p, "`", "``") + "`"
+		} else {
+			parts[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// ReadOnly runs fn in a READ ONLY transaction with a statement timeout. The
+// transaction is always rolled back: a check never writes.
+func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *sql.Tx) error) (err error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("datasource %s: %w", s.name, Redact(err))
+		}
+	}()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	if err := s.prepareSession(ctx, conn, timeout); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read-only transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	if s.driver == Postgres && timeout > 0 {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeout.Milliseconds())); err != nil {
+			return fmt.Errorf("set statement timeout: %w", err)
+		}
+	}
+	if err := fn(ctx, tx); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("timed out after %s: %w", timeout, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// prepareSession sets the per-connection statement timeout for MySQL and
+// MariaDB (which name it differently), and query_only for SQLite.
+func (s *SQL) prepareSession(ctx context.Context, conn *sql.Conn, timeout time.Duration) error {
+	switch s.driver {
+	case SQLite:
+		if _, err := conn.ExecContext(ctx, "PRAGMA query_only = 1"); err != nil {
+			return fmt.Errorf("set query_only: %w", err)
+		}
+	case MySQL:
+		if timeout <= 0 {
+			return nil
+		}
+		s.mu.Lock()
+		variable, tested := s.mysqlTimer, s.mysqlTested
+		s.mu.Unlock()
+		try := []string{"max_statement_time", "max_execution_time"}
+		if tested {
+			try = []string{variable}
+		}
+		for _, v := range try {
+			value := fmt.Sprintf("%.3f", timeout.Seconds())
+			if v == "max_execution_time" {
+				value = fmt.Sprint(timeout.Milliseconds())
+			}
+			if _, err := conn.ExecContext(ctx, "SET SESSION "+v+" = "+value); err == nil {
+				s.mu.Lock()
+				s.mysqlTimer, s.mysqlTested = v, true
+				s.mu.Unlock()
+				return nil
+			} else if tested || ctx.Err() != nil {
+				return fmt.Errorf("set statement timeout: %w", err)
+			}
+		}
+		return fmt.Errorf("set statement timeout: server supports neither max_statement_time nor max_execution_time")
+	}
+	return nil
+}
