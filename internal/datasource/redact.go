@@ -2,21 +2,30 @@ package datasource
 
 import (
 	"regexp"
+	"strings"
 )
 
 // credentials in URLs (scheme://user:pass@host), key=value DSNs
-// (password=...) and go-sql-driver DSNs (user:pass@tcp(...)).
+// (password=...) and go-sql-driver DSNs (user:pass@tcp(...), user:pass@/db).
+// A password may hold a raw '@': the last '@' before the address ends it.
 var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@`),
+	regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^\s/]*@`),
 	regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('[^']*'|\S+)`),
-	regexp.MustCompile(`(\b[^\s:/@()]+:)[^\s@()]*(@tcp\()`),
+	regexp.MustCompile(`(\b[^\s:/@()]+:)[^\s()]*(@(?:[a-z0-9]+\(|/))`),
 }
 
-// RedactString removes passwords from DSN-like text.
+// RedactString replaces the passwords in DSN-like text with "xxxxx": URL
+// user info, password=... pairs and go-sql-driver user:pass@ prefixes.
+// Text without such a secret is returned unchanged.
 func RedactString(s string) string {
 	s = secretPatterns[0].ReplaceAllString(s, "${1}xxxxx@")
 	s = secretPatterns[1].ReplaceAllString(s, "${1}xxxxx")
-	s = secretPatterns[2].ReplaceAllString(s, "${1}xxxxx${2}")
+	s = secretPatterns[2].ReplaceAllStringFunc(s, func(m string) string {
+		if strings.Contains(m, "://") {
+			return m // a URL, handled above
+		}
+		return secretPatterns[2].ReplaceAllString(m, "${1}xxxxx${2}")
+	})
 	return s
 }
 

@@ -42,8 +42,16 @@ type SQL struct {
 
 // OpenSQL opens the named datasource with the driver's own DSN format. It
 // does not connect: an unreachable database shows up when a check runs.
-// PostgreSQL sessions default to read-only transactions; SQLite connections
-// are query_only.
+// Errors name the datasource and never carry the DSN's password.
+//
+// Writes are refused at every level the driver offers: PostgreSQL sessions
+// default to read-only transactions; MySQL/MariaDB sessions are set READ
+// ONLY on each run (so DDL, whose implicit commit ends a transaction, is
+// refused too) and never allow several statements per query; SQLite files
+// are opened mode=ro and query_only, so a missing file is an error rather
+// than a new empty database. MySQL DATETIME and TIMESTAMP values are read as
+// time.Time in UTC, with the session in UTC, unless the DSN sets parseTime,
+// loc or time_zone.
 func OpenSQL(name, driver, dsn string) (*SQL, error) {
 	var db *sql.DB
 	switch driver {
@@ -63,9 +71,19 @@ func OpenSQL(name, driver, dsn string) (*SQL, error) {
 		if err != nil {
 			return nil, fmt.Errorf("datasource %s: parse mysql dsn: %w", name, Redact(err))
 		}
-		if _, set := cfg.Params["parseTime"]; !set && !strings.Contains(dsn, "parseTime") {
+		// Read DATETIME and TIMESTAMP as time.Time in UTC, and have the
+		// session speak UTC too, unless the DSN chose otherwise.
+		if !strings.Contains(dsn, "parseTime=") {
 			cfg.ParseTime = true
 		}
+		if _, set := cfg.Params["time_zone"]; !set && !strings.Contains(dsn, "loc=") {
+			if cfg.Params == nil {
+				cfg.Params = map[string]string{}
+			}
+			cfg.Params["time_zone"] = "'+00:00'"
+		}
+		// One statement per query: "COMMIT; DELETE ..." must not run.
+		cfg.MultiStatements = false
 		conn, err := mysql.NewConnector(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("datasource %s: mysql connector: %w", name, Redact(err))
@@ -86,16 +104,29 @@ func OpenSQL(name, driver, dsn string) (*SQL, error) {
 	return &SQL{name: name, driver: driver, db: db}, nil
 }
 
-// sqliteDSN adds the pragmas vigil needs: never write, wait on locks.
+// sqliteDSN opens the file read-only (mode=ro: a missing file is an error,
+// never created, and no statement can undo it) and adds the pragmas vigil
+// needs: query_only and a wait on locks. A DSN's own mode=memory is kept;
+// any other mode is replaced by ro.
 func sqliteDSN(dsn string) string {
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
 	if !strings.HasPrefix(dsn, "file:") {
 		dsn = "file:" + dsn
 	}
-	return dsn + sep + "_pragma=query_only(1)&_pragma=busy_timeout(5000)"
+	path, query, _ := strings.Cut(dsn, "?")
+	var params []string
+	mode := "mode=ro"
+	for _, p := range strings.Split(query, "&") {
+		switch {
+		case p == "":
+		case p == "mode=memory":
+			mode = p
+		case strings.HasPrefix(p, "mode="):
+		default:
+			params = append(params, p)
+		}
+	}
+	params = append(params, mode, "_pragma=query_only(1)", "_pragma=busy_timeout(5000)")
+	return path + "?" + strings.Join(params, "&")
 }
 
 // Name is the datasource's configured name.
@@ -151,12 +182,12 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
 	if s.driver == Postgres && timeout > 0 {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeout.Milliseconds())); err != nil {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeoutMillis(timeout))); err != nil {
 			return fmt.Errorf("set statement timeout: %w", err)
 		}
 	}
 	if err := fn(ctx, tx); err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
 		return err
@@ -165,7 +196,9 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 }
 
 // prepareSession sets the per-connection statement timeout for MySQL and
-// MariaDB (which name it differently), and query_only for SQLite.
+// MariaDB (which name it differently) and makes their session read-only (a
+// READ ONLY transaction alone does not stop DDL, whose implicit commit ends
+// it), and sets query_only for SQLite. A timeout of 0 clears the limit.
 func (s *SQL) prepareSession(ctx context.Context, conn *sql.Conn, timeout time.Duration) error {
 	switch s.driver {
 	case SQLite:
@@ -173,8 +206,8 @@ func (s *SQL) prepareSession(ctx context.Context, conn *sql.Conn, timeout time.D
 			return fmt.Errorf("set query_only: %w", err)
 		}
 	case MySQL:
-		if timeout <= 0 {
-			return nil
+		if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+			return fmt.Errorf("set session read only: %w", err)
 		}
 		s.mu.Lock()
 		variable, tested := s.mysqlTimer, s.mysqlTested
@@ -184,9 +217,9 @@ func (s *SQL) prepareSession(ctx context.Context, conn *sql.Conn, timeout time.D
 			try = []string{variable}
 		}
 		for _, v := range try {
-			value := fmt.Sprintf("%.3f", timeout.Seconds())
-			if v == "max_execution_time" {
-				value = fmt.Sprint(timeout.Milliseconds())
+			value := fmt.Sprint(timeoutMillis(timeout))
+			if v == "max_statement_time" {
+				value = fmt.Sprintf("%.3f", float64(timeoutMillis(timeout))/1000)
 			}
 			if _, err := conn.ExecContext(ctx, "SET SESSION "+v+" = "+value); err == nil {
 				s.mu.Lock()
@@ -200,4 +233,14 @@ func (s *SQL) prepareSession(ctx context.Context, conn *sql.Conn, timeout time.D
 		return fmt.Errorf("set statement timeout: server supports neither max_statement_time nor max_execution_time")
 	}
 	return nil
+}
+
+// timeoutMillis is timeout in whole milliseconds for the servers' timers:
+// 0 (no limit) when timeout is not positive, else at least 1, so that a
+// sub-millisecond timeout never turns into "no limit".
+func timeoutMillis(timeout time.Duration) int64 {
+	if timeout <= 0 {
+		return 0
+	}
+	return max(timeout.Milliseconds(), 1)
 }
