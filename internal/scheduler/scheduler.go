@@ -1,0 +1,611 @@
+// Package scheduler runs jobs on robfig/cron schedules: each run gets its
+// job's timeout, a job never overlaps itself, a global bound caps concurrent
+// runs, first runs are spread over the schedule's interval, and an optional
+// leader hook lets only one replica run each tick.
+//
+// Timing. Schedules are parsed with cron.ParseStandard, but ticks are planned
+// here rather than by cron.Cron (which sorts every entry on each wake-up and
+// rounds "@every" ticks onto whole seconds, so a thousand checks would fire
+// together). An "@every d" job ticks at phase + k·d since the Unix epoch,
+// where phase in [0, d) is a hash of the job id: the first run comes within
+// one interval of start-up, later ticks stay spread, and every replica and
+// restart agrees on the tick times. A cron expression ("*/5 * * * *",
+// "@hourly") ticks at its own times plus a per-job delay within
+// Options.CronJitter (default 30s), never past the following tick. "@every"
+// keeps robfig's rounding: whole seconds, at least 1s.
+//
+// Overlap. A job is busy from the moment a tick is accepted (possibly waiting
+// for one of the Options.MaxConcurrent slots) until its Run returns. A
+// scheduled tick that finds its job busy is skipped, counted and logged; so is
+// one that arrives while a late tick is still waiting for a slot. Ticks are
+// never queued behind a busy job. Ticks missed altogether (the process was
+// suspended) are not caught up: the job runs once and resumes its plan.
+//
+// Run now. RunNow starts a run at once (or as soon as a slot is free) and
+// returns without waiting for it; when the job is busy it returns ErrRunning
+// rather than queueing. RunNow does not consult the leader hook: it runs on
+// the replica that was asked.
+//
+// Leader. The hook is asked when a tick is due and again when a tick that
+// waited for a slot is about to start, so a replica that lost its lease
+// meanwhile does not run it.
+//
+// Shutdown. Stop drops ticks still waiting for a slot, waits for runs until
+// its context ends, then cancels them (context.Cause is ErrInterrupted) and
+// waits for them to return: a Run must return soon after its ctx is done.
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Errors returned by the scheduler; match them with errors.Is.
+var (
+	ErrInvalidJob   = errors.New("invalid job")
+	ErrDuplicateJob = errors.New("duplicate job id")
+	ErrUnknownJob   = errors.New("unknown job")
+	ErrRunning      = errors.New("job is already running")
+	ErrStopped      = errors.New("scheduler stopped")
+	// ErrTimeout is the cause (context.Cause) of a run's context that reached
+	// its job's timeout; ctx.Err() is then context.DeadlineExceeded.
+	ErrTimeout = errors.New("run timed out")
+	// ErrInterrupted is the cause (context.Cause) of a run's context that Stop
+	// cancelled at shutdown; ctx.Err() is then context.Canceled.
+	ErrInterrupted = errors.New("interrupted")
+)
+
+// Defaults for Options fields left at zero.
+const (
+	DefaultMaxConcurrent = 16
+	DefaultCronJitter    = 30 * time.Second
+)
+
+// Job is one scheduled unit of work (a check).
+type Job struct {
+	ID string
+	// Schedule is any cron.ParseStandard spec: "*/5 * * * *", "@hourly",
+	// "@every 5m", with an optional "CRON_TZ=Area/City " prefix.
+	Schedule string
+	// Timeout bounds each run: Run's context ends after it (cause ErrTimeout).
+	Timeout time.Duration
+	// Run does the work and records its own result. It must return soon after
+	// ctx is done.
+	Run func(ctx context.Context)
+}
+
+// Leader reports whether this replica should run scheduled ticks. It is
+// consulted once per tick on the scheduler's timing goroutine, so it must
+// return quickly (read a cached lease state; don't query a database).
+type Leader interface {
+	IsLeader() bool
+}
+
+// LeaderFunc adapts a function to Leader.
+type LeaderFunc func() bool
+
+// IsLeader calls f.
+func (f LeaderFunc) IsLeader() bool { return f() }
+
+// Options configures a Scheduler. The zero value is usable.
+type Options struct {
+	// MaxConcurrent bounds how many runs execute at once, over all jobs
+	// (default DefaultMaxConcurrent). Ticks beyond it wait for a slot, in order.
+	MaxConcurrent int
+	// CronJitter is the widest delay added to a cron-expression tick to spread
+	// jobs sharing a schedule (default DefaultCronJitter; negative: none).
+	// "@every" schedules are spread over their own interval instead.
+	CronJitter time.Duration
+	// Leader, when set, is asked at each scheduled tick; a tick on a replica
+	// that is not the leader is not run (counted as NotLeader).
+	Leader Leader
+	// OnTick, when set, is called for every tick outcome (started, skipped,
+	// not leader, dropped), outside the scheduler's lock and on no particular
+	// goroutine; it must be safe for concurrent use and return quickly. It is
+	// the hook for a scheduler.lag metric.
+	OnTick func(Tick)
+	// Logger receives skips, drops, panics and missed ticks (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now). Timers are real; an injected clock
+	// only moves the planned tick times and the measured lateness.
+	Now func() time.Time
+}
+
+// Scheduler runs jobs on their schedules. Its methods are safe for concurrent
+// use. Create it with New.
+type Scheduler struct {
+	slots      chan struct{}
+	leader     Leader
+	onTick     func(Tick)
+	log        *slog.Logger
+	now        func() time.Time
+	cronJitter time.Duration
+
+	base   context.Context // parent of every run's context
+	cancel context.CancelCauseFunc
+	runs   sync.WaitGroup // one per accepted tick, until it finishes or is dropped
+
+	wake     chan struct{} // nudges the timing loop after Add
+	stopCh   chan struct{} // closed when Stop begins
+	loopDone chan struct{} // closed when the timing loop has returned
+	stopDone chan struct{} // closed when Stop has finished
+	stopErr  error         // written before stopDone is closed
+
+	mu       sync.Mutex
+	jobs     map[string]*entry
+	queue    queue // jobs by next tick
+	started  bool
+	stopping bool
+	totals   Stats // counters and latest values; Jobs/Running/Waiting/Lag are derived
+}
+
+// entry is a job and its state; all fields but job and plan are guarded by
+// Scheduler.mu.
+type entry struct {
+	job     Job
+	plan    plan
+	timeout error     // cause of a run's context at its timeout
+	next    time.Time // next tick; zero when the schedule never fires again
+	index   int       // position in the queue, -1 when not queued
+
+	busy    bool      // a run is waiting for a slot or executing
+	waiting bool      // the run is waiting for a slot
+	pending time.Time // scheduled time of the busy run
+	stats   JobStats
+}
+
+// New returns a stopped scheduler with no jobs. Add jobs, then Start it.
+func New(opts Options) *Scheduler {
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opts.CronJitter == 0 {
+		opts.CronJitter = DefaultCronJitter
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	base, cancel := context.WithCancelCause(context.Background())
+	return &Scheduler{
+		slots:      make(chan struct{}, opts.MaxConcurrent),
+		leader:     opts.Leader,
+		onTick:     opts.OnTick,
+		log:        opts.Logger,
+		now:        opts.Now,
+		cronJitter: max(opts.CronJitter, 0),
+		base:       base,
+		cancel:     cancel,
+		wake:       make(chan struct{}, 1),
+		stopCh:     make(chan struct{}),
+		loopDone:   make(chan struct{}),
+		stopDone:   make(chan struct{}),
+		jobs:       make(map[string]*entry),
+	}
+}
+
+// Add registers a job, before or after Start. It returns an error wrapping
+// ErrInvalidJob (empty id, nil Run, timeout not positive, a schedule that does
+// not parse or never fires), ErrDuplicateJob, or ErrStopped after Stop.
+func (s *Scheduler) Add(job Job) error {
+	invalid := func(why string, args ...any) error {
+		return fmt.Errorf("scheduler: add job %q: %w: %s", job.ID, ErrInvalidJob, fmt.Sprintf(why, args...))
+	}
+	switch {
+	case job.ID == "":
+		return invalid("empty id")
+	case job.Run == nil:
+		return invalid("nil Run")
+	case job.Timeout <= 0:
+		return invalid("timeout %s is not positive", job.Timeout)
+	}
+	p, err := newPlan(job.ID, job.Schedule, s.cronJitter)
+	if err != nil {
+		return invalid("%v", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return fmt.Errorf("scheduler: add job %q: %w", job.ID, ErrStopped)
+	}
+	if _, ok := s.jobs[job.ID]; ok {
+		return fmt.Errorf("scheduler: add job %q: %w", job.ID, ErrDuplicateJob)
+	}
+	e := &entry{job: job, plan: p, index: -1, timeout: &timeoutError{job.Timeout}}
+	e.stats.ID, e.stats.Schedule, e.stats.Timeout = job.ID, job.Schedule, job.Timeout
+	if e.next = p.after(s.now()); e.next.IsZero() {
+		return invalid("schedule %q never fires", job.Schedule)
+	}
+	s.jobs[job.ID] = e
+	heap.Push(&s.queue, e)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Start begins running ticks; first ticks are planned from now, so jobs added
+// long before Start don't all fire at once. Calling Start again, or after
+// Stop, does nothing.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopping {
+		return
+	}
+	s.started = true
+	now := s.now()
+	planned := s.queue[:0]
+	for _, e := range s.queue {
+		if e.next = e.plan.after(now); e.next.IsZero() {
+			e.index = -1 // the schedule has no tick left
+			continue
+		}
+		planned = append(planned, e)
+	}
+	clear(s.queue[len(planned):])
+	s.queue = planned
+	for i, e := range s.queue {
+		e.index = i
+	}
+	heap.Init(&s.queue)
+	go s.loop()
+}
+
+// RunNow starts a run of job id without waiting for it (the run may still
+// wait for a free slot). It never overlaps the job's own runs: when the job
+// is busy it returns an error wrapping ErrRunning and does not queue the
+// request. Other errors wrap ErrUnknownJob or ErrStopped. It works before
+// Start and ignores the leader hook.
+func (s *Scheduler) RunNow(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return fmt.Errorf("scheduler: run %q now: %w", id, ErrStopped)
+	}
+	e, ok := s.jobs[id]
+	if !ok {
+		return fmt.Errorf("scheduler: run %q now: %w", id, ErrUnknownJob)
+	}
+	if e.busy {
+		return fmt.Errorf("scheduler: run %q now: %w", id, ErrRunning)
+	}
+	s.acceptLocked(e, s.now(), true)
+	return nil
+}
+
+// Stop stops planning ticks and refuses RunNow and Add. Ticks still waiting
+// for a slot are dropped (counted and logged). Runs in progress are awaited
+// until ctx is done; then their contexts are cancelled with cause
+// ErrInterrupted and Stop waits for them to return. It returns nil when every
+// run finished on its own, or an error wrapping ctx.Err() that says how many
+// runs were interrupted. Later calls wait for the first to finish and return
+// its result.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		select {
+		case <-s.stopDone:
+			return s.stopErr
+		case <-ctx.Done():
+			return fmt.Errorf("scheduler: stop: %w", ctx.Err())
+		}
+	}
+	s.stopping = true
+	started := s.started
+	close(s.stopCh)
+	s.mu.Unlock()
+
+	if started {
+		<-s.loopDone
+	}
+	drained := make(chan struct{})
+	go func() {
+		s.runs.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		s.cancel(ErrInterrupted)
+		<-drained
+		s.mu.Lock()
+		n := s.totals.Interrupted
+		s.mu.Unlock()
+		err = fmt.Errorf("scheduler: stop: interrupted %d runs: %w", n, ctx.Err())
+	}
+	s.cancel(ErrStopped) // releases the base context; no run is left to see it
+	s.stopErr = err
+	close(s.stopDone)
+	return err
+}
+
+// loop fires due ticks until Stop.
+func (s *Scheduler) loop() {
+	defer close(s.loopDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var batch []due
+	for {
+		batch = batch[:0]
+		s.mu.Lock()
+		now := s.now()
+		for len(s.queue) > 0 && !s.queue[0].next.After(now) {
+			e := s.queue[0]
+			d := due{e: e, scheduled: e.next}
+			e.next = e.plan.after(e.next)
+			if !e.next.IsZero() && !e.next.After(now) {
+				d.missedFrom = e.next
+				e.next = e.plan.after(now)
+			}
+			if e.next.IsZero() {
+				heap.Pop(&s.queue)
+			} else {
+				heap.Fix(&s.queue, 0)
+			}
+			batch = append(batch, d)
+		}
+		wait := time.Duration(-1)
+		if len(s.queue) > 0 {
+			wait = s.queue[0].next.Sub(now)
+		}
+		s.mu.Unlock()
+
+		for _, d := range batch {
+			s.fire(d, now)
+		}
+		if wait >= 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-s.stopCh:
+			timer.Stop()
+			return
+		case <-s.wake:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// due is a tick taken off the queue.
+type due struct {
+	e          *entry
+	scheduled  time.Time
+	missedFrom time.Time // first of the ticks that were missed after it, if any
+}
+
+// fire handles one scheduled tick: not leader, skipped, or accepted.
+func (s *Scheduler) fire(d due, now time.Time) {
+	if !d.missedFrom.IsZero() {
+		s.log.Warn("scheduler: ticks missed, scheduler was late", "job", d.e.job.ID,
+			"scheduled", d.scheduled, "missed_from", d.missedFrom, "now", now)
+	}
+	leader := s.leader == nil || s.leader.IsLeader()
+	tick := Tick{Job: d.e.job.ID, Scheduled: d.scheduled, At: now}
+
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	s.totals.LastTick = now
+	e := d.e
+	switch {
+	case !leader:
+		tick.Outcome = NotLeader
+		e.stats.NotLeader++
+		s.totals.NotLeader++
+	case e.busy:
+		tick.Outcome = Skipped
+		e.stats.Skipped++
+		s.totals.Skipped++
+	default:
+		s.acceptLocked(e, d.scheduled, false)
+	}
+	skipped, busySince := e.stats.Skipped, e.pending
+	s.mu.Unlock()
+
+	switch tick.Outcome {
+	case NotLeader:
+		s.log.Debug("scheduler: tick not run, not the leader", "job", tick.Job, "scheduled", tick.Scheduled)
+	case Skipped:
+		s.log.Warn("scheduler: tick skipped, previous run still going", "job", tick.Job,
+			"scheduled", tick.Scheduled, "running_since", busySince, "skipped", skipped)
+	default:
+		return // the run reports its own tick when it starts
+	}
+	s.emit(tick)
+}
+
+// acceptLocked marks e busy and starts the goroutine that waits for a slot
+// and runs it. s.mu must be held.
+func (s *Scheduler) acceptLocked(e *entry, scheduled time.Time, manual bool) {
+	e.busy, e.waiting, e.pending = true, true, scheduled
+	s.totals.Waiting++
+	s.runs.Add(1)
+	go s.run(e, scheduled, manual)
+}
+
+// run waits for a slot, then runs e's job with its timeout.
+func (s *Scheduler) run(e *entry, scheduled time.Time, manual bool) {
+	defer s.runs.Done()
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.stopCh:
+		s.drop(e, scheduled, manual)
+		return
+	}
+	defer func() { <-s.slots }()
+
+	// Leadership may have moved while the tick waited for a slot.
+	leader := manual || s.leader == nil || s.leader.IsLeader()
+
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		s.drop(e, scheduled, manual)
+		return
+	}
+	started := s.now()
+	if !leader {
+		e.busy, e.waiting = false, false
+		e.stats.NotLeader++
+		s.totals.Waiting--
+		s.totals.NotLeader++
+		s.mu.Unlock()
+		s.log.Debug("scheduler: waiting tick not run, no longer the leader", "job", e.job.ID, "scheduled", scheduled)
+		s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: NotLeader})
+		return
+	}
+	e.waiting = false
+	e.stats.Runs++
+	e.stats.LastScheduled, e.stats.LastStarted, e.stats.LastLag = scheduled, started, started.Sub(scheduled)
+	s.totals.Waiting--
+	s.totals.Running++
+	s.totals.Runs++
+	s.totals.LastLag = started.Sub(scheduled)
+	s.mu.Unlock()
+	tick := Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: Started, Manual: manual}
+	s.emit(tick)
+
+	ctx, cancel := context.WithTimeoutCause(context.WithValue(s.base, tickKey{}, tick), e.job.Timeout, e.timeout)
+	s.call(ctx, e.job)
+	interrupted := errors.Is(context.Cause(ctx), ErrInterrupted)
+	cancel()
+
+	s.mu.Lock()
+	e.busy = false
+	s.totals.Running--
+	if interrupted {
+		s.totals.Interrupted++
+	}
+	s.mu.Unlock()
+}
+
+// call runs job, turning a panic into a log line so one broken job cannot
+// stop the others.
+func (s *Scheduler) call(ctx context.Context, job Job) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("scheduler: run panicked", "job", job.ID, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	job.Run(ctx)
+}
+
+// drop abandons a tick that was waiting for a slot when Stop began.
+func (s *Scheduler) drop(e *entry, scheduled time.Time, manual bool) {
+	s.mu.Lock()
+	e.busy, e.waiting = false, false
+	s.totals.Waiting--
+	s.totals.Dropped++
+	s.mu.Unlock()
+	s.log.Warn("scheduler: tick dropped at shutdown, it was waiting for a run slot",
+		"job", e.job.ID, "scheduled", scheduled, "manual", manual)
+	s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: s.now(), Outcome: Dropped, Manual: manual})
+}
+
+func (s *Scheduler) emit(t Tick) {
+	if s.onTick != nil {
+		s.onTick(t)
+	}
+}
+
+// Stats returns the scheduler's counters and current lateness.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	st := s.totals
+	st.Scheduling = s.started && !s.stopping
+	st.Jobs = len(s.jobs)
+	st.Lag = st.LastLag
+	if s.started && !s.stopping && len(s.queue) > 0 {
+		st.Lag = max(st.Lag, now.Sub(s.queue[0].next)) // the timing loop is behind
+	}
+	if st.Waiting > 0 {
+		for _, e := range s.jobs {
+			if e.waiting {
+				st.Lag = max(st.Lag, now.Sub(e.pending))
+			}
+		}
+	}
+	return st
+}
+
+// Job returns the state of job id, or an error wrapping ErrUnknownJob.
+func (s *Scheduler) Job(id string) (JobStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.jobs[id]
+	if !ok {
+		return JobStats{}, fmt.Errorf("scheduler: job %q: %w", id, ErrUnknownJob)
+	}
+	return e.snapshot(), nil
+}
+
+// Jobs returns the state of every job, ordered by id.
+func (s *Scheduler) Jobs() []JobStats {
+	s.mu.Lock()
+	out := make([]JobStats, 0, len(s.jobs))
+	for _, e := range s.jobs {
+		out = append(out, e.snapshot())
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// snapshot copies e's state; s.mu must be held.
+func (e *entry) snapshot() JobStats {
+	st := e.stats
+	st.Running = e.busy && !e.waiting
+	st.Waiting = e.waiting
+	st.Next = e.next
+	return st
+}
+
+// timeoutError is the cause of a run's context at its timeout.
+type timeoutError struct{ after time.Duration }
+
+func (e *timeoutError) Error() string { return fmt.Sprintf("%v after %s", ErrTimeout, e.after) }
+func (e *timeoutError) Unwrap() error { return ErrTimeout }
+
+// queue is a min-heap of entries by next tick.
+type queue []*entry
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q queue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+
+func (q *queue) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*q)
+	*q = append(*q, e)
+}
+
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*q = old[:len(old)-1]
+	return e
+}
