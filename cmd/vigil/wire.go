@@ -14,6 +14,8 @@ import (
 	"github.com/vigilhq/vigil/checks/duplicates"
 	"github.com/vigilhq/vigil/checks/endorsements"
 	"github.com/vigilhq/vigil/checks/freshness"
+	httpcheck "github.com/vigilhq/vigil/checks/http"
+	"github.com/vigilhq/vigil/checks/sqsdlq"
 	"github.com/vigilhq/vigil/checks/sqlrows"
 	"github.com/vigilhq/vigil/checks/transitions"
 	"github.com/vigilhq/vigil/internal/config"
@@ -30,6 +32,8 @@ func kinds() checks.Registry {
 		transitions.Kind,
 		freshness.Kind,
 		sqlrows.Kind,
+		sqsdlq.Kind,
+		httpcheck.Kind,
 	)
 }
 
@@ -63,13 +67,32 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
-	cfg  *config.Config
-	mu   sync.Mutex
-	sqls map[string]*datasource.SQL
+	cfg    *config.Config
+	mu     sync.Mutex
+	sqls   map[string]*datasource.SQL
+	queues map[string]*datasource.SQS
 }
 
 func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}}
+	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
+}
+
+func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.queues[name]; ok {
+		return q, nil
+	}
+	ds, ok := s.cfg.Datasources[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown datasource %q", name)
+	}
+	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	s.queues[name] = q
+	return q, nil
 }
 
 func (s *sources) sql(name string) (*datasource.SQL, error) {
@@ -125,6 +148,12 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 			return failing(err)
 		}
 		deps.SQL = db
+	case checks.NeedsSQS:
+		q, err := src.sqs(ctx, c.Datasource)
+		if err != nil {
+			return failing(err)
+		}
+		deps.Queues = q
 	}
 	chk, err := c.Spec.Build(deps)
 	if err != nil {

@@ -176,7 +176,12 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 	if err := s.prepareSession(ctx, conn, timeout); err != nil {
 		return err
 	}
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// One snapshot for all of a check's queries where the driver offers it.
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.driver != SQLite {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin read-only transaction: %w", err)
 	}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vigilhq/vigil/checks/sqsdlq"
+	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/store"
+)
+
+func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil redrive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (vigil.yaml)")
+	queue := fs.String("queue", "", "dead-letter queue name or URL (required)")
+	rate := fs.Int("rate", 10, fmt.Sprintf("messages moved per second (1..%d)", sqsdlq.MaxRedriveRate))
+	dryRun := fs.Bool("dry-run", false, "report what would move without moving anything")
+	dsName := fs.String("datasource", "", "sqs datasource to use (needed only when the config has several)")
+	actor := fs.String("actor", "", "who is redriving (default: the OS user)")
+	if err := fs.Parse(args); err != nil {
+		return exitBroken
+	}
+	if *queue == "" {
+		fmt.Fprintln(stderr, "vigil redrive: --queue is required")
+		return exitBroken
+	}
+	if *rate < 1 || *rate > sqsdlq.MaxRedriveRate {
+		fmt.Fprintf(stderr, "vigil redrive: --rate must be between 1 and %d\n", sqsdlq.MaxRedriveRate)
+		return exitBroken
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitBroken
+	}
+	name, err := sqsDatasource(cfg, *dsName)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil redrive: %v\n", err)
+		return exitBroken
+	}
+	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil redrive: %v\n", err)
+		return exitBroken
+	}
+	defer st.Close()
+	src := newSources(cfg)
+	defer src.Close()
+	q, err := src.sqs(ctx, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil redrive: %v\n", err)
+		return exitBroken
+	}
+
+	who := *actor
+	if who == "" {
+		who = osUser()
+	}
+	res, err := sqsdlq.Redrive(ctx, q.Client(), sqsdlq.RedriveOptions{Queue: *queue, Rate: *rate, DryRun: *dryRun},
+		func(p sqsdlq.Progress) {
+			fmt.Fprintf(stdout, "%s %s: moved %d of %d\n", time.Now().Format("15:04:05"), p.Status, p.Moved, p.ToMove)
+		})
+	detail := fmt.Sprintf("rate %d/s, sources %s, moved %d of %d, status %s", *rate, strings.Join(res.Sources, ", "), res.Moved, res.ToMove, res.Status)
+	if *dryRun {
+		detail = fmt.Sprintf("dry run: would move %d messages to %s at %d/s", res.ToMove, strings.Join(res.Sources, ", "), *rate)
+	}
+	if err != nil {
+		detail += "; error: " + err.Error()
+	}
+	if aerr := st.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: who, Action: "redrive", Target: *queue, Detail: detail, Remote: "cli"}); aerr != nil {
+		fmt.Fprintf(stderr, "vigil redrive: record audit: %v\n", aerr)
+		err = errors.Join(err, aerr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil redrive: %v\n", err)
+		return exitBroken
+	}
+	fmt.Fprintln(stdout, detail)
+	return exitOK
+}
+
+// sqsDatasource picks the sqs datasource: the named one, or the only one.
+func sqsDatasource(cfg *config.Config, name string) (string, error) {
+	var names []string
+	for n, ds := range cfg.Datasources {
+		if ds.Driver == config.DriverSQS {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	switch {
+	case name != "":
+		if ds, ok := cfg.Datasources[name]; !ok || ds.Driver != config.DriverSQS {
+			return "", fmt.Errorf("no sqs datasource %q (sqs datasources: %s)", name, strings.Join(names, ", "))
+		}
+		return name, nil
+	case len(names) == 1:
+		return names[0], nil
+	case len(names) == 0:
+		return "", errors.New("the config has no sqs datasource")
+	default:
+		return "", fmt.Errorf("the config has several sqs datasources (%s): choose one with --datasource", strings.Join(names, ", "))
+	}
+}

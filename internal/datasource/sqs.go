@@ -1,0 +1,54 @@
+package datasource
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// SQSDriver is the driver name of an SQS datasource.
+const SQSDriver = "sqs"
+
+// SQS is an SQS datasource: a client for one region (and, optionally, one
+// endpoint), under the datasource's configured name.
+type SQS struct {
+	name   string
+	client *sqs.Client
+}
+
+// OpenSQS makes an SQS client for the named datasource. Credentials come
+// from the standard AWS chain (environment, shared files, web identity,
+// instance role); region is required, and endpoint, when not empty,
+// replaces the regional endpoint (a local SQS-compatible server, a VPC
+// endpoint). Throttling and transient network errors are retried by the
+// SDK's standard retryer. optFns adjust the client (tests count calls).
+// It does not connect: an unreachable endpoint shows up when a check runs.
+func OpenSQS(ctx context.Context, name, region, endpoint string, optFns ...func(*sqs.Options)) (*SQS, error) {
+	if region == "" {
+		return nil, fmt.Errorf("datasource %s: sqs needs a region", name)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("datasource %s: load aws config: %w", name, Redact(err))
+	}
+	opts := make([]func(*sqs.Options), 0, len(optFns)+1)
+	if endpoint != "" {
+		opts = append(opts, func(o *sqs.Options) { o.BaseEndpoint = &endpoint })
+	}
+	opts = append(opts, optFns...)
+	return &SQS{name: name, client: sqs.NewFromConfig(cfg, opts...)}, nil
+}
+
+// NewSQS wraps an existing client as a datasource (the demo's in-process
+// server, tests).
+func NewSQS(name string, client *sqs.Client) *SQS {
+	return &SQS{name: name, client: client}
+}
+
+// Name is the datasource's configured name.
+func (s *SQS) Name() string { return s.name }
+
+// Client is the SQS client; it is safe for concurrent use.
+func (s *SQS) Client() *sqs.Client { return s.client }
