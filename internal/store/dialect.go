@@ -18,6 +18,12 @@ type dialect struct {
 	// lockMigrations serializes migrations between processes sharing the
 	// database, for the rest of tx.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// forUpdate ends a SELECT that locks the rows it reads until the
+	// transaction ends ("" on SQLite, whose single writer already excludes
+	// every other writing transaction).
+	forUpdate string
+	// greatest names the function returning the larger of its arguments.
+	greatest string
 }
 
 var (
@@ -27,6 +33,8 @@ var (
 		// One writer connection and BEGIN IMMEDIATE (see sqliteWriterDSN)
 		// already make each migration transaction exclusive.
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil },
+		forUpdate:      "",
+		greatest:       "MAX",
 	}
 	postgresDialect = dialect{
 		name:        "postgres",
@@ -38,6 +46,8 @@ var (
 			_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1986094924, hashtext(current_schema()))")
 			return err
 		},
+		forUpdate: " FOR UPDATE",
+		greatest:  "GREATEST",
 	}
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +31,8 @@ func TestLoadMigrations(t *testing.T) {
 		wantErr string
 	}{
 		{name: "embedded set", fsys: nil,
-			sqlite: []string{"0001_init.sqlite.sql", "0002_audit.sqlite.sql"},
-			pg:     []string{"0001_init.postgres.sql", "0002_audit.postgres.sql"}},
+			sqlite: embeddedFor(t, "sqlite"),
+			pg:     embeddedFor(t, "postgres")},
 		{name: "portable and dialect files, ordered by number with gaps",
 			fsys:   files("0010_later.sql", "0001_init.sqlite.sql", "0001_init.postgres.sql", "0004_x.sql"),
 			sqlite: []string{"0001_init.sqlite.sql", "0004_x.sql", "0010_later.sql"},
@@ -95,6 +96,33 @@ func embeddedMigrations(t *testing.T) fstest.MapFS {
 	return fsys
 }
 
+// embeddedFor lists the embedded migration files that apply to dialect
+// (portable ones and its own), in version order. The embedded set grows
+// with each feature, so tests derive it rather than list it.
+func embeddedFor(t *testing.T, dialect string) []string {
+	t.Helper()
+	entries, err := embedded.ReadDir("migrations")
+	if err != nil {
+		t.Fatalf("read embedded migrations: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		stem := strings.TrimSuffix(e.Name(), ".sql")
+		other := false
+		for _, dn := range dialectNames {
+			other = other || (dn != dialect && strings.HasSuffix(stem, "."+dn))
+		}
+		if !other {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	if len(out) < 2 || out[0] != "0001_init."+dialect+".sql" || out[1] != "0002_audit."+dialect+".sql" {
+		t.Fatalf("embedded migrations for %s = %v, want 0001_init and 0002_audit first", dialect, out)
+	}
+	return out
+}
+
 type applied struct {
 	version   int
 	name      string
@@ -147,9 +175,13 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			want := []applied{
-				{1, "0001_init." + driver + ".sql", first.UnixNano()},
-				{2, "0002_audit." + driver + ".sql", first.UnixNano()},
+			var want []applied
+			for _, name := range embeddedFor(t, driver) {
+				version, err := strconv.Atoi(name[:4])
+				if err != nil {
+					t.Fatalf("migration %s: %v", name, err)
+				}
+				want = append(want, applied{version, name, first.UnixNano()})
 			}
 			if got := schemaMigrations(t, s.DB()); !slices.Equal(got, want) {
 				t.Fatalf("schema_migrations = %v, want %v", got, want)
@@ -157,7 +189,7 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			for _, table := range []string{"runs", "run_keys", "audit_log"} {
+			for _, table := range []string{"runs", "run_keys", "audit_log", "check_state", "incidents", "silences", "outbox", "run_rollups"} {
 				if !tableExists(t, db, table) {
 					t.Errorf("table %s missing after migration", table)
 				}
@@ -271,8 +303,8 @@ func TestReplicasMigrateTogether(t *testing.T) {
 			s.Close()
 		}
 	}
-	if got := schemaMigrations(t, db.Admin); len(got) != 2 {
-		t.Errorf("schema_migrations = %v, want 2 rows", got)
+	if got, want := schemaMigrations(t, db.Admin), embeddedFor(t, "postgres"); len(got) != len(want) {
+		t.Errorf("schema_migrations = %v, want %d rows", got, len(want))
 	}
 }
 

@@ -57,17 +57,42 @@ func (s *Store) RecordResult(ctx context.Context, r checks.Result) (int64, error
 	if r.Check == "" {
 		return 0, errors.New("store: record result: empty check id")
 	}
+	var id int64
+	err := s.WithTx(ctx, func(tx *Tx) error {
+		var err error
+		id, err = tx.recordResult(ctx, r)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: record result %s: %w", r.Check, err)
+	}
+	return id, nil
+}
+
+// RecordResult is Store.RecordResult inside tx.
+func (tx *Tx) RecordResult(ctx context.Context, r checks.Result) (int64, error) {
+	if r.Check == "" {
+		return 0, errors.New("store: record result: empty check id")
+	}
+	id, err := tx.recordResult(ctx, r)
+	if err != nil {
+		return 0, fmt.Errorf("store: record result %s: %w", r.Check, err)
+	}
+	return id, nil
+}
+
+func (tx *Tx) recordResult(ctx context.Context, r checks.Result) (int64, error) {
 	sample, err := encodeJSON(r.Sample)
 	if err != nil {
-		return 0, fmt.Errorf("store: record result %s: encode sample: %w", r.Check, err)
+		return 0, fmt.Errorf("encode sample: %w", err)
 	}
 	metrics, err := encodeMetrics(r.Metrics)
 	if err != nil {
-		return 0, fmt.Errorf("store: record result %s: encode metrics: %w", r.Check, err)
+		return 0, fmt.Errorf("encode metrics: %w", err)
 	}
 	started, err := timeValue(r.StartedAt)
 	if err != nil {
-		return 0, fmt.Errorf("store: record result %s: started_at: %w", r.Check, err)
+		return 0, fmt.Errorf("started_at: %w", err)
 	}
 	duration := r.Duration
 	if duration == 0 {
@@ -77,31 +102,25 @@ func (s *Store) RecordResult(ctx context.Context, r checks.Result) (int64, error
 	truncated = truncated || r.KeysTruncated
 
 	var id int64
-	err = inTx(ctx, s.write, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO runs
+	err = tx.queryRow(ctx, `INSERT INTO runs
 	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			cleanText(r.Check), cleanText(r.Kind), cleanText(string(r.Status)), r.Violations, sample,
-			int64(duration), cleanText(r.Error), started, truncated, metrics,
-		).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("insert run: %w", err)
-		}
-		for chunk := range slices.Chunk(keys, keysPerInsert) {
-			q := "INSERT INTO run_keys (run_id, violation_key) VALUES " +
-				strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")
-			args := make([]any, 0, 2*len(chunk))
-			for _, k := range chunk {
-				args = append(args, id, k)
-			}
-			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
-				return fmt.Errorf("insert keys: %w", err)
-			}
-		}
-		return nil
-	})
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		cleanText(r.Check), cleanText(r.Kind), cleanText(string(r.Status)), r.Violations, sample,
+		int64(duration), cleanText(r.Error), started, truncated, metrics,
+	).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("store: record result %s: %w", r.Check, err)
+		return 0, fmt.Errorf("insert run: %w", err)
+	}
+	for chunk := range slices.Chunk(keys, keysPerInsert) {
+		q := "INSERT INTO run_keys (run_id, violation_key) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, id, k)
+		}
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return 0, fmt.Errorf("insert keys: %w", err)
+		}
 	}
 	return id, nil
 }

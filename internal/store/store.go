@@ -1,5 +1,6 @@
 // Package store is vigil's own database: run results with their violation
-// keys, and the audit log. One database/sql implementation serves SQLite
+// keys, the audit log, each check's incident state, incidents, silences,
+// the alert outbox and hourly rollups of pruned runs. One database/sql implementation serves SQLite
 // (modernc.org/sqlite, the embedded default: WAL, foreign keys, one writer
 // connection) and PostgreSQL (pgx; several replicas may share one database).
 //
@@ -23,7 +24,8 @@ import (
 	"github.com/vigilhq/vigil/internal/datasource"
 )
 
-// ErrNotFound is returned when a run (or a check's latest run) does not exist.
+// ErrNotFound is returned when a run (or a check's latest run), an
+// incident, a silence or an outbox message does not exist.
 var ErrNotFound = errors.New("store: not found")
 
 //go:embed migrations/*.sql
