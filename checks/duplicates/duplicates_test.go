@@ -1,0 +1,406 @@
+package duplicates_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/checks/duplicates"
+	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/internal/testdb"
+)
+
+// nativeTimestamp is each driver's column type for a native timestamp with
+// microseconds.
+var nativeTimestamp = map[string]string{
+	"sqlite":   "TIMESTAMP",
+	"postgres": "TIMESTAMP(6)",
+	"mysql":    "DATETIME(6)",
+}
+
+type runCase struct {
+	name  string
+	setup []string // {ts} is replaced by the driver's native timestamp type
+	spec  string   // YAML of the kind-specific fields
+	// want, when err is empty
+	status     checks.Status
+	violations int
+	sample     []checks.Violation
+	// err lists substrings the error must contain
+	err []string
+}
+
+func TestRun(t *testing.T) {
+	manyKeys, manySample := manyViolations(60)
+	cases := []runCase{
+		{
+			name: "window boundary is inclusive",
+			setup: []string{
+				"CREATE TABLE boundary (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO boundary VALUES
+					(1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:02'),
+					(3, 'B', '2024-01-02 10:00:00'), (4, 'B', '2024-01-02 10:00:02.001')`,
+			},
+			spec:       "{query: 'SELECT id, k, at FROM boundary', key_columns: [k], window: 2s}",
+			status:     checks.Fail,
+			violations: 1,
+			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z"}},
+		},
+		{
+			name: "far-apart re-writes are legitimate",
+			setup: []string{
+				"CREATE TABLE rewrites (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO rewrites VALUES
+					(1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 11:00:00'), (3, 'A', '2024-01-03 10:00:00'),
+					(4, 'B', '2024-01-02 10:00:00')`,
+			},
+			spec:   "{query: 'SELECT id, k, at FROM rewrites', key_columns: [k], window: 30m}",
+			status: checks.Pass,
+		},
+		{
+			name: "a NULL key column is never a duplicate",
+			setup: []string{
+				"CREATE TABLE nullkeys (id INTEGER, policy VARCHAR(64), doc VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO nullkeys VALUES
+					(1, 'P-1', NULL, '2024-01-02 10:00:00'), (2, 'P-1', NULL, '2024-01-02 10:00:00'),
+					(3, NULL, NULL, '2024-01-02 10:00:00'), (4, NULL, NULL, '2024-01-02 10:00:00'),
+					(5, 'P-1', 'D-1', '2024-01-02 10:00:00'), (6, 'P-1', 'D-1', '2024-01-02 10:00:01'),
+					(7, 'P-1', 'D-2', '2024-01-02 10:00:00'), (8, 'P-2', 'D-1', '2024-01-02 10:00:00')`,
+			},
+			spec:       "{query: 'SELECT id, policy, doc, at FROM nullkeys', key_columns: [policy, doc], window: 1s}",
+			status:     checks.Fail,
+			violations: 1,
+			sample:     []checks.Violation{{Key: "P-1|D-1", Detail: "2 rows within 1s: id 5 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:01Z"}},
+		},
+		{
+			name: "unicode keys",
+			setup: []string{
+				"CREATE TABLE unikeys (id INTEGER, city VARCHAR(64), name VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO unikeys VALUES
+					(1, '東京', 'ключ', '2024-01-02 10:00:00'), (2, '東京', 'ключ', '2024-01-02 10:00:00'),
+					(3, '東京', 'ключи', '2024-01-02 10:00:00'), (4, 'Zürich', 'ключ', '2024-01-02 10:00:00'),
+					(5, 'Zürich', 'ключ', '2024-01-02 10:00:01')`,
+			},
+			spec:       "{query: 'SELECT id, city, name, at FROM unikeys', key_columns: [city, name], window: 1s}",
+			status:     checks.Fail,
+			violations: 2,
+			sample: []checks.Violation{
+				{Key: "Zürich|ключ", Detail: "2 rows within 1s: id 4 at 2024-01-02T10:00:00Z, id 5 at 2024-01-02T10:00:01Z"},
+				{Key: "東京|ключ", Detail: "2 rows within 1s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:00Z"},
+			},
+		},
+		{
+			name: "mixed text timestamp formats",
+			setup: []string{
+				"CREATE TABLE mixed (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO mixed VALUES
+					(1, 'M', '2024-01-02T12:00:00+02:00'), (2, 'M', '2024-01-02 10:00:01.250'),
+					(3, 'N', '2024-01-02T10:00:00Z'), (4, 'N', '2024-01-02 07:00:00-03:00'),
+					(5, 'O', '2024-01-02T10:00:00+02:00'), (6, 'O', '2024-01-02 10:00:00'),
+					(7, 'P', '2024-01-02T10:00:00.5Z'), (8, 'P', '2024-01-02 10:00:00.750')`,
+			},
+			spec:       "{query: 'SELECT id, k, at FROM mixed', key_columns: [k], window: 2s}",
+			status:     checks.Fail,
+			violations: 3,
+			sample: []checks.Violation{
+				{Key: "M", Detail: "2 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:01.25Z"},
+				{Key: "N", Detail: "2 rows within 2s: id 3 at 2024-01-02T10:00:00Z, id 4 at 2024-01-02T10:00:00Z"},
+				{Key: "P", Detail: "2 rows within 2s: id 7 at 2024-01-02T10:00:00.5Z, id 8 at 2024-01-02T10:00:00.75Z"},
+			},
+		},
+		{
+			name: "native timestamps and other column names",
+			setup: []string{
+				"CREATE TABLE native (doc_id VARCHAR(16), k VARCHAR(64), written_at {ts})",
+				`INSERT INTO native VALUES
+					('d-1', 'A', '2024-01-02 10:00:00.250'), ('d-2', 'A', '2024-01-02 10:00:01.750'),
+					('d-3', 'B', '2024-01-02 10:00:00'), ('d-4', 'B', '2024-01-02 10:00:01.501')`,
+			},
+			spec:       "{query: 'SELECT doc_id, k, written_at FROM native', key_columns: [k], id_column: doc_id, at_column: written_at, window: 1500ms}",
+			status:     checks.Fail,
+			violations: 1,
+			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 1.5s: id d-1 at 2024-01-02T10:00:00.25Z, id d-2 at 2024-01-02T10:00:01.75Z"}},
+		},
+		{
+			name:   "empty table",
+			setup:  []string{"CREATE TABLE empty (id INTEGER, k VARCHAR(64), at VARCHAR(40))"},
+			spec:   "{query: 'SELECT id, k, at FROM empty', key_columns: [k], window: 2s}",
+			status: checks.Pass,
+		},
+		{
+			name: "equal times keep query order",
+			setup: []string{
+				"CREATE TABLE ties (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO ties VALUES
+					(5, 'T', '2024-01-02 10:00:00'), (6, 'T', '2024-01-02 10:00:00'), (7, 'T', '2024-01-02 10:00:00'),
+					(8, 'T', '2024-01-02 09:59:59')`,
+			},
+			spec:       "{query: 'SELECT id, k, at FROM ties ORDER BY id DESC', key_columns: [k], window: 0s}",
+			status:     checks.Fail,
+			violations: 1,
+			sample:     []checks.Violation{{Key: "T", Detail: "3 rows within 0s: id 7 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:00Z, id 5 at 2024-01-02T10:00:00Z"}},
+		},
+		{
+			name: "only rows near another are named",
+			setup: []string{
+				"CREATE TABLE bursts (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				`INSERT INTO bursts VALUES
+					(6, 'A', '2024-01-02 10:02:00.500'), (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:02'),
+					(3, 'A', '2024-01-02 10:00:04'), (4, 'A', '2024-01-02 10:01:00'), (5, 'A', '2024-01-02 10:02:00')`,
+			},
+			spec:       "{query: 'SELECT id, k, at FROM bursts', key_columns: [k], window: 2s}",
+			status:     checks.Fail,
+			violations: 1,
+			sample: []checks.Violation{{Key: "A", Detail: "5 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z, " +
+				"id 3 at 2024-01-02T10:00:04Z, id 5 at 2024-01-02T10:02:00Z, id 6 at 2024-01-02T10:02:00.5Z"}},
+		},
+		{
+			name: "a long burst names the first ten ids",
+			setup: []string{
+				"CREATE TABLE longburst (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO longburst VALUES " + repeatRows(12, func(i int) string {
+					return fmt.Sprintf("(%d, 'L', '2024-01-02 10:00:%02d')", i+1, i)
+				}),
+			},
+			spec:       "{query: 'SELECT id, k, at FROM longburst', key_columns: [k], window: 1s}",
+			status:     checks.Fail,
+			violations: 1,
+			sample: []checks.Violation{{Key: "L", Detail: "12 rows within 1s: " + repeatJoin(10, ", ", func(i int) string {
+				return fmt.Sprintf("id %d at 2024-01-02T10:00:%02dZ", i+1, i)
+			}) + " and 2 more"}},
+		},
+		{
+			name: "more than 50 violations keep the smallest keys",
+			setup: []string{
+				"CREATE TABLE many (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO many VALUES " + manyKeys,
+			},
+			spec:       "{query: 'SELECT id, k, at FROM many', key_columns: [k], window: 2s}",
+			status:     checks.Fail,
+			violations: 60,
+			sample:     manySample,
+		},
+		{
+			name: "thresholds decide the status",
+			setup: []string{
+				"CREATE TABLE warned (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO warned VALUES (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:00')",
+			},
+			spec:       "{query: 'SELECT id, k, at FROM warned', key_columns: [k], window: 0s, warn_above: 0, fail_above: 3}",
+			status:     checks.Warn,
+			violations: 1,
+			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 0s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:00Z"}},
+		},
+		{
+			name: "an unreadable timestamp is an error quoting it",
+			setup: []string{
+				"CREATE TABLE badtime (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO badtime VALUES (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '02/01/2024 10:00')",
+			},
+			spec: "{query: 'SELECT id, k, at FROM badtime', key_columns: [k], window: 2s}",
+			err:  []string{"duplicates:", "id 2", `"02/01/2024 10:00"`},
+		},
+		{
+			name: "a NULL timestamp is an error",
+			setup: []string{
+				"CREATE TABLE nulltime (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO nulltime VALUES (1, 'A', NULL)",
+			},
+			spec: "{query: 'SELECT id, k, at FROM nulltime', key_columns: [k], window: 2s}",
+			err:  []string{"id 1", "NULL"},
+		},
+		{
+			name: "a missing column is an error naming it",
+			setup: []string{
+				"CREATE TABLE nocol (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO nocol VALUES (1, 'A', '2024-01-02 10:00:00')",
+			},
+			spec: "{query: 'SELECT id, k FROM nocol', key_columns: [k, region], window: 2s}",
+			err:  []string{"duplicates:", `"region"`, `"at"`},
+		},
+		{
+			name: "a writing query is refused",
+			setup: []string{
+				"CREATE TABLE writes (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
+				"INSERT INTO writes VALUES (1, 'A', '2024-01-02 10:00:00')",
+			},
+			spec: "{query: 'DELETE FROM writes', key_columns: [k], window: 2s}",
+			err:  []string{"duplicates:"},
+		},
+	}
+	for _, driver := range testdb.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			db := testdb.Open(t, driver)
+			for _, tc := range cases {
+				for _, stmt := range tc.setup {
+					db.Exec(t, strings.ReplaceAll(stmt, "{ts}", nativeTimestamp[driver]))
+				}
+			}
+			src := openSource(t, db)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					res, err := build(t, tc.spec, src).Run(context.Background())
+					if len(tc.err) > 0 {
+						if err == nil {
+							t.Fatalf("Run succeeded with %+v, want an error containing %q", res, tc.err)
+						}
+						t.Logf("error: %v", err)
+						for _, s := range tc.err {
+							if !strings.Contains(err.Error(), s) {
+								t.Errorf("error %q does not contain %q", err, s)
+							}
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("Run: %v", err)
+					}
+					if res.Status != tc.status || res.Violations != tc.violations {
+						t.Errorf("status %s with %d violations, want %s with %d", res.Status, res.Violations, tc.status, tc.violations)
+					}
+					if len(res.Sample) != 0 || len(tc.sample) != 0 {
+						if !reflect.DeepEqual(res.Sample, tc.sample) {
+							t.Errorf("sample:\n got %q\nwant %q", res.Sample, tc.sample)
+						}
+					}
+					if len(res.Keys) != tc.violations {
+						t.Errorf("got %d keys, want %d", len(res.Keys), tc.violations)
+					}
+				})
+			}
+			var n int
+			if err := db.Admin.QueryRow("SELECT COUNT(*) FROM writes").Scan(&n); err != nil || n != 1 {
+				t.Errorf("after the writing query the table holds %d rows (err %v), want 1", n, err)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		spec string
+		want []checks.Problem
+	}{
+		{
+			name: "complete",
+			spec: "{query: 'SELECT 1', key_columns: [a, b], id_column: doc, at_column: ts, window: 2s, warn_above: 1, fail_above: 2}",
+		},
+		{
+			name: "zero window",
+			spec: "{query: 'SELECT 1', key_columns: [a], window: 0s}",
+		},
+		{
+			name: "everything missing",
+			spec: "{}",
+			want: []checks.Problem{
+				{Field: "query", Msg: "query is required"},
+				{Field: "key_columns", Msg: "key_columns is required: list the columns that form the business key"},
+				{Field: "window", Msg: "window is required (e.g. 2s): two writes of a key this close count as a race"},
+			},
+		},
+		{
+			name: "bad values",
+			spec: "{query: 'SELECT 1', key_columns: [a, '', a], window: -1s, warn_above: 5}",
+			want: []checks.Problem{
+				{Field: "key_columns[1]", Msg: "a key column name must not be empty"},
+				{Field: "key_columns[2]", Msg: `key column "a" is listed twice`},
+				{Field: "window", Msg: "window must not be negative, got -1s"},
+				{Field: "warn_above", Msg: "warn_above (5) must not be greater than fail_above (0)"},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := decode(t, tc.spec).Validate(checks.SpecEnv{})
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("problems:\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKind(t *testing.T) {
+	if duplicates.Kind.Name != "duplicates" || duplicates.Kind.Needs != checks.NeedsSQL {
+		t.Errorf("kind %q needs %q, want duplicates needing %q", duplicates.Kind.Name, duplicates.Kind.Needs, checks.NeedsSQL)
+	}
+	if _, ok := duplicates.Kind.NewSpec().(*duplicates.Spec); !ok {
+		t.Errorf("NewSpec returned %T, want *duplicates.Spec", duplicates.Kind.NewSpec())
+	}
+}
+
+// decode reads a kind-specific YAML mapping strictly, as the config loader does.
+func decode(t testing.TB, spec string) *duplicates.Spec {
+	t.Helper()
+	s, ok := duplicates.Kind.NewSpec().(*duplicates.Spec)
+	if !ok {
+		t.Fatalf("NewSpec returned %T", duplicates.Kind.NewSpec())
+	}
+	dec := yaml.NewDecoder(strings.NewReader(spec))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil {
+		t.Fatalf("decode %s: %v", spec, err)
+	}
+	return s
+}
+
+// build decodes, validates and builds a check over src.
+func build(t testing.TB, spec string, src checks.SQLSource) checks.Check {
+	t.Helper()
+	s := decode(t, spec)
+	if ps := s.Validate(checks.SpecEnv{}); len(ps) > 0 {
+		t.Fatalf("validate %s: %+v", spec, ps)
+	}
+	c, err := s.Build(checks.Deps{CheckID: "dups", Timeout: 30 * time.Second, SQL: src})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return c
+}
+
+// openSource opens db read-only as vigil's datasource layer does.
+func openSource(tb testing.TB, db *testdb.DB) *datasource.SQL {
+	tb.Helper()
+	src, err := datasource.OpenSQL("test", db.Driver, db.DSN)
+	if err != nil {
+		tb.Fatalf("open datasource: %v", err)
+	}
+	tb.Cleanup(func() { src.Close() })
+	return src
+}
+
+// manyViolations returns VALUES for n keys written twice at once, and the
+// sample a run must keep: the 50 smallest keys in byte order.
+func manyViolations(n int) (string, []checks.Violation) {
+	var keys []string
+	values := repeatRows(n, func(i int) string {
+		keys = append(keys, fmt.Sprintf("K-%d", i))
+		return fmt.Sprintf("(%d, 'K-%d', '2024-01-02 10:00:00'), (%d, 'K-%d', '2024-01-02 10:00:01')", 2*i, i, 2*i+1, i)
+	})
+	sort.Strings(keys)
+	var sample []checks.Violation
+	for _, k := range keys[:checks.SampleSize] {
+		var i int
+		fmt.Sscanf(k, "K-%d", &i)
+		sample = append(sample, checks.Violation{Key: k, Detail: fmt.Sprintf(
+			"2 rows within 2s: id %d at 2024-01-02T10:00:00Z, id %d at 2024-01-02T10:00:01Z", 2*i, 2*i+1)})
+	}
+	return values, sample
+}
+
+func repeatRows(n int, row func(i int) string) string { return repeatJoin(n, ", ", row) }
+
+func repeatJoin(n int, sep string, item func(i int) string) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = item(i)
+	}
+	return strings.Join(parts, sep)
+}

@@ -1,0 +1,229 @@
+// Package transitions is the transitions check kind: it replays each
+// entity's state changes in time order and reports every move the
+// configured state machine does not allow, the symptom of an out-of-order
+// or lost update.
+package transitions
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vigilhq/vigil/checks"
+)
+
+// Kind registers the transitions kind.
+var Kind = checks.Kind{Name: "transitions", Needs: checks.NeedsSQL, NewSpec: func() checks.Spec { return &Spec{} }}
+
+// Spec is the kind-specific configuration of a transitions check.
+type Spec struct {
+	// Query returns the columns entity, state and at.
+	Query string `yaml:"query"`
+	// Allowed maps each state to the states that may follow it. A state
+	// missing from the map allows no move out of it, to itself included.
+	Allowed map[string][]string `yaml:"allowed"`
+	// Initial, when set, lists the states an entity may start in.
+	Initial []string `yaml:"initial"`
+
+	checks.Thresholds `yaml:",inline"`
+}
+
+// Validate reports a missing query or allowed map, an empty state name, an
+// initial list given but empty, and bad thresholds.
+func (s *Spec) Validate(checks.SpecEnv) []checks.Problem {
+	var ps []checks.Problem
+	if strings.TrimSpace(s.Query) == "" {
+		ps = append(ps, checks.Problem{Field: "query", Msg: "query is required"})
+	}
+	if len(s.Allowed) == 0 {
+		ps = append(ps, checks.Problem{Field: "allowed", Msg: "allowed is required: map each state to the states that may follow it"})
+	}
+	from := make([]string, 0, len(s.Allowed))
+	for f := range s.Allowed {
+		from = append(from, f)
+	}
+	sort.Strings(from)
+	for _, f := range from {
+		if f == "" {
+			ps = append(ps, checks.Problem{Field: "allowed", Msg: "a state name must not be empty"})
+		}
+		for i, to := range s.Allowed[f] {
+			if to == "" {
+				ps = append(ps, checks.Problem{Field: fmt.Sprintf("allowed.%s[%d]", f, i), Msg: "a state name must not be empty"})
+			}
+		}
+	}
+	if s.Initial != nil && len(s.Initial) == 0 {
+		ps = append(ps, checks.Problem{Field: "initial", Msg: "initial must list at least one state (leave it out to allow any first state)"})
+	}
+	for i, st := range s.Initial {
+		if st == "" {
+			ps = append(ps, checks.Problem{Field: fmt.Sprintf("initial[%d]", i), Msg: "a state name must not be empty"})
+		}
+	}
+	return append(ps, s.Thresholds.Problems()...)
+}
+
+// Build returns the check; it needs deps.SQL.
+func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {
+	if deps.SQL == nil {
+		return nil, fmt.Errorf("transitions: build %s: no SQL datasource", deps.CheckID)
+	}
+	return &check{query: s.Query, machine: newMachine(s.Allowed, s.Initial), thresholds: s.Thresholds, sql: deps.SQL, timeout: deps.Timeout}, nil
+}
+
+// machine is the configured state machine over state ids: the configured
+// states are 0 to len(names)-1; a run numbers any other state after them.
+type machine struct {
+	names       []string
+	moves       []bool // moves[from*len(names)+to]
+	initial     []bool // nil: any first state
+	initialText string
+}
+
+func newMachine(allowed map[string][]string, initial []string) *machine {
+	ids := map[string]int{}
+	var names []string
+	id := func(state string) int {
+		if i, ok := ids[state]; ok {
+			return i
+		}
+		ids[state] = len(names)
+		names = append(names, state)
+		return len(names) - 1
+	}
+	from := make([]string, 0, len(allowed))
+	for f := range allowed {
+		from = append(from, f)
+	}
+	sort.Strings(from)
+	for _, f := range from {
+		id(f)
+		for _, to := range allowed[f] {
+			id(to)
+		}
+	}
+	for _, st := range initial {
+		id(st)
+	}
+	m := &machine{names: names, moves: make([]bool, len(names)*len(names))}
+	for f, tos := range allowed {
+		for _, to := range tos {
+			m.moves[ids[f]*len(names)+ids[to]] = true
+		}
+	}
+	if initial != nil {
+		m.initial = make([]bool, len(names))
+		for _, st := range initial {
+			m.initial[ids[st]] = true
+		}
+		m.initialText = strings.Join(initial, ", ")
+	}
+	return m
+}
+
+// allows reports whether a move from one state to another is allowed.
+func (m *machine) allows(from, to int32) bool {
+	k := int32(len(m.names))
+	return from < k && to < k && m.moves[from*k+to]
+}
+
+// starts reports whether an entity may start in state.
+func (m *machine) starts(state int32) bool {
+	return m.initial == nil || (state < int32(len(m.names)) && m.initial[state])
+}
+
+type check struct {
+	query      string
+	machine    *machine
+	thresholds checks.Thresholds
+	sql        checks.SQLSource
+	timeout    time.Duration
+}
+
+// Run reads every event of the query, orders each entity's events by time
+// (equal times in query order) and reports each move that is not allowed,
+// and each first state that is not initial. It returns an error when the
+// query fails, a column is missing, an entity is NULL or an at value cannot
+// be read as a timestamp.
+func (c *check) Run(ctx context.Context) (checks.Result, error) {
+	s := newScan(c.machine)
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+		entityIdx := -1
+		var stateIdx, atIdx int
+		var entity, state []byte
+		return checks.EachRow(ctx, tx, c.query, func(cols []string, vals []any) error {
+			if entityIdx < 0 {
+				idx, err := checks.Columns(cols, "entity", "state", "at")
+				if err != nil {
+					return err
+				}
+				entityIdx, stateIdx, atIdx = idx["entity"], idx["state"], idx["at"]
+			}
+			if vals[entityIdx] == nil {
+				return fmt.Errorf("an event with state %s at %s has a NULL entity", checks.Text(vals[stateIdx]), checks.Text(vals[atIdx]))
+			}
+			entity = appendText(entity[:0], vals[entityIdx])
+			state = appendText(state[:0], vals[stateIdx])
+			sec, nsec, err := checks.ReadUnixTime(vals[atIdx])
+			if err != nil {
+				return fmt.Errorf("entity %s, state %s: column at: %w", entity, state, err)
+			}
+			return s.add(entity, state, sec, nsec)
+		})
+	})
+	if err != nil {
+		return checks.Result{}, fmt.Errorf("transitions: %w", err)
+	}
+	var col checks.Collector
+	s.eachEntity(func(events []event) { c.replay(s, events, &col) })
+	return col.Result(c.thresholds.Status(col.Count())), nil
+}
+
+// replay reports the violations of one entity's time-ordered events.
+func (c *check) replay(s *scan, events []event, col *checks.Collector) {
+	m := c.machine
+	first := &events[0]
+	if !m.starts(first.state) {
+		col.Add(checks.Violation{
+			Key: key(string(s.entity(*first)), 1),
+			Detail: fmt.Sprintf("starts in %s at %s: not an initial state (initial: %s)",
+				s.stateNames[first.state], stamp(first), m.initialText),
+		})
+	}
+	for n := 1; n < len(events); n++ {
+		prev, cur := &events[n-1], &events[n]
+		if m.allows(prev.state, cur.state) {
+			continue
+		}
+		col.Add(checks.Violation{
+			Key: key(string(s.entity(*cur)), n+1),
+			Detail: s.stateNames[prev.state] + " -> " + s.stateNames[cur.state] + " at " + stamp(cur) +
+				" (previous at " + stamp(prev) + "): not allowed",
+		})
+	}
+}
+
+func key(entity string, n int) string { return entity + "#" + strconv.Itoa(n) }
+
+func stamp(e *event) string { return time.Unix(e.sec, int64(e.nsec)).UTC().Format(time.RFC3339Nano) }
+
+// appendText appends checks.Text(v) without allocating for the common types.
+func appendText(b []byte, v any) []byte {
+	switch t := v.(type) {
+	case string:
+		return append(b, t...)
+	case []byte:
+		if utf8.Valid(t) {
+			return append(b, t...)
+		}
+	case int64:
+		return strconv.AppendInt(b, t, 10)
+	}
+	return append(b, checks.Text(v)...)
+}

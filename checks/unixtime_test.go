@@ -1,0 +1,37 @@
+package checks
+
+import (
+	"testing"
+	"time"
+)
+
+// FuzzReadUnixTime checks that the fast path reads text exactly as
+// ParseTime does.
+func FuzzReadUnixTime(f *testing.F) {
+	for _, s := range []string{
+		"2024-01-02 10:00:00", "2024-02-29 23:59:59", "2023-02-29 10:00:00", "2024-13-01 10:00:00",
+		"2024-01-02 24:00:00", "2024-01-02 10:60:00", "2024-01-02 10:00:60", "0000-01-01 00:00:00",
+		"1969-12-31 23:59:59", "2024-01-02T10:00:00Z", "2024-01-02T10:00:00.123+02:00", "2024-01-02 10:00:00.5",
+		"2024-01-0a 10:00:00", "+024-01-02 10:00:00", " 2024-01-02 10:00:00", "2024-01-02T10:00:00", "yesterday",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, wantErr := ParseTime(s)
+		for _, v := range []any{s, []byte(s)} {
+			sec, nsec, err := ReadUnixTime(v)
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("ReadUnixTime(%q) error %v, ParseTime error %v", s, err, wantErr)
+			}
+			if err != nil {
+				if err.Error() != wantErr.Error() {
+					t.Fatalf("ReadUnixTime(%q) error %q, ParseTime error %q", s, err, wantErr)
+				}
+				continue
+			}
+			if got := time.Unix(sec, int64(nsec)); !got.Equal(want) {
+				t.Fatalf("ReadUnixTime(%q) = %s, ParseTime = %s", s, got.UTC(), want.UTC())
+			}
+		}
+	})
+}
