@@ -1,0 +1,376 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vigilhq/vigil/internal/scriptlog"
+)
+
+// cmdScriptlog is `vigil scriptlog verify|list|show`: it reads the script
+// log of vigil's store.
+func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	subs := []struct {
+		name, summary string
+		run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	}{
+		{"verify", "walk the hash chain; exit 0 intact, 1 broken (names the first bad record)", scriptlogVerify},
+		{"list", "search the script runs, newest first", scriptlogList},
+		{"show", "print one script run with its output", scriptlogShow},
+	}
+	if len(args) > 0 {
+		for _, s := range subs {
+			if s.name == args[0] {
+				return s.run(ctx, args[1:], stdout, stderr)
+			}
+		}
+		fmt.Fprintf(stderr, "vigil scriptlog: unknown subcommand %q\n", args[0])
+	}
+	fmt.Fprintln(stderr, "usage: vigil scriptlog <subcommand> [-c FILE] [flags]")
+	for _, s := range subs {
+		fmt.Fprintf(stderr, "  %-7s %s\n", s.name, s.summary)
+	}
+	return exitBroken
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (as in `show 12 -c vigil.yaml`) and returns the
+// positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil scriptlog verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitBroken
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "vigil scriptlog verify: unexpected argument %q\n", rest[0])
+		return exitBroken
+	}
+	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
+	if !ok {
+		return exitBroken
+	}
+	defer closeLog()
+	rep, err := scriptlog.Verify(ctx, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil scriptlog verify: %v\n", err)
+		return exitBroken
+	}
+	if !rep.OK() {
+		fmt.Fprintf(stdout, "script log broken at %s\n", rep.Broken)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "script log intact: %d runs in %d entries (%d checkpoints)\n", rep.Runs, rep.Entries, rep.Checkpoints)
+	if rep.Entries > 0 {
+		fmt.Fprintf(stdout, "head: entry %d, hash %s\n", rep.HeadSeq, rep.Head)
+	}
+	return exitOK
+}
+
+func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil scriptlog list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	var q scriptlog.Query
+	fs.StringVar(&q.Actor, "actor", "", "only runs by this actor (exact)")
+	fs.StringVar(&q.Purpose, "purpose", "", "only runs whose purpose contains this text (any case)")
+	fs.StringVar(&q.Ticket, "ticket", "", "only runs for this ticket (exact)")
+	fs.StringVar(&q.Target, "target", "", "only runs against this target (exact)")
+	fs.StringVar(&q.Text, "text", "", "only runs whose command line or inputs contain this text (any case)")
+	status := fs.String("status", "", "only runs with this status: running, success, failed or interrupted")
+	since := fs.String("since", "", "only runs started at or after: RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC), or a duration ago (36h, 7d)")
+	until := fs.String("until", "", "only runs started before this time (same forms; a bare date includes that whole day)")
+	fs.IntVar(&q.Limit, "limit", scriptlog.DefaultLimit, fmt.Sprintf("at most this many runs (max %d)", scriptlog.MaxLimit))
+	format := fs.String("format", "text", "output format: text or json")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitBroken
+	}
+	var problems []string
+	if len(rest) > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected argument %q", rest[0]))
+	}
+	if *format != "text" && *format != "json" {
+		problems = append(problems, fmt.Sprintf("--format must be text or json, not %q", *format))
+	}
+	switch st := scriptlog.Status(*status); {
+	case st == "" || st == scriptlog.Running || st.Ended():
+		q.Status = st
+	default:
+		problems = append(problems, fmt.Sprintf("--status must be running, success, failed or interrupted, not %q", *status))
+	}
+	if q.Limit < 1 || q.Limit > scriptlog.MaxLimit {
+		problems = append(problems, fmt.Sprintf("--limit must be between 1 and %d, not %d", scriptlog.MaxLimit, q.Limit))
+	}
+	now := time.Now()
+	if *since != "" {
+		if q.From, err = parseWhen(*since, now, false); err != nil {
+			problems = append(problems, "--since: "+err.Error())
+		}
+	}
+	if *until != "" {
+		if q.To, err = parseWhen(*until, now, true); err != nil {
+			problems = append(problems, "--until: "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "vigil scriptlog list: %s\n", p)
+		}
+		return exitBroken
+	}
+	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog list", stderr)
+	if !ok {
+		return exitBroken
+	}
+	defer closeLog()
+	runs, err := log.Search(ctx, q)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil scriptlog list: %v\n", err)
+		return exitBroken
+	}
+	if *format == "json" {
+		out := make([]runJSON, 0, len(runs))
+		for _, r := range runs {
+			out = append(out, toJSON(r, false))
+		}
+		return writeJSON(stdout, stderr, "vigil scriptlog list", out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tEXIT\tDURATION\tACTOR\tTICKET\tTARGET\tPURPOSE\tCOMMAND")
+	for _, r := range runs {
+		exit, dur := "-", "-"
+		if r.Status != scriptlog.Running {
+			exit, dur = strconv.Itoa(r.ExitCode), r.Duration.String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format(time.RFC3339),
+			r.Status, exit, dur, oneLine(r.Actor, 20), oneLine(r.Ticket, 20), oneLine(r.Target, 20),
+			oneLine(r.Purpose, 50), oneLine(r.Script, 60))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func scriptlogShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil scriptlog show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	format := fs.String("format", "text", "output format: text or json")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitBroken
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "vigil scriptlog show: --format must be text or json, not %q\n", *format)
+		return exitBroken
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(stderr, "vigil scriptlog show: want exactly one run id (vigil scriptlog show -c FILE ID)")
+		return exitBroken
+	}
+	id, err := strconv.ParseInt(rest[0], 10, 64)
+	if err != nil || id <= 0 {
+		fmt.Fprintf(stderr, "vigil scriptlog show: %q is not a run id\n", rest[0])
+		return exitBroken
+	}
+	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog show", stderr)
+	if !ok {
+		return exitBroken
+	}
+	defer closeLog()
+	r, err := log.Get(ctx, id)
+	if errors.Is(err, scriptlog.ErrNotFound) {
+		fmt.Fprintf(stderr, "vigil scriptlog show: no script run %d\n", id)
+		return exitFail
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil scriptlog show: %v\n", err)
+		return exitBroken
+	}
+	if *format == "json" {
+		return writeJSON(stdout, stderr, "vigil scriptlog show", toJSON(r, true))
+	}
+	printRun(stdout, r)
+	return exitOK
+}
+
+// printRun writes a run as "field: value" lines, then its output as the
+// bytes stored.
+func printRun(w io.Writer, r scriptlog.Record) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	line := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", name, oneLine(value, 0))
+		}
+	}
+	line("run", strconv.FormatInt(r.ID, 10))
+	line("command", r.Script)
+	line("script sha256", r.ScriptSHA256)
+	line("actor", r.Actor)
+	line("purpose", r.Purpose)
+	line("ticket", r.Ticket)
+	line("target", r.Target)
+	for _, e := range r.Inputs.Env {
+		if e.Unset {
+			line("env", e.Name+" (unset)")
+		} else {
+			line("env", e.Name+"="+e.Value)
+		}
+	}
+	line("started", r.StartedAt.UTC().Format(time.RFC3339Nano))
+	line("status", string(r.Status))
+	if r.Status != scriptlog.Running {
+		line("ended", r.EndedAt.UTC().Format(time.RFC3339Nano))
+		line("duration", r.Duration.String())
+		line("exit code", strconv.Itoa(r.ExitCode))
+	}
+	line("hash", r.Hash)
+	line("prev hash", r.PrevHash)
+	tw.Flush()
+	if r.Status == scriptlog.Running {
+		return
+	}
+	fmt.Fprintf(w, "--- output: %d bytes written, %d bytes kept ---\n", r.OutputBytes, len(r.Output))
+	w.Write(r.Output)
+	if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
+		fmt.Fprintln(w)
+	}
+}
+
+// runJSON is a script run as `scriptlog list` and `show` print it.
+type runJSON struct {
+	ID           int64            `json:"id"`
+	Script       string           `json:"script"`
+	ScriptSHA256 string           `json:"script_sha256"`
+	Actor        string           `json:"actor"`
+	Purpose      string           `json:"purpose"`
+	Ticket       string           `json:"ticket"`
+	Target       string           `json:"target"`
+	Inputs       scriptlog.Inputs `json:"inputs"`
+	StartedAt    time.Time        `json:"started_at"`
+	EndedAt      *time.Time       `json:"ended_at"` // null while running
+	DurationMS   int64            `json:"duration_ms"`
+	ExitCode     *int             `json:"exit_code"` // null while running
+	Status       string           `json:"status"`
+	OutputBytes  int64            `json:"output_bytes"`
+	// Output is the stored output when it is UTF-8; otherwise OutputBase64
+	// holds it. Neither is set by list.
+	Output       *string `json:"output,omitempty"`
+	OutputBase64 string  `json:"output_base64,omitempty"`
+	Hash         string  `json:"hash"`
+	PrevHash     string  `json:"prev_hash"`
+}
+
+func toJSON(r scriptlog.Record, withOutput bool) runJSON {
+	j := runJSON{
+		ID: r.ID, Script: r.Script, ScriptSHA256: r.ScriptSHA256, Actor: r.Actor, Purpose: r.Purpose,
+		Ticket: r.Ticket, Target: r.Target, Inputs: r.Inputs, StartedAt: r.StartedAt.UTC(),
+		Status: string(r.Status), OutputBytes: r.OutputBytes, Hash: r.Hash, PrevHash: r.PrevHash,
+	}
+	if j.Inputs.Args == nil {
+		j.Inputs.Args = []string{}
+	}
+	if j.Inputs.Env == nil {
+		j.Inputs.Env = []scriptlog.EnvVar{}
+	}
+	if r.Status != scriptlog.Running {
+		ended, code := r.EndedAt.UTC(), r.ExitCode
+		j.EndedAt, j.ExitCode, j.DurationMS = &ended, &code, r.Duration.Milliseconds()
+	}
+	if withOutput {
+		if utf8.Valid(r.Output) {
+			out := string(r.Output)
+			j.Output = &out
+		} else {
+			j.OutputBase64 = base64.StdEncoding.EncodeToString(r.Output)
+		}
+	}
+	return j
+}
+
+func writeJSON(stdout, stderr io.Writer, who string, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "%s: write json: %v\n", who, err)
+		return exitBroken
+	}
+	return exitOK
+}
+
+// oneLine makes s safe for one line of a table: control characters become
+// spaces, and it is cut to max runes (0: no limit) with an ellipsis.
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max-1]) + "…"
+	}
+	return s
+}
+
+// parseWhen reads a --since or --until time: RFC 3339, YYYY-MM-DD,
+// "YYYY-MM-DD HH:MM[:SS]" or "YYYY-MM-DDTHH:MM[:SS]" (UTC), or a duration
+// before now (Go syntax, plus Nd for days). A bare date read as an end
+// (until) is the end of that day, so the day is included.
+func parseWhen(s string, now time.Time, end bool) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("cannot read %q as a time (want RFC 3339, YYYY-MM-DD[ HH:MM:SS], or a duration ago such as 36h or 7d)", s)
+}
