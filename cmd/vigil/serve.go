@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/engine"
+	"github.com/vigilhq/vigil/internal/scheduler"
+	"github.com/vigilhq/vigil/internal/scriptlog"
+	"github.com/vigilhq/vigil/internal/store"
+	"github.com/vigilhq/vigil/internal/web"
+)
+
+// Serve timings: how long shutdown waits for running checks before it
+// interrupts them, the scheduler lease's TTL, and the background loops.
+const (
+	drainTimeout   = 20 * time.Second
+	leaseTTL       = 15 * time.Second
+	tickEvery      = 15 * time.Second
+	retentionEvery = time.Hour
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (vigil.yaml)")
+	listen := fs.String("listen", "", "listen address (default: server.listen from the config)")
+	if err := fs.Parse(args); err != nil {
+		return exitBroken
+	}
+	cfg, ok := loadConfig(*path, stderr)
+	if !ok {
+		return exitBroken
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := serve(ctx, cfg, logger, nil); err != nil {
+		logger.Error("serve", "err", err)
+		return exitBroken
+	}
+	return exitOK
+}
+
+// serve runs the scheduler, engine and web server until ctx ends, then
+// shuts down in order: stop scheduling, drain or interrupt running checks,
+// flush sinks, release the lease, stop the web server, close the store.
+// ready, when set, receives the listening address once the server accepts.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready chan<- string) error {
+	if err := web.CheckListen(cfg.Server.Listen, cfg.Auth.Configured()); err != nil {
+		return err
+	}
+	if _, problems, err := loadRunbooks(cfg); err != nil {
+		logger.Warn("runbooks", "err", err)
+	} else {
+		for _, p := range problems {
+			logger.Warn("runbook problem", "problem", p.String())
+		}
+	}
+	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	src := newSources(cfg)
+	defer src.Close()
+
+	sinks := []engine.Sink{engine.LogSink(logger)}
+	eng := engine.New(st, sinks, engine.Options{Logger: logger, Outbox: cfg.Sinks.Slack.WebhookURL != ""})
+
+	host, _ := os.Hostname()
+	lease := scheduler.NewLease(st, "scheduler", fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), leaseTTL, logger)
+	sched := scheduler.New(scheduler.Options{Leader: lease, Logger: logger})
+	for _, c := range cfg.Checks {
+		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, lease.Holder(), logger)); err != nil {
+			return fmt.Errorf("schedule %s: %w", c.ID, err)
+		}
+	}
+
+	srv, err := web.New(web.Options{Store: st, Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Go(func() { lease.Run(bgCtx) })
+	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
+	bg.Go(func() {
+		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, lease, cfg.Retention.Raw, logger) })
+	})
+	sched.Start()
+	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
+	case err := <-httpDone:
+		logger.Error("web server stopped", "err", err)
+	}
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	if err := sched.Stop(drainCtx); err != nil {
+		logger.Warn("shutdown: interrupted running checks", "err", err)
+	}
+	cancel()
+	stopBackground() // releases the lease
+	bg.Wait()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown: web server", "err", err)
+	}
+	logger.Info("vigil stopped")
+	return nil
+}
+
+// checkJob builds the check once (so kinds can cache between runs) and
+// returns its scheduler job: claim the tick (so no tick runs twice across
+// replicas), run with the check's timeout, record through the engine.
+func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, holder string, logger *slog.Logger) scheduler.Job {
+	chk := build(ctx, cfg, c, src, st)
+	info := checkInfo(c)
+	return scheduler.Job{
+		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,
+		Run: func(ctx context.Context) {
+			if tick, ok := scheduler.TickOf(ctx); ok && !tick.Manual {
+				claimed, err := st.ClaimTick(ctx, c.ID, tick.Scheduled, holder)
+				if err != nil {
+					logger.Warn("claim tick", "check", c.ID, "err", err)
+					return
+				}
+				if !claimed {
+					return
+				}
+			}
+			res := checks.Execute(ctx, c.ID, c.Kind, chk, time.Now)
+			if errors.Is(context.Cause(ctx), scheduler.ErrInterrupted) && res.Status == checks.Error {
+				res.Error = "interrupted: " + res.Error
+			}
+			if _, err := eng.Record(context.WithoutCancel(ctx), info, res); err != nil {
+				logger.Error("record result", "check", c.ID, "err", err)
+			}
+		},
+	}
+}
+
+func checkInfo(c config.Check) engine.CheckInfo {
+	return engine.CheckInfo{
+		ID: c.ID, Kind: c.Kind, Owner: c.Owner, Runbook: c.Runbook, Tags: c.Tags,
+		Schedule: c.Schedule, Timeout: c.Timeout, FailAfter: c.FailAfter, ResolveAfter: c.ResolveAfter,
+	}
+}
+
+// every calls fn now and then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func tickEngine(ctx context.Context, eng *engine.Engine, lease *scheduler.Lease, logger *slog.Logger) {
+	if !lease.IsLeader() {
+		return
+	}
+	if _, err := eng.Tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		logger.Warn("engine tick", "err", err)
+	}
+}
+
+func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
+	if !lease.IsLeader() {
+		return
+	}
+	now := time.Now()
+	stats, err := st.Prune(ctx, now, raw)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("retention", "err", err)
+		}
+		return
+	}
+	if _, err := st.PruneTickClaims(ctx, now.Add(-raw)); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: tick claims", "err", err)
+	}
+	if stats.Runs > 0 {
+		logger.Info("retention: rolled up old runs", "runs", stats.Runs, "rollups", stats.Rollups)
+	}
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
+	if err != nil {
+		logger.Warn("retention: script log", "err", err)
+		return
+	}
+	if rep, err := log.Prune(ctx, now, scriptlog.Retention{}); err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("retention: script log", "err", err)
+		}
+	} else if rep.Runs > 0 {
+		logger.Info("retention: pruned old script runs behind a checkpoint", "runs", rep.Runs, "checkpoint", rep.CheckpointSeq)
+	}
+}

@@ -1,0 +1,101 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// LeaseStore keeps a named lease shared by replicas (internal/store does,
+// over PostgreSQL or SQLite).
+type LeaseStore interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
+
+// Lease makes one replica the leader. It implements Leader. Run renews the
+// lease every TTL/3; the holder calls itself leader only until two thirds of
+// the TTL after its last successful renewal, so when it stops renewing (it
+// died, or lost the database) it steps down before the lease expires and
+// another replica can take over: two replicas are never leader at once, and
+// a takeover happens within one TTL.
+type Lease struct {
+	store  LeaseStore
+	name   string
+	holder string
+	ttl    time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	until time.Time // leader until then (zero: not leader)
+}
+
+// NewLease returns a lease named name for holder (unique per replica).
+func NewLease(store LeaseStore, name, holder string, ttl time.Duration, logger *slog.Logger) *Lease {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Lease{store: store, name: name, holder: holder, ttl: ttl, now: time.Now, log: logger}
+}
+
+// IsLeader reports whether this replica holds the lease now.
+func (l *Lease) IsLeader() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.now().Before(l.until)
+}
+
+// Holder is this replica's name.
+func (l *Lease) Holder() string { return l.holder }
+
+// Run acquires and renews the lease until ctx ends, then releases it so a
+// peer can take over at once. It returns when ctx is done.
+func (l *Lease) Run(ctx context.Context) {
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		l.renew(ctx)
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			wasLeader := l.now().Before(l.until)
+			l.until = time.Time{}
+			l.mu.Unlock()
+			if wasLeader {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				if err := l.store.ReleaseLease(rctx, l.name, l.holder); err != nil {
+					l.log.Warn("lease: release failed", "lease", l.name, "err", err)
+				}
+				cancel()
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (l *Lease) renew(ctx context.Context) {
+	start := l.now()
+	rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+	ok, err := l.store.AcquireLease(rctx, l.name, l.holder, l.ttl)
+	cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	was := l.now().Before(l.until)
+	switch {
+	case err != nil:
+		l.log.Warn("lease: renew failed", "lease", l.name, "holder", l.holder, "err", err)
+	case ok:
+		l.until = start.Add(l.ttl * 2 / 3)
+		if !was {
+			l.log.Info("lease: became leader", "lease", l.name, "holder", l.holder)
+		}
+	default:
+		l.until = time.Time{}
+		if was {
+			l.log.Warn("lease: lost leadership", "lease", l.name, "holder", l.holder)
+		}
+	}
+}

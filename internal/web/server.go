@@ -1,0 +1,222 @@
+// Package web is vigil's dashboard and HTTP API: a Fiber app whose pages are
+// html/template files from views/ (the whole page, or a partial for htmx),
+// whose assets come from static/ under a content hash, and whose every
+// request is authenticated (sessions, API tokens, or local mode), checked
+// for CSRF when it changes state, and audited when it acts.
+//
+// A page handler lives in its own file (check_show.go, ...), is a method on
+// Server, parses the request, makes one call and renders:
+//
+//	func (s *Server) checkShow(c *fiber.Ctx) error {
+//		check, err := s.store.LatestResult(c.UserContext(), c.Params("id"))
+//		if err != nil {
+//			return err // store.ErrNotFound becomes a 404 page
+//		}
+//		return s.render(c, "check_show", "check_body", check)
+//	}
+//
+// and is registered in routes.go with the role it needs.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/store"
+	"github.com/vigilhq/vigil/static"
+	"github.com/vigilhq/vigil/views"
+)
+
+// Options configure New.
+type Options struct {
+	// Store keeps sessions, API tokens and the audit log. Required.
+	Store *store.Store
+	// Config is the loaded configuration. Its Server.BaseURL decides
+	// whether cookies are Secure (https) and its Auth section who may log
+	// in; nil, or an Auth with no users and no tokens, is local mode.
+	// Pages may describe its checks; they never show its secrets.
+	Config *config.Config
+	// Now is the clock (sessions, rate limits, audit); time.Now when nil.
+	Now func() time.Time
+	// Logger receives server errors (with secrets redacted); discarded
+	// when nil.
+	Logger *slog.Logger
+	// LocalUser names the local admin in local mode (the audit's actor);
+	// by default the OS user, or "local" when that is unknown.
+	LocalUser string
+	// CSRFKey signs the CSRF tokens of requests without a session (the
+	// login form, local mode). Replicas behind a load balancer without
+	// sticky sessions should share one; random per process when empty.
+	CSRFKey []byte
+	// Sentry, when set, runs on every request right inside panic recovery:
+	// cmd/vigil passes sentryfiber.New(sentryfiber.Options{Repanic: true}).
+	Sentry fiber.Handler
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For names the client; with none, the client is the
+	// connection's peer.
+	TrustedProxies []string
+}
+
+// Server is the dashboard. Its handlers are methods; routes.go lists them.
+type Server struct {
+	app       *fiber.App
+	store     *store.Store
+	cfg       *config.Config
+	now       func() time.Time
+	log       *slog.Logger
+	views     *templates
+	assets    *assets
+	auth      *authenticator
+	secure    bool   // base URL is https: Secure, __Host- cookies
+	localUser string // non-empty in local mode
+	baseHost  string // the base URL's host name, accepted in local mode
+}
+
+// New builds the server: it loads every asset, parses and checks every
+// template (failing on a missing or undefined one) and registers the
+// routes. It does not listen.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("web: new: a store is required")
+	}
+	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	if base := cfg.Server.BaseURL; base != "" {
+		u, err := url.Parse(base)
+		if err != nil {
+			return nil, fmt.Errorf("web: new: base URL: %w", err)
+		}
+		s.secure = u.Scheme == "https"
+		s.baseHost = u.Hostname()
+	}
+	if !cfg.Auth.Configured() {
+		s.localUser = opts.LocalUser
+		if s.localUser == "" {
+			s.localUser = osUser()
+		}
+	}
+	var err error
+	if s.auth, err = newAuthenticator(cfg.Auth, opts.CSRFKey, s.now); err != nil {
+		return nil, fmt.Errorf("web: new: %w", err)
+	}
+	if s.assets, err = loadAssets(static.FS); err != nil {
+		return nil, fmt.Errorf("web: new: %w", err)
+	}
+	if s.views, err = parseTemplates(views.FS, s.assets); err != nil {
+		return nil, fmt.Errorf("web: new: %w", err)
+	}
+
+	fc := fiber.Config{
+		AppName:               "vigil",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          2 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+	}
+	if len(opts.TrustedProxies) > 0 {
+		fc.EnableTrustedProxyCheck = true
+		fc.TrustedProxies = opts.TrustedProxies
+		fc.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.app = fiber.New(fc)
+	s.app.Use(recover.New())
+	if opts.Sentry != nil {
+		s.app.Use(opts.Sentry)
+	}
+	s.app.Use(s.securityHeaders)
+	s.routes()
+	return s, nil
+}
+
+// osUser is the name of the user running vigil, or "local".
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "local"
+}
+
+// Listen serves on addr until Shutdown. It does not check addr: call
+// CheckListen first.
+func (s *Server) Listen(addr string) error {
+	if err := s.app.Listen(addr); err != nil {
+		return fmt.Errorf("web: listen %s: %w", addr, err)
+	}
+	return nil
+}
+
+// Serve serves on ln (for example a listener on 127.0.0.1:0) until
+// Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.app.Listener(ln); err != nil {
+		return fmt.Errorf("web: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits, until ctx is done, for
+// requests in flight to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.app.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Test serves one request in memory (Fiber's app.Test) and returns the
+// response; msTimeout defaults to 30 s (-1: none).
+func (s *Server) Test(req *http.Request, msTimeout ...int) (*http.Response, error) {
+	timeout := 30_000
+	if len(msTimeout) > 0 {
+		timeout = msTimeout[0]
+	}
+	return s.app.Test(req, timeout)
+}
+
+// securityHeaders sets the headers every response carries. Scripts only
+// come from /static (htmx runs without eval); inline styles are allowed.
+// Responses are not cached (pages carry CSRF tokens and private data);
+// assets override that.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "+
+		"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+	return c.Next()
+}
+
+// isAPI reports whether the request is for the JSON API.
+func isAPI(c *fiber.Ctx) bool {
+	p := c.Path()
+	return p == "/api" || strings.HasPrefix(p, "/api/")
+}
+
+// isHX reports whether htmx made the request and wants a fragment (a
+// boosted request wants the whole page).
+func isHX(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true"
+}
