@@ -41,7 +41,7 @@ bench: deps
 
 demo: build
 	mkdir -p $(DEMO_DIR)
-	$(GO) run ./internal/demo/seedcmd -o $(DEMO_DIR)/policies.db
+	$(GO) run ./internal/demo/seedcmd -o $(DEMO_DIR)/policies.db --scenario reissue-missing-copy --scenario double-write
 	VIGIL_DEMO_DIR=$(abspath $(DEMO_DIR)) ./$(BIN) run --once -c internal/demo/example/vigil.yaml; \
 	  code=$$?; [ $$code -le 1 ] || exit $$code
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vigilhq/vigil/internal/demo"
 	_ "modernc.org/sqlite"
@@ -16,14 +17,22 @@ import (
 func main() {
 	out := flag.String("o", "policies.db", "SQLite file to create (replaced if it exists)")
 	n := flag.Int("policies", 3000, "number of policies")
+	var scenarios []string
+	flag.Func("scenario", "inject a scenario after seeding (repeatable): "+strings.Join(demo.ScenarioNames(), ", "), func(v string) error {
+		if _, ok := demo.Scenarios[v]; !ok {
+			return fmt.Errorf("unknown scenario %q", v)
+		}
+		scenarios = append(scenarios, v)
+		return nil
+	})
 	flag.Parse()
-	if err := run(*out, *n); err != nil {
+	if err := run(*out, *n, scenarios); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string, n int) error {
+func run(path string, n int, scenarios []string) error {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
 			return err
@@ -36,6 +45,12 @@ func run(path string, n int) error {
 	defer db.Close()
 	if err := demo.Seed(context.Background(), db, demo.Options{Policies: n}); err != nil {
 		return err
+	}
+	for _, sc := range scenarios {
+		if err := demo.Inject(context.Background(), db, sc); err != nil {
+			return err
+		}
+		fmt.Printf("injected %s: %s\n", sc, demo.Scenarios[sc].Description)
 	}
 	fmt.Printf("wrote %s (%d policies)\n", path, n)
 	return nil
