@@ -1,0 +1,301 @@
+package sentry_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gosentry "github.com/getsentry/sentry-go"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/engine"
+	"github.com/vigilhq/vigil/internal/notify/sentry"
+	"github.com/vigilhq/vigil/internal/store"
+)
+
+// item is one envelope item: its type and its JSON payload.
+type item struct {
+	Type    string
+	Payload map[string]any
+	Raw     string
+}
+
+// fakeSentry receives envelopes at /api/42/envelope/.
+type fakeSentry struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	items []item
+}
+
+func newFakeSentry(t *testing.T) *fakeSentry {
+	t.Helper()
+	f := &fakeSentry{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/42/envelope/" {
+			http.NotFound(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		items, err := parseEnvelope(body)
+		if err != nil {
+			t.Errorf("bad envelope: %v\n%s", err, body)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.items = append(f.items, items...)
+		f.mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func parseEnvelope(body []byte) ([]item, error) {
+	rd := bufio.NewReader(bytes.NewReader(body))
+	if _, err := rd.ReadBytes('\n'); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	var out []item
+	for {
+		line, err := rd.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) == 0 && err != nil {
+			return out, nil
+		}
+		var h struct {
+			Type   string `json:"type"`
+			Length *int   `json:"length"`
+		}
+		if err := json.Unmarshal(line, &h); err != nil {
+			return nil, fmt.Errorf("item header %q: %w", line, err)
+		}
+		var payload []byte
+		if h.Length != nil {
+			payload = make([]byte, *h.Length)
+			if _, err := io.ReadFull(rd, payload); err != nil {
+				return nil, err
+			}
+			rd.ReadByte() // newline
+		} else {
+			payload, _ = rd.ReadBytes('\n')
+		}
+		it := item{Type: h.Type, Raw: string(payload)}
+		if err := json.Unmarshal(payload, &it.Payload); err != nil {
+			return nil, fmt.Errorf("item %s: %w", h.Type, err)
+		}
+		out = append(out, it)
+	}
+}
+
+func (f *fakeSentry) take() []item {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.items
+	f.items = nil
+	return out
+}
+
+func (f *fakeSentry) client(t *testing.T) *gosentry.Client {
+	t.Helper()
+	dsn := "http://key@" + strings.TrimPrefix(f.srv.URL, "http://") + "/42"
+	c, err := gosentry.NewClient(sentry.ClientOptions(dsn, "test", gosentry.NewHTTPSyncTransport()))
+	if err != nil {
+		t.Fatalf("sentry client: %v", err)
+	}
+	return c
+}
+
+func path(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+var check = engine.CheckInfo{
+	ID: "missing-endorsements", Kind: "endorsements", Owner: "policy-team", Runbook: "missing-endorsements",
+	Tags: []string{"team:policy"}, Schedule: "@every 5m", Timeout: 60 * time.Second,
+}
+
+func TestObserveSendsEventsAndCheckIns(t *testing.T) {
+	started := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	opened := engine.Transition{Kind: engine.Opened, Incident: store.Incident{ID: 7, CheckID: check.ID, OpenedStatus: checks.Fail}}
+	brokenOpen := engine.Transition{Kind: engine.Opened, Incident: store.Incident{ID: 8, CheckID: check.ID, OpenedStatus: checks.Error}}
+	fail := checks.Result{Kind: "endorsements", Status: checks.Fail, Violations: 2, StartedAt: started, Duration: 1500 * time.Millisecond,
+		Sample: []checks.Violation{{Key: "P-1/EN-1", Detail: "needs 1, has 0"}, {Key: "P-2/EN-1", Detail: "needs 2, has 1"}}}
+	errRun := checks.Result{Kind: "endorsements", Status: checks.Error, StartedAt: started, Duration: time.Second,
+		Error: "connect postgres://vigil:hunter2@db/policies: connection refused"}
+	tests := []struct {
+		name         string
+		event        engine.Event
+		fingerprints [][]string // of the events, in order
+		checkIn      string
+	}{
+		{name: "pass: check-in only", event: engine.Event{Check: check, Result: checks.Result{Kind: "endorsements", Status: checks.Pass, StartedAt: started}}, checkIn: "ok"},
+		{name: "fail without transition", event: engine.Event{Check: check, Result: fail}, checkIn: "ok"},
+		{name: "fail opens incident", event: engine.Event{Check: check, Result: fail, Transition: opened}, fingerprints: [][]string{{check.ID}}, checkIn: "ok"},
+		{name: "silenced incident sends no event", event: engine.Event{Check: check, Result: fail, Transition: opened, Silenced: true}, checkIn: "ok"},
+		{name: "error", event: engine.Event{Check: check, Result: errRun}, fingerprints: [][]string{{check.ID, "error"}}, checkIn: "error"},
+		{name: "error opens incident", event: engine.Event{Check: check, Result: errRun, Transition: brokenOpen}, fingerprints: [][]string{{check.ID, "error"}, {check.ID}}, checkIn: "error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSentry(t)
+			s := sentry.New(f.client(t), sentry.Options{BaseURL: "https://vigil.example"})
+			if err := s.Observe(context.Background(), tt.event); err != nil {
+				t.Fatalf("Observe: %v", err)
+			}
+			var fps [][]string
+			var checkIns []item
+			for _, it := range f.take() {
+				switch it.Type {
+				case "event":
+					var fp []string
+					for _, v := range it.Payload["fingerprint"].([]any) {
+						fp = append(fp, v.(string))
+					}
+					fps = append(fps, fp)
+					if strings.Contains(it.Raw, "hunter2") {
+						t.Errorf("event leaks the password: %s", it.Raw)
+					}
+					if got := path(it.Payload, "contexts", "links", "runbook"); got != "https://vigil.example/runbooks/missing-endorsements" {
+						t.Errorf("runbook link %v", got)
+					}
+					if got := path(it.Payload, "contexts", "links", "dashboard"); got != "https://vigil.example/checks/missing-endorsements" {
+						t.Errorf("dashboard link %v", got)
+					}
+					if got := path(it.Payload, "tags", "team"); got != "policy" {
+						t.Errorf("team tag %v", got)
+					}
+					if len(fp) == 1 && fp[0] == check.ID && !tt.event.Transition.Incident.CheckBroken() {
+						items, _ := path(it.Payload, "contexts", "sample", "items").([]any)
+						if len(items) != 2 || path(items[0].(map[string]any), "key") != "P-1/EN-1" {
+							t.Errorf("sample context %v", path(it.Payload, "contexts", "sample"))
+						}
+					}
+					if len(fp) == 2 {
+						if got := path(it.Payload, "exception"); !strings.Contains(fmt.Sprint(got), "postgres://vigil:xxxxx@db/policies: connection refused") {
+							t.Errorf("exception %v", got)
+						}
+					}
+				case "check_in":
+					checkIns = append(checkIns, it)
+				default:
+					t.Errorf("unexpected item %s", it.Type)
+				}
+			}
+			if !slices.EqualFunc(fps, tt.fingerprints, slices.Equal) {
+				t.Errorf("fingerprints %v, want %v", fps, tt.fingerprints)
+			}
+			if len(checkIns) != 1 {
+				t.Fatalf("%d check-ins, want 1", len(checkIns))
+			}
+			in := checkIns[0].Payload
+			if in["status"] != tt.checkIn || in["monitor_slug"] != check.ID {
+				t.Errorf("check-in %v", in)
+			}
+			if got := fmt.Sprint(path(in, "monitor_config", "schedule")); got != "map[type:interval unit:minute value:5]" {
+				t.Errorf("schedule %s", got)
+			}
+			if got := path(in, "monitor_config", "max_runtime"); got != 2.0 {
+				t.Errorf("max_runtime %v, want 2", got)
+			}
+		})
+	}
+}
+
+func TestCheckInPairsInProgressWithResult(t *testing.T) {
+	f := newFakeSentry(t)
+	s := sentry.New(f.client(t), sentry.Options{})
+	if err := s.CheckIn(context.Background(), check, gosentry.CheckInStatusInProgress); err != nil {
+		t.Fatalf("CheckIn: %v", err)
+	}
+	if err := s.Observe(context.Background(), engine.Event{Check: check, Result: checks.Result{Status: checks.Pass, Duration: 2 * time.Second}}); err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	items := f.take()
+	if len(items) != 2 || items[0].Type != "check_in" || items[1].Type != "check_in" {
+		t.Fatalf("items %v, want two check-ins", items)
+	}
+	start, end := items[0].Payload, items[1].Payload
+	if start["status"] != "in_progress" || end["status"] != "ok" {
+		t.Errorf("statuses %v then %v", start["status"], end["status"])
+	}
+	if start["check_in_id"] != end["check_in_id"] || start["check_in_id"] == "" {
+		t.Errorf("check-in ids %v and %v, want the same", start["check_in_id"], end["check_in_id"])
+	}
+	if end["duration"] != 2.0 {
+		t.Errorf("duration %v, want 2", end["duration"])
+	}
+}
+
+func TestMonitorConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		schedule string
+		timeout  time.Duration
+		want     string
+	}{
+		{name: "default", schedule: "", want: `{"schedule":{"type":"interval","value":5,"unit":"minute"},"checkin_margin":5}`},
+		{name: "every minutes", schedule: "@every 15m", timeout: 90 * time.Second, want: `{"schedule":{"type":"interval","value":15,"unit":"minute"},"checkin_margin":5,"max_runtime":3}`},
+		{name: "every seconds rounds up", schedule: "@every 30s", want: `{"schedule":{"type":"interval","value":1,"unit":"minute"},"checkin_margin":5}`},
+		{name: "every hours", schedule: "@every 2h", want: `{"schedule":{"type":"interval","value":2,"unit":"hour"},"checkin_margin":5}`},
+		{name: "every day", schedule: "@every 24h", want: `{"schedule":{"type":"interval","value":1,"unit":"day"},"checkin_margin":5}`},
+		{name: "cron", schedule: "*/10 8-18 * * 1-5", want: `{"schedule":{"type":"crontab","value":"*/10 8-18 * * 1-5"},"checkin_margin":5}`},
+		{name: "cron with seconds", schedule: "0 30 * * * *", want: `{"schedule":{"type":"crontab","value":"30 * * * *"},"checkin_margin":5}`},
+		{name: "descriptor", schedule: "@hourly", want: `{"schedule":{"type":"crontab","value":"0 * * * *"},"checkin_margin":5}`},
+		{name: "timezone", schedule: "CRON_TZ=Europe/Paris 0 6 * * *", want: `{"schedule":{"type":"crontab","value":"0 6 * * *"},"checkin_margin":5,"timezone":"Europe/Paris"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := sentry.MonitorConfig(engine.CheckInfo{ID: "c", Schedule: tt.schedule, Timeout: tt.timeout}, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(cfg)
+			if string(got) != tt.want {
+				t.Errorf("got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"@every soon", "* * *", "@every -1m"} {
+		if _, err := sentry.MonitorConfig(engine.CheckInfo{ID: "c", Schedule: bad}, 5); err == nil {
+			t.Errorf("schedule %q accepted", bad)
+		}
+	}
+}
+
+func TestBeforeSendScrubs(t *testing.T) {
+	ev := gosentry.NewEvent()
+	ev.Message = "open https://abc123@o1.ingest.sentry.io/42 failed"
+	ev.Exception = []gosentry.Exception{{Value: "dial postgres://u:pw1234@db/x"}}
+	ev.Tags = map[string]string{"api_token": "t0k3n", "check": "c"}
+	ev.Contexts = map[string]gosentry.Context{"cfg": {"password": "hunter2", "nested": map[string]any{"url": "https://hooks.slack.com/services/T/B/XYZ"}}}
+	ev.Breadcrumbs = []*gosentry.Breadcrumb{{Message: "Authorization: Bearer abcdefghijk"}}
+	ev.Request = &gosentry.Request{URL: "https://vigil/x?token=abc", Headers: map[string]string{"Authorization": "Bearer zzz", "Cookie": "s=1", "Accept": "text/html"}, Cookies: "s=1"}
+	out := sentry.BeforeSend(ev, nil)
+	raw, _ := json.Marshal(out)
+	for _, secret := range []string{"abc123", "pw1234", "t0k3n", "hunter2", "XYZ", "abcdefghijk", "zzz", "token=abc", `"s=1"`} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("secret %q survives: %s", secret, raw)
+		}
+	}
+	if out.Tags["check"] != "c" || out.Request.Headers["Accept"] != "text/html" {
+		t.Errorf("ordinary values changed: %s", raw)
+	}
+}
