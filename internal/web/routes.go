@@ -13,6 +13,7 @@ import "github.com/gofiber/fiber/v2"
 // s.seeOther (a plain form).
 func (s *Server) routes() {
 	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/static/:file", s.serveAsset)
 
 	s.app.Use(s.identify, s.checkCSRF)
@@ -23,6 +24,37 @@ func (s *Server) routes() {
 
 	s.page("/", RoleViewer, s.overview)
 	s.action("/ping", RoleOperator, s.overviewPing)
+
+	// The script log: its pages and JSON API.
+	s.page("/script-runs", RoleViewer, s.scriptRuns)
+	s.page("/script-runs/:id", RoleViewer, s.scriptRunShow)
+	s.page("/script-runs/:id/output", RoleViewer, s.scriptRunOutput)
+	s.page("/api/v1/script-runs", RoleViewer, s.apiScriptRuns)
+	s.page("/api/v1/script-runs/:id", RoleViewer, s.apiScriptRun)
+	s.action("/api/v1/script-runs", RoleOperator, s.apiScriptRunStart)
+	s.action("/api/v1/script-runs/:id/finish", RoleOperator, s.apiScriptRunFinish)
+
+	// Checks, incidents, silences and runbooks: the dashboard.
+	s.page("/checks/:id", RoleViewer, s.checkShow)
+	s.action("/checks/:id/run", RoleOperator, s.checkRun)
+	s.page("/incidents", RoleViewer, s.incidentList)
+	s.action("/incidents/:id/ack", RoleOperator, s.incidentAck)
+	s.page("/silences", RoleViewer, s.silenceList)
+	s.action("/silences", RoleOperator, s.silenceCreate)
+	s.action("/silences/:id/expire", RoleOperator, s.silenceExpire)
+	s.page("/runbooks", RoleViewer, s.runbookList)
+	s.page("/runbooks/:name", RoleViewer, s.runbookShow)
+
+	// The JSON API: viewers read, operators act (bearer tokens need no CSRF).
+	s.page("/api/v1/checks", RoleViewer, s.apiChecks)
+	s.page("/api/v1/checks/:id", RoleViewer, s.apiCheck)
+	s.page("/api/v1/checks/:id/results", RoleViewer, s.apiCheckResults)
+	s.action("/api/v1/checks/:id/run", RoleOperator, s.apiCheckRun)
+	s.page("/api/v1/incidents", RoleViewer, s.apiIncidents)
+	s.action("/api/v1/incidents/:id/ack", RoleOperator, s.apiIncidentAck)
+	s.page("/api/v1/silences", RoleViewer, s.apiSilences)
+	s.action("/api/v1/silences", RoleOperator, s.apiSilenceCreate)
+	s.action("/api/v1/silences/:id/expire", RoleOperator, s.apiSilenceExpire)
 }
 
 // page registers GET path for users with at least role min.

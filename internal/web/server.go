@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/engine"
+	"github.com/vigilhq/vigil/internal/runbook"
+	"github.com/vigilhq/vigil/internal/scheduler"
 	"github.com/vigilhq/vigil/internal/store"
 	"github.com/vigilhq/vigil/static"
 	"github.com/vigilhq/vigil/views"
@@ -67,6 +71,24 @@ type Options struct {
 	// whose X-Forwarded-For names the client; with none, the client is the
 	// connection's peer.
 	TrustedProxies []string
+	// Engine acks incidents and sets and expires silences; without it
+	// those actions answer 503.
+	Engine *engine.Engine
+	// Scheduler runs a check now and reports whether checks are being
+	// scheduled (/readyz); without it run-now answers 503 and /readyz is
+	// not ready.
+	Scheduler Scheduler
+	// Runbooks are rendered on the check and runbook pages.
+	Runbooks runbook.Set
+}
+
+// Scheduler is what the dashboard needs of *scheduler.Scheduler.
+type Scheduler interface {
+	// RunNow starts a run of check id now: scheduler.ErrRunning when one is
+	// already going, scheduler.ErrUnknownJob for an unknown id.
+	RunNow(id string) error
+	Stats() scheduler.Stats
+	Job(id string) (scheduler.JobStats, error)
 }
 
 // Server is the dashboard. Its handlers are methods; routes.go lists them.
@@ -82,6 +104,11 @@ type Server struct {
 	secure    bool   // base URL is https: Secure, __Host- cookies
 	localUser string // non-empty in local mode
 	baseHost  string // the base URL's host name, accepted in local mode
+	engine    *engine.Engine
+	sched     Scheduler
+	runbooks  runbook.Set
+	// runbookHTML holds each runbook's body rendered once, by name.
+	runbookHTML map[string]template.HTML
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -91,7 +118,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: new: a store is required")
 	}
-	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger}
+	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger,
+		engine: opts.Engine, sched: opts.Scheduler, runbooks: opts.Runbooks}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -124,6 +152,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("web: new: %w", err)
 	}
 	if s.views, err = parseTemplates(views.FS, s.assets); err != nil {
+		return nil, fmt.Errorf("web: new: %w", err)
+	}
+	if s.runbookHTML, err = renderRunbooks(s.runbooks); err != nil {
 		return nil, fmt.Errorf("web: new: %w", err)
 	}
 

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/store"
+)
+
+// statusUnknown is the status of a configured check that has not run yet.
+const statusUnknown = "unknown"
+
+// statusOrder is the order of the overview's groups: what needs a human
+// first. "error" (check broken) stays apart from "fail" (data broken).
+var statusOrder = []string{"fail", "error", "warn", "pass", statusUnknown}
+
+// checkSummary is a configured check with its current state: what the
+// overview, the check page and GET /api/v1/checks show.
+type checkSummary struct {
+	Check      config.Check
+	Runbook    string // the runbook's name, "" when the check has none
+	Status     string // of the latest run, or statusUnknown
+	Violations int
+	LastRun    store.Run // zero ID when the check never ran
+	// Since is when the check's current status began (zero when unknown).
+	Since    time.Time
+	Incident *store.Incident // the open incident, nil when none
+	Silence  *store.Silence  // the active silence covering the check that lasts longest, nil when none
+}
+
+// configChecks returns the configured checks, in config order.
+func (s *Server) configChecks() []config.Check {
+	if s.cfg == nil {
+		return nil
+	}
+	return s.cfg.Checks
+}
+
+// configCheck returns the configured check id, or store.ErrNotFound.
+func (s *Server) configCheck(id string) (config.Check, error) {
+	if s.cfg != nil {
+		if c, ok := s.cfg.Check(id); ok {
+			return c, nil
+		}
+	}
+	return config.Check{}, fmt.Errorf("web: check %q: %w", id, store.ErrNotFound)
+}
+
+// checkSummaries returns every configured check with its state, in config
+// order. It reads the latest results, check states, open incidents and
+// active silences: four queries whatever the number of checks.
+func (s *Server) checkSummaries(ctx context.Context) ([]checkSummary, error) {
+	latest, err := s.store.LatestResults(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("web: checks: %w", err)
+	}
+	states, err := s.store.CheckStates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("web: checks: %w", err)
+	}
+	byCheck := make(map[string]store.CheckState, len(states))
+	for _, st := range states {
+		byCheck[st.CheckID] = st
+	}
+	open, err := s.store.Incidents(ctx, store.IncidentQuery{OpenOnly: true, Limit: store.MaxLimit})
+	if err != nil {
+		return nil, fmt.Errorf("web: checks: %w", err)
+	}
+	incidents := make(map[string]store.Incident, len(open))
+	for _, in := range open {
+		incidents[in.CheckID] = in
+	}
+	silences, err := s.store.ActiveSilences(ctx, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("web: checks: %w", err)
+	}
+	out := make([]checkSummary, 0, len(s.configChecks()))
+	for _, c := range s.configChecks() {
+		sum := checkSummary{Check: c, Runbook: s.runbookName(c), Status: statusUnknown}
+		if run, ok := latest[c.ID]; ok {
+			sum.LastRun, sum.Status, sum.Violations = run, string(run.Status), run.Violations
+		}
+		if st, ok := byCheck[c.ID]; ok {
+			sum.Since = st.Since
+		}
+		if in, ok := incidents[c.ID]; ok {
+			sum.Incident = &in
+		}
+		sum.Silence = coveringSilence(silences, c)
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// checkSummary returns one configured check with its state, or
+// store.ErrNotFound for a check that is not configured.
+func (s *Server) checkSummary(ctx context.Context, id string) (checkSummary, error) {
+	c, err := s.configCheck(id)
+	if err != nil {
+		return checkSummary{}, err
+	}
+	sum := checkSummary{Check: c, Runbook: s.runbookName(c), Status: statusUnknown}
+	run, err := s.store.LatestResult(ctx, id)
+	switch {
+	case err == nil:
+		sum.LastRun, sum.Status, sum.Violations = run, string(run.Status), run.Violations
+	case !isNotFound(err):
+		return checkSummary{}, fmt.Errorf("web: check %s: %w", id, err)
+	}
+	st, err := s.store.CheckState(ctx, id)
+	switch {
+	case err == nil:
+		sum.Since = st.Since
+	case !isNotFound(err):
+		return checkSummary{}, fmt.Errorf("web: check %s: %w", id, err)
+	}
+	open, err := s.store.Incidents(ctx, store.IncidentQuery{CheckID: id, OpenOnly: true, Limit: 1})
+	if err != nil {
+		return checkSummary{}, fmt.Errorf("web: check %s: %w", id, err)
+	}
+	if len(open) > 0 {
+		sum.Incident = &open[0]
+	}
+	silences, err := s.store.ActiveSilences(ctx, s.now())
+	if err != nil {
+		return checkSummary{}, fmt.Errorf("web: check %s: %w", id, err)
+	}
+	sum.Silence = coveringSilence(silences, c)
+	return sum, nil
+}
+
+// coveringSilence is the active silence covering c that ends last, or nil.
+func coveringSilence(silences []store.Silence, c config.Check) *store.Silence {
+	var best *store.Silence
+	for i := range silences {
+		if silences[i].Matches(c.ID, c.Tags) && (best == nil || silences[i].Until.After(best.Until)) {
+			best = &silences[i]
+		}
+	}
+	return best
+}
+
+// runbookName is the name of c's runbook: the one it names, else the
+// first that lists it; "" when it has none.
+func (s *Server) runbookName(c config.Check) string {
+	if rb, ok := s.runbooks.ForCheck(c.ID, c.Runbook); ok {
+		return rb.Name
+	}
+	return ""
+}
+
+// knownMatcher reports whether a silence matcher names a configured check
+// or one of their tags.
+func (s *Server) knownMatcher(m string) bool {
+	for _, c := range s.configChecks() {
+		if c.ID == m || slices.Contains(c.Tags, m) {
+			return true
+		}
+	}
+	return false
+}

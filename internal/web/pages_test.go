@@ -1,0 +1,319 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/engine"
+)
+
+// groupOrder returns the overview's group headings in page order.
+func groupOrder(body string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<h2 class="group"><span class="status status-(\w+)">`).FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestOverview(t *testing.T) {
+	d := newDash(t, false)
+	d.record("api-up", checks.Pass)
+	d.record("orders-dup", checks.Pass)
+	d.record("orders-dup", checks.Warn, "x")
+	d.record("orders-dup", checks.Fail, "O-1", "O-2")
+	vic := d.loggedIn("vic")
+
+	tests := []struct {
+		name, query string
+		wantGroups  string
+		wantPoll    string // the partial's hx-get
+		want        []string
+		notWant     []string
+	}{
+		{name: "all", wantPoll: "/", wantGroups: "fail,pass,unknown",
+			want: []string{`href="/checks/orders-dup"`, `href="/checks/api-up"`, `href="/checks/never-ran"`, "2 violations", "orders-team",
+				"last 3 runs: 1 fail, 1 warn, 1 pass", `<rect class="run-fail"`, "Failing (data broken)", "Not run yet", "incident #1"}},
+		{name: "by owner", query: "?owner=web-team", wantPoll: "/?owner=web-team", wantGroups: "pass", want: []string{`href="/checks/api-up"`}, notWant: []string{`href="/checks/orders-dup"`}},
+		{name: "by tag", query: "?tag=team:orders", wantPoll: "/?tag=team%3Aorders", wantGroups: "fail,unknown", want: []string{`href="/checks/never-ran"`}, notWant: []string{`href="/checks/api-up"`}},
+		{name: "by status", query: "?status=fail", wantPoll: "/?status=fail", wantGroups: "fail", notWant: []string{`href="/checks/never-ran"`}},
+		{name: "nothing matches", query: "?status=error", wantPoll: "/?status=error", wantGroups: "", want: []string{"No check matches these filters."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := vic.get("/" + tt.query)
+			if r.StatusCode != 200 {
+				t.Fatalf("GET / = %d", r.StatusCode)
+			}
+			if got := strings.Join(groupOrder(r.body), ","); got != tt.wantGroups {
+				t.Errorf("groups = %q, want %q", got, tt.wantGroups)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(r.body, w) {
+					t.Errorf("page shows %q", w)
+				}
+			}
+			// The partial polls with the same filters.
+			p := vic.get("/"+tt.query, "HX-Request", "true")
+			if !strings.HasPrefix(strings.TrimSpace(p.body), `<section id="overview-body"`) || !strings.Contains(p.body, `hx-trigger="every 10s"`) ||
+				!strings.Contains(p.body, `hx-get="`+tt.wantPoll+`"`) {
+				t.Errorf("partial does not poll %s every 10s:\n%.300s", tt.wantPoll, p.body)
+			}
+		})
+	}
+}
+
+func TestCheckPage(t *testing.T) {
+	d := newDash(t, false)
+	d.record("orders-dup", checks.Fail, "O-1", "O-2")
+	d.record("orders-dup", checks.Fail, "O-2", "O-3")
+	tests := []struct {
+		name, user string
+		operator   bool
+	}{
+		{name: "viewer", user: "vic"},
+		{name: "operator", user: "oscar", operator: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := d.loggedIn(tt.user)
+			r := c.get("/checks/orders-dup")
+			if r.StatusCode != 200 {
+				t.Fatalf("GET = %d\n%s", r.StatusCode, r.body)
+			}
+			for _, w := range []string{
+				`<span class="status status-fail">fail</span>`, "data broken", "Incident #1", "Not acknowledged.",
+				`<code>O-2</code></td><td>bad O-2</td><td><span class="mark mark-still">still failing</span>`,
+				`<code>O-3</code></td><td>bad O-3</td><td><span class="mark mark-new">new</span>`,
+				`<span class="mark mark-fixed">fixed</span> <code>O-1</code>`,
+				"Runbook: <a href=\"/runbooks/orders-dup\">Duplicate orders</a>", "<h1>Mitigation</h1>", "Run the <strong>dedupe</strong> job.",
+				"#2", "#1", "<code>@every 1h</code>",
+			} {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, bad := range []string{"<script>alert", "javascript:"} {
+				if strings.Contains(r.body, bad) {
+					t.Errorf("page contains %q from the runbook", bad)
+				}
+			}
+			for _, form := range []string{`action="/checks/orders-dup/run"`, `action="/incidents/1/ack"`, `action="/silences"`} {
+				if got := strings.Contains(r.body, form); got != tt.operator {
+					t.Errorf("form %s shown = %v for %s", form, got, tt.user)
+				}
+			}
+			p := c.get("/checks/orders-dup", "HX-Request", "true")
+			if !strings.HasPrefix(strings.TrimSpace(p.body), `<div id="check-body"`) {
+				t.Errorf("partial:\n%.300s", p.body)
+			}
+		})
+	}
+	vic := d.loggedIn("vic")
+	if r := vic.get("/checks/nope"); r.StatusCode != 404 {
+		t.Errorf("unknown check = %d", r.StatusCode)
+	}
+	if r := vic.get("/checks/never-ran"); r.StatusCode != 200 || !strings.Contains(r.body, "The check has not run yet.") ||
+		!strings.Contains(r.body, "This check has no runbook.") {
+		t.Errorf("never-ran = %d", r.StatusCode)
+	}
+}
+
+func TestCheckPageActions(t *testing.T) {
+	d := newDash(t, false)
+	in := d.record("orders-dup", checks.Fail, "O-1").Transition.Incident
+	oscar := d.loggedIn("oscar")
+	tok := oscar.csrf("/checks/orders-dup")
+
+	// Ack with a note, back to the check page.
+	r := oscar.post("/incidents/"+itoa(in.ID)+"/ack", url.Values{"_csrf": {tok}, "note": {"looking"}, "back": {"/checks/orders-dup"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/checks/orders-dup?notice=acked" {
+		t.Fatalf("ack = %d %q %s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	if e := d.lastAudit("ack"); e.Actor != "oscar" {
+		t.Errorf("ack audit = %+v", e)
+	}
+	// back must stay on this site.
+	r = oscar.post("/incidents/"+itoa(in.ID)+"/ack", url.Values{"_csrf": {tok}, "note": {"looking"}, "back": {"//evil.example/x"}})
+	if r.Header.Get("Location") != "/incidents?notice=acked" {
+		t.Errorf("ack with a foreign back = %q", r.Header.Get("Location"))
+	}
+
+	// Silence from the check page.
+	r = oscar.post("/silences", url.Values{"_csrf": {tok}, "matcher": {"orders-dup"}, "for": {"4h"}, "reason": {"fix deploying"}, "back": {"/checks/orders-dup"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/checks/orders-dup?notice=silenced" {
+		t.Fatalf("silence = %d %q\n%s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	page := oscar.get("/checks/orders-dup")
+	for _, w := range []string{"Acknowledged</strong> by oscar", "“looking”", "Silenced", "oscar: fix deploying", "Silence set."} {
+		if w == "Silence set." {
+			page = oscar.get("/checks/orders-dup?notice=silenced")
+		}
+		if !strings.Contains(page.body, w) {
+			t.Errorf("check page lacks %q", w)
+		}
+	}
+	sl, err := d.store.Silences(t.Context(), 0, 10)
+	if err != nil || len(sl) != 1 || !sl[0].Until.Equal(d.clock.Now().Add(4*time.Hour)) || sl[0].Author != "oscar" {
+		t.Errorf("silences = %+v %v", sl, err)
+	}
+
+	// Run now, as a plain form and from htmx.
+	r = oscar.post("/checks/orders-dup/run", url.Values{"_csrf": {tok}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/checks/orders-dup?notice=run-started" {
+		t.Fatalf("run now = %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	d.waitRun("orders-dup")
+	if page := oscar.get("/checks/orders-dup?notice=run-started"); !strings.Contains(page.body, "Run started") {
+		t.Error("no notice after run now")
+	}
+	r = oscar.post("/checks/orders-dup/run", url.Values{}, "X-CSRF-Token", tok, "HX-Request", "true")
+	if r.StatusCode != 200 || !strings.HasPrefix(strings.TrimSpace(r.body), `<div id="check-body"`) || !strings.Contains(r.body, `hx-trigger="every 2s"`) {
+		t.Errorf("htmx run now = %d\n%.400s", r.StatusCode, r.body)
+	}
+	d.waitRun("orders-dup")
+}
+
+func TestSilencesPage(t *testing.T) {
+	d := newDash(t, false)
+	oscar := d.loggedIn("oscar")
+	tok := oscar.csrf("/silences")
+
+	tests := []struct {
+		name    string
+		form    url.Values
+		wantErr string
+	}{
+		{name: "no reason", form: url.Values{"matcher": {"api-up"}, "for": {"1h"}}, wantErr: "reason is required"},
+		{name: "past until", form: url.Values{"matcher": {"api-up"}, "until": {"2020-01-01T00:00:00Z"}, "reason": {"kept text"}}, wantErr: "until 2020-01-01T00:00:00Z is in the past"},
+		{name: "no duration", form: url.Values{"matcher": {"api-up"}, "reason": {"kept text"}}, wantErr: "choose how long the silence lasts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.form.Set("_csrf", tok)
+			r := oscar.post("/silences", tt.form)
+			if r.StatusCode != 400 || !strings.Contains(r.body, tt.wantErr) || !strings.Contains(r.body, `<form method="post" action="/silences">`) {
+				t.Errorf("POST = %d, want 400 with %q on the page\n%.600s", r.StatusCode, tt.wantErr, r.body)
+			}
+			if tt.form.Get("reason") != "" && !strings.Contains(r.body, `value="kept text"`) {
+				t.Error("the reason typed was lost")
+			}
+		})
+	}
+	r := oscar.post("/silences", url.Values{"_csrf": {tok}, "matcher": {"team:web"}, "for": {"2h"}, "reason": {"deploy"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/silences?notice=silenced" {
+		t.Fatalf("create = %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	vic := d.loggedIn("vic")
+	list := vic.get("/silences")
+	for _, w := range []string{"<code>team:web</code>", "<strong>active</strong>", "oscar", "deploy"} {
+		if !strings.Contains(list.body, w) {
+			t.Errorf("list lacks %q", w)
+		}
+	}
+	if strings.Contains(list.body, `action="/silences/1/expire"`) || strings.Contains(list.body, "New silence") {
+		t.Error("a viewer sees operator forms")
+	}
+	r = oscar.post("/silences/1/expire", url.Values{"_csrf": {tok}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/silences?notice=expired" {
+		t.Fatalf("expire = %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if list := oscar.get("/silences"); !strings.Contains(list.body, "ended early by oscar") {
+		t.Errorf("expired silence not shown as ended:\n%s", list.body)
+	}
+}
+
+func TestIncidentsPage(t *testing.T) {
+	d := newDash(t, false)
+	d.record("orders-dup", checks.Fail, "O-1")
+	d.record("api-up", checks.Error)
+	d.record("api-up", checks.Pass)
+	tests := []struct {
+		name, user, query string
+		want, notWant     []string
+	}{
+		{name: "viewer, all", user: "vic", want: []string{`href="/checks/orders-dup"`, `href="/checks/api-up"`, "resolved", "check broken"}, notWant: []string{`action="/incidents/1/ack"`}},
+		{name: "operator, open", user: "oscar", query: "?open=true", want: []string{`action="/incidents/1/ack"`}, notWant: []string{`href="/checks/api-up"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := d.loggedIn(tt.user).get("/incidents" + tt.query)
+			if r.StatusCode != 200 {
+				t.Fatalf("GET = %d", r.StatusCode)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(r.body, w) {
+					t.Errorf("page shows %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestRunbookPages(t *testing.T) {
+	d := newDash(t, false)
+	vic := d.loggedIn("vic")
+	idx := vic.get("/runbooks")
+	if idx.StatusCode != 200 || !strings.Contains(idx.body, `<a href="/runbooks/orders-dup">Duplicate orders</a>`) || !strings.Contains(idx.body, `<a href="/checks/orders-dup">orders-dup</a>`) {
+		t.Errorf("index = %d\n%s", idx.StatusCode, idx.body)
+	}
+	rb := vic.get("/runbooks/orders-dup")
+	if rb.StatusCode != 200 || !strings.Contains(rb.body, "<h1>Escalation</h1>") || strings.Contains(rb.body, "<script>alert") {
+		t.Errorf("runbook = %d\n%s", rb.StatusCode, rb.body)
+	}
+	if r := vic.get("/runbooks/nope"); r.StatusCode != 404 {
+		t.Errorf("unknown runbook = %d", r.StatusCode)
+	}
+	if r := d.client().get("/runbooks"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("anonymous = %d, want a redirect to log in", r.StatusCode)
+	}
+}
+
+func TestLocalModeDashboard(t *testing.T) {
+	d := newDash(t, true)
+	d.record("orders-dup", checks.Fail, "O-1")
+	c := d.client()
+	tok := c.csrf("/checks/orders-dup")
+	r := c.post("/checks/orders-dup/run", url.Values{"_csrf": {tok}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("run now in local mode = %d %s", r.StatusCode, r.body)
+	}
+	d.waitRun("orders-dup")
+	if e := d.lastAudit("run"); e.Actor != "tester" {
+		t.Errorf("audit = %+v", e)
+	}
+}
+
+func TestRunErrorsAreRedacted(t *testing.T) {
+	d := newDash(t, false)
+	r := checks.Result{Status: checks.Error, Error: "dial postgres://vigil:hunter2@db.internal:5432/policies: connection refused"}
+	if _, err := d.eng.Record(t.Context(), engine.CheckInfo{ID: "api-up", Kind: "http"}, r); err != nil {
+		t.Fatal(err)
+	}
+	page := d.loggedIn("vic").get("/checks/api-up")
+	results := d.api(http.MethodGet, "/api/v1/checks/api-up/results", dashViewerToken, nil)
+	detail := d.api(http.MethodGet, "/api/v1/checks/api-up", dashViewerToken, nil)
+	for name, body := range map[string]string{"page": page.body, "results": results.body, "check": detail.body} {
+		if strings.Contains(body, "hunter2") {
+			t.Errorf("%s shows the password", name)
+		}
+		if !strings.Contains(body, "connection refused") {
+			t.Errorf("%s lacks the error", name)
+		}
+	}
+}
