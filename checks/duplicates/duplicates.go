@@ -8,12 +8,11 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/checks/internal/timeline"
 )
 
 // Kind registers the duplicates kind.
@@ -123,7 +122,7 @@ type check struct {
 // within the window. It returns an error when the query fails, a column is
 // missing, or an at value cannot be read as a timestamp.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
-	s := newScan()
+	rows := timeline.New()
 	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
 		var keyIdx []int
 		var idIdx, atIdx int
@@ -148,40 +147,47 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 				if i > 0 {
 					key = append(key, '|')
 				}
-				key = appendText(key, vals[k])
+				key = checks.AppendText(key, vals[k])
 			}
 			sec, nsec, err := checks.ReadUnixTime(vals[atIdx])
 			if err != nil {
 				return fmt.Errorf("row with %s %s: column %s: %w", c.idColumn, checks.Text(vals[idIdx]), c.atColumn, err)
 			}
-			id = appendText(id[:0], vals[idIdx])
-			return s.add(key, id, sec, nsec)
+			id = checks.AppendText(id[:0], vals[idIdx])
+			return rows.Add(key, sec, nsec, 0, id)
 		})
 	})
 	if err != nil {
 		return checks.Result{}, fmt.Errorf("duplicates: %w", err)
 	}
 	var col checks.Collector
-	s.eachRace(c.window, func(group []row) {
-		if detail, ok := c.examine(s, group); ok {
-			col.Add(checks.Violation{Key: string(s.key(group[0])), Detail: detail})
-		}
+	rows.EachWhere(c.raced, func(group []timeline.Record) {
+		col.Add(checks.Violation{Key: string(rows.Key(group[0])), Detail: c.detail(rows, group)})
 	})
 	return col.Result(c.thresholds.Status(col.Count())), nil
 }
 
-// examine takes one key's rows, ordered by time, and when some two are
-// within the window returns a detail naming every row that has another
-// within the window.
-func (c *check) examine(s *scan, group []row) (string, bool) {
-	var hits []row
-	for i, r := range group {
-		if (i > 0 && within(group[i-1], r, c.window)) || (i+1 < len(group) && within(r, group[i+1], c.window)) {
-			hits = append(hits, r)
+// raced reports whether two neighbours of time-ordered rows are within the
+// window of each other. It holds for any rows that include rows it holds
+// for, as timeline.Set.EachWhere requires.
+func (c *check) raced(rows []timeline.Record) bool {
+	for i := 1; i < len(rows); i++ {
+		if within(&rows[i-1], &rows[i], c.window) {
+			return true
 		}
 	}
-	if len(hits) == 0 {
-		return "", false
+	return false
+}
+
+// detail names every row of one key's raced, time-ordered rows that has
+// another within the window.
+func (c *check) detail(rows *timeline.Set, group []timeline.Record) string {
+	var hits []*timeline.Record
+	for i := range group {
+		r := &group[i]
+		if (i > 0 && within(&group[i-1], r, c.window)) || (i+1 < len(group) && within(r, &group[i+1], c.window)) {
+			hits = append(hits, r)
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rows within %s: ", len(hits), c.window)
@@ -194,26 +200,18 @@ func (c *check) examine(s *scan, group []row) (string, bool) {
 			b.WriteString(", ")
 		}
 		b.WriteString("id ")
-		b.Write(s.id(r))
+		b.Write(rows.Note(*r))
 		b.WriteString(" at ")
-		b.WriteString(timeOf(r).Format(time.RFC3339Nano))
+		b.WriteString(r.Time().Format(time.RFC3339Nano))
 	}
-	return b.String(), true
+	return b.String()
 }
 
-func timeOf(r row) time.Time { return time.Unix(r.sec, int64(r.nsec)).UTC() }
-
-// appendText appends checks.Text(v) without allocating for the common types.
-func appendText(b []byte, v any) []byte {
-	switch t := v.(type) {
-	case string:
-		return append(b, t...)
-	case []byte:
-		if utf8.Valid(t) {
-			return append(b, t...)
-		}
-	case int64:
-		return strconv.AppendInt(b, t, 10)
+// within reports whether b, no earlier than a, is within window of it.
+func within(a, b *timeline.Record, window time.Duration) bool {
+	ds := b.Sec - a.Sec
+	if ds < 0 || ds > int64(window/time.Second)+1 {
+		return false
 	}
-	return append(b, checks.Text(v)...)
+	return time.Duration(ds)*time.Second+time.Duration(b.Nsec-a.Nsec) <= window
 }

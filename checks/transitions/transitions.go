@@ -8,13 +8,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/checks/internal/timeline"
 )
 
 // Kind registers the transitions kind.
@@ -152,7 +153,8 @@ type check struct {
 // query fails, a column is missing, an entity is NULL or an at value cannot
 // be read as a timestamp.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
-	s := newScan(c.machine)
+	events := timeline.New()
+	states := newStates(c.machine)
 	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
 		entityIdx := -1
 		var stateIdx, atIdx int
@@ -168,42 +170,70 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 			if vals[entityIdx] == nil {
 				return fmt.Errorf("an event with state %s at %s has a NULL entity", checks.Text(vals[stateIdx]), checks.Text(vals[atIdx]))
 			}
-			entity = appendText(entity[:0], vals[entityIdx])
-			state = appendText(state[:0], vals[stateIdx])
+			entity = checks.AppendText(entity[:0], vals[entityIdx])
+			state = checks.AppendText(state[:0], vals[stateIdx])
 			sec, nsec, err := checks.ReadUnixTime(vals[atIdx])
 			if err != nil {
 				return fmt.Errorf("entity %s, state %s: column at: %w", entity, state, err)
 			}
-			return s.add(entity, state, sec, nsec)
+			return events.Add(entity, sec, nsec, states.id(state), nil)
 		})
 	})
 	if err != nil {
 		return checks.Result{}, fmt.Errorf("transitions: %w", err)
 	}
 	var col checks.Collector
-	s.eachEntity(func(events []event) { c.replay(s, events, &col) })
+	events.Each(func(entityEvents []timeline.Record) { c.replay(events, states, entityEvents, &col) })
 	return col.Result(c.thresholds.Status(col.Count())), nil
 }
 
+// states numbers the states a run meets: the machine's own first, in its
+// order, then any other state as it is first seen. A record's tag is its
+// state's number.
+type states struct {
+	ids   map[string]int32
+	names []string
+}
+
+func newStates(m *machine) *states {
+	s := &states{ids: make(map[string]int32, len(m.names)), names: slices.Clone(m.names)}
+	for i, name := range m.names {
+		s.ids[name] = int32(i)
+	}
+	return s
+}
+
+// id returns the number of a state, numbering it when it is new.
+func (s *states) id(state []byte) int32 {
+	if id, ok := s.ids[string(state)]; ok {
+		return id
+	}
+	id := int32(len(s.names))
+	name := string(state)
+	s.ids[name] = id
+	s.names = append(s.names, name)
+	return id
+}
+
 // replay reports the violations of one entity's time-ordered events.
-func (c *check) replay(s *scan, events []event, col *checks.Collector) {
+func (c *check) replay(all *timeline.Set, states *states, events []timeline.Record, col *checks.Collector) {
 	m := c.machine
 	first := &events[0]
-	if !m.starts(first.state) {
+	if !m.starts(first.Tag) {
 		col.Add(checks.Violation{
-			Key: key(string(s.entity(*first)), 1),
+			Key: key(string(all.Key(*first)), 1),
 			Detail: fmt.Sprintf("starts in %s at %s: not an initial state (initial: %s)",
-				s.stateNames[first.state], stamp(first), m.initialText),
+				states.names[first.Tag], stamp(first), m.initialText),
 		})
 	}
 	for n := 1; n < len(events); n++ {
 		prev, cur := &events[n-1], &events[n]
-		if m.allows(prev.state, cur.state) {
+		if m.allows(prev.Tag, cur.Tag) {
 			continue
 		}
 		col.Add(checks.Violation{
-			Key: key(string(s.entity(*cur)), n+1),
-			Detail: s.stateNames[prev.state] + " -> " + s.stateNames[cur.state] + " at " + stamp(cur) +
+			Key: key(string(all.Key(*cur)), n+1),
+			Detail: states.names[prev.Tag] + " -> " + states.names[cur.Tag] + " at " + stamp(cur) +
 				" (previous at " + stamp(prev) + "): not allowed",
 		})
 	}
@@ -211,19 +241,4 @@ func (c *check) replay(s *scan, events []event, col *checks.Collector) {
 
 func key(entity string, n int) string { return entity + "#" + strconv.Itoa(n) }
 
-func stamp(e *event) string { return time.Unix(e.sec, int64(e.nsec)).UTC().Format(time.RFC3339Nano) }
-
-// appendText appends checks.Text(v) without allocating for the common types.
-func appendText(b []byte, v any) []byte {
-	switch t := v.(type) {
-	case string:
-		return append(b, t...)
-	case []byte:
-		if utf8.Valid(t) {
-			return append(b, t...)
-		}
-	case int64:
-		return strconv.AppendInt(b, t, 10)
-	}
-	return append(b, checks.Text(v)...)
-}
+func stamp(e *timeline.Record) string { return e.Time().Format(time.RFC3339Nano) }
