@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"os/user"
@@ -15,29 +14,30 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/scriptlog"
 	"github.com/vigilhq/vigil/internal/store"
 )
 
 // cmdExec is `vigil exec`: it runs a command, streaming its output, and
-// records the run in the script log of vigil's store. It exits with the
-// command's code, or exitBroken when it refuses to run the command (bad
-// usage, bad config, or a store that cannot record the start).
+// records the run in the script log: in vigil's store (-c), or on a vigil
+// server through its API (--server with --token-file), where the actor is
+// the token's user. It exits with the command's code, or exitBroken when it
+// refuses to run the command (bad usage, bad config, a token file that
+// cannot be used, or a store or server that cannot record the start).
 func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil exec", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil exec --purpose TEXT [--ticket T] [--target NAME] [--actor NAME] [--env NAME]... [-c FILE] -- CMD ARGS...")
+		fmt.Fprintln(stderr, "usage: vigil exec --purpose TEXT [--ticket T] [--target NAME] [--env NAME]... [-c FILE [--actor NAME] | --server URL --token-file F] -- CMD ARGS...")
 		fs.PrintDefaults()
 	}
 	purpose := fs.String("purpose", "", "why this script is being run (required)")
 	ticket := fs.String("ticket", "", "the ticket or incident this run belongs to")
 	target := fs.String("target", "", "the system the script acts on")
-	actor := fs.String("actor", "", "who runs it (default: the OS user)")
+	actor := fs.String("actor", "", "who runs it (default: the OS user; with --server, always the token's user)")
 	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	server := fs.String("server", "", "record the run on the vigil server at this URL instead of in a local store")
+	tokenFile := fs.String("token-file", "", "file holding the API token (operator role) for --server")
 	var envNames stringList
 	fs.Var(&envNames, "env", "record this environment variable's value, redacted, in the run's inputs (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -52,16 +52,39 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vigil exec: no command given (vigil exec --purpose TEXT -- CMD ARGS...)")
 		return exitBroken
 	}
+	if msg := remoteFlagsProblem(*server, *tokenFile, *path, *actor); msg != "" {
+		fmt.Fprintln(stderr, "vigil exec: "+msg)
+		return exitBroken
+	}
 	if *actor == "" {
 		*actor = osUser()
 	}
 
-	log, redactor, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
-	if !ok {
-		fmt.Fprintf(stderr, "vigil exec: not running %s: it could not be recorded\n", argv[0])
-		return exitBroken
+	var (
+		log      scriptlog.Recorder
+		redactor *scriptlog.Redactor
+	)
+	if *server != "" {
+		remote, token, err := openRemoteLog(*server, *tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil exec: %v\n", err)
+			fmt.Fprintf(stderr, "vigil exec: not running %s: it could not be recorded\n", argv[0])
+			return exitBroken
+		}
+		if remote.insecure() {
+			fmt.Fprintf(stderr, "vigil exec: warning: %s is plain http: the token crosses the network unencrypted\n", remote)
+		}
+		// The token must not reach the record, even if the script prints it.
+		log, redactor, *actor = remote, scriptlog.NewRedactor(nil, []string{token}), ""
+	} else {
+		local, red, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
+		if !ok {
+			fmt.Fprintf(stderr, "vigil exec: not running %s: it could not be recorded\n", argv[0])
+			return exitBroken
+		}
+		defer closeLog()
+		log, redactor = local, red
 	}
-	defer closeLog()
 
 	// Signals sent to vigil go to the child, which decides how to stop; the
 	// run is then recorded as interrupted. main's context is cancelled by
@@ -94,18 +117,63 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Redactor: redactor,
 		Signals:  signals,
 	}
-	code, rec, err := scriptlog.Exec(context.WithoutCancel(ctx), opts, log)
+	recorder := &finishWatch{Recorder: log}
+	code, rec, err := scriptlog.Exec(context.WithoutCancel(ctx), opts, recorder)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil exec: %v\n", err)
 		if rec.ID == 0 { // refused: nothing ran
 			return exitBroken
 		}
 	}
-	if rec.FinishSeq != 0 {
+	if recorder.finished {
 		fmt.Fprintf(stderr, "vigil exec: recorded script run %d: %s, exit code %d, %s\n",
 			rec.ID, rec.Status, rec.ExitCode, rec.Duration.Round(time.Millisecond))
 	}
 	return code
+}
+
+// remoteFlagsProblem says what is wrong with the combination of --server,
+// --token-file, -c and --actor, or returns "".
+func remoteFlagsProblem(server, tokenFile, configPath, actor string) string {
+	switch {
+	case server == "" && tokenFile != "":
+		return "--token-file needs --server"
+	case server == "":
+		return ""
+	case configPath != "":
+		return "--server and -c are mutually exclusive: the run is recorded either on a server or in a local store"
+	case tokenFile == "":
+		return "--server needs --token-file: the API token (operator role) to record the run with"
+	case actor != "":
+		return "--actor cannot be used with --server: the actor is the token's user"
+	}
+	return ""
+}
+
+// openRemoteLog reads the token file and returns the recorder for server
+// and the token (to redact it).
+func openRemoteLog(server, tokenFile string) (*remoteLog, string, error) {
+	token, err := readTokenFile(tokenFile)
+	if err != nil {
+		return nil, "", err
+	}
+	remote, err := newRemoteLog(server, token)
+	if err != nil {
+		return nil, "", err
+	}
+	return remote, token, nil
+}
+
+// finishWatch notes whether the end of the run was recorded.
+type finishWatch struct {
+	scriptlog.Recorder
+	finished bool
+}
+
+func (w *finishWatch) Finish(ctx context.Context, rec scriptlog.Record) (scriptlog.Record, error) {
+	out, err := w.Recorder.Finish(ctx, rec)
+	w.finished = err == nil
+	return out, err
 }
 
 // openScriptLog resolves the config path (-c, else $VIGIL_CONFIG, else
@@ -134,7 +202,7 @@ func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*sc
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
 		return nil, nil, nil, false
 	}
-	return log, scriptlog.NewRedactor(nil, configSecrets(cfg)), func() { st.Close() }, true
+	return log, scriptlog.NewRedactor(nil, cfg.SecretValues()), func() { st.Close() }, true
 }
 
 // configPath returns the config file to use: explicit when given, else
@@ -164,63 +232,4 @@ func osUser() string {
 		}
 	}
 	return "uid:" + strconv.Itoa(os.Getuid())
-}
-
-// configSecrets returns the secret values a config holds, for the script
-// log to mask wherever they appear: the DSNs of SQL datasources and of a
-// PostgreSQL store (whole, and their passwords), the Sentry DSN and the
-// Slack webhook URL. SQLite DSNs are file paths, not secrets.
-func configSecrets(cfg *config.Config) []string {
-	var out []string
-	dsn := func(driver, v string) {
-		if v == "" || driver == config.DriverSQLite {
-			return
-		}
-		out = append(out, v)
-		if p := dsnPassword(driver, v); p != "" {
-			out = append(out, p)
-		}
-	}
-	if cfg.Store.Driver == config.DriverPostgres {
-		dsn(cfg.Store.Driver, cfg.Store.DSN)
-	}
-	for _, ds := range cfg.Datasources {
-		if ds.IsSQL() {
-			dsn(ds.Driver, ds.DSN)
-		}
-	}
-	if v := cfg.Sinks.Sentry.DSN; v != "" {
-		out = append(out, v)
-		if u, err := url.Parse(v); err == nil && u.User != nil {
-			out = append(out, u.User.Username()) // the Sentry key
-		}
-	}
-	if v := cfg.Sinks.Slack.WebhookURL; v != "" {
-		out = append(out, v)
-	}
-	return out
-}
-
-// dsnPassword returns the password in a DSN of driver, or "".
-func dsnPassword(driver, dsn string) string {
-	switch driver {
-	case config.DriverMySQL:
-		if c, err := mysql.ParseDSN(dsn); err == nil {
-			return c.Passwd
-		}
-	case config.DriverPostgres:
-		if strings.Contains(dsn, "://") {
-			if u, err := url.Parse(dsn); err == nil && u.User != nil {
-				p, _ := u.User.Password()
-				return p
-			}
-			return ""
-		}
-		for _, field := range strings.Fields(dsn) { // key=value form
-			if v, ok := strings.CutPrefix(field, "password="); ok {
-				return strings.Trim(v, "'")
-			}
-		}
-	}
-	return ""
 }
