@@ -20,7 +20,7 @@ func (c *Collector) Add(v Violation) {
 	c.count++
 	if len(c.sample) < SampleSize {
 		heap.Push(&c.sample, v)
-	} else if v.Key < c.sample[0].Key {
+	} else if violationLess(v, c.sample[0]) {
 		c.sample[0] = v
 		heap.Fix(&c.sample, 0)
 	}
@@ -43,7 +43,7 @@ func (c *Collector) Count() int { return c.count }
 func (c *Collector) Result(status Status) Result {
 	sample := make([]Violation, len(c.sample))
 	copy(sample, c.sample)
-	sort.SliceStable(sample, func(i, j int) bool { return sample[i].Key < sample[j].Key })
+	sort.Slice(sample, func(i, j int) bool { return violationLess(sample[i], sample[j]) })
 	keys := make([]string, len(c.keys))
 	copy(keys, c.keys)
 	sort.Strings(keys)
@@ -56,10 +56,19 @@ func (c *Collector) Result(status Status) Result {
 	}
 }
 
+// violationLess orders violations by key, byte-wise, then by detail, so a
+// sample is the same whichever order the rows came in.
+func violationLess(a, b Violation) bool {
+	if a.Key != b.Key {
+		return a.Key < b.Key
+	}
+	return a.Detail < b.Detail
+}
+
 type violationHeap []Violation
 
 func (h violationHeap) Len() int           { return len(h) }
-func (h violationHeap) Less(i, j int) bool { return h[i].Key > h[j].Key }
+func (h violationHeap) Less(i, j int) bool { return violationLess(h[j], h[i]) }
 func (h violationHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *violationHeap) Push(x any)        { *h = append(*h, x.(Violation)) }
 func (h *violationHeap) Pop() any {

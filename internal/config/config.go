@@ -52,6 +52,8 @@ type Config struct {
 	// Dir/runbooks.
 	RunbooksDir string
 	Retention   Retention
+	// Scheduler is the `scheduler` section (the replicas' lease).
+	Scheduler Scheduler
 	// Auth is the `auth` section; see Auth.Configured for local mode.
 	Auth Auth
 	// Checks are in file order.
@@ -250,6 +252,7 @@ func (l *loader) load(data []byte) {
 	top.str("runbooks_dir", &l.cfg.RunbooksDir)
 	l.cfg.RunbooksDir = l.relative(l.cfg.RunbooksDir)
 	l.retention(top.value("retention"), top.keyLine("retention"))
+	l.scheduler(top.value("scheduler"), top.keyLine("scheduler"))
 	l.auth(top.value("auth"), top.keyLine("auth"))
 	l.checks(top.value("checks"), top.keyLine("checks"))
 	top.done()

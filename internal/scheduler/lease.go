@@ -8,18 +8,22 @@ import (
 )
 
 // LeaseStore keeps a named lease shared by replicas (internal/store does,
-// over PostgreSQL or SQLite).
+// over PostgreSQL or SQLite). LeaseHolder returns who holds the lease and
+// until when (an error, such as not found, when nobody does).
 type LeaseStore interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
+	LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, err error)
 }
 
 // Lease makes one replica the leader. It implements Leader. Run renews the
 // lease every TTL/3; the holder calls itself leader only until two thirds of
 // the TTL after its last successful renewal, so when it stops renewing (it
 // died, or lost the database) it steps down before the lease expires and
-// another replica can take over: two replicas are never leader at once, and
-// a takeover happens within one TTL.
+// another replica can take over: two replicas are never leader at once. A
+// replica that is not the leader tries again every TTL/3, and also right
+// when the current holder's lease runs out, so a takeover happens within
+// one TTL of the holder's last renewal (so within one TTL of its death).
 type Lease struct {
 	store  LeaseStore
 	name   string
@@ -53,10 +57,9 @@ func (l *Lease) Holder() string { return l.holder }
 // Run acquires and renews the lease until ctx ends, then releases it so a
 // peer can take over at once. It returns when ctx is done.
 func (l *Lease) Run(ctx context.Context) {
-	t := time.NewTicker(l.ttl / 3)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		l.renew(ctx)
 		select {
 		case <-ctx.Done():
 			l.mu.Lock()
@@ -73,16 +76,23 @@ func (l *Lease) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		t.Reset(l.renew(ctx))
 	}
 }
 
-func (l *Lease) renew(ctx context.Context) {
+// expiryMargin is how long after the holder's expiry a waiting replica
+// tries to take the lease over.
+const expiryMargin = 10 * time.Millisecond
+
+// renew takes or renews the lease and returns when to try next: TTL/3,
+// or sooner when another replica's lease runs out before that.
+func (l *Lease) renew(ctx context.Context) time.Duration {
+	next := l.ttl / 3
 	start := l.now()
 	rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
 	ok, err := l.store.AcquireLease(rctx, l.name, l.holder, l.ttl)
 	cancel()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	was := l.now().Before(l.until)
 	switch {
 	case err != nil:
@@ -98,4 +108,16 @@ func (l *Lease) renew(ctx context.Context) {
 			l.log.Warn("lease: lost leadership", "lease", l.name, "holder", l.holder)
 		}
 	}
+	l.mu.Unlock()
+	if err != nil || ok {
+		return next
+	}
+	// Another replica holds it: come back when its lease runs out.
+	rctx, cancel = context.WithTimeout(ctx, l.ttl/3)
+	_, until, err := l.store.LeaseHolder(rctx, l.name)
+	cancel()
+	if err != nil {
+		return next // released meanwhile, or the store is down: retry soon
+	}
+	return min(next, max(until.Sub(l.now())+expiryMargin, expiryMargin))
 }

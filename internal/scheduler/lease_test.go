@@ -1,0 +1,74 @@
+package scheduler_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vigilhq/vigil/internal/scheduler"
+	"github.com/vigilhq/vigil/internal/store"
+)
+
+// TestLeaseTakeoverAtExpiry: two replicas share a store; the leader dies
+// without releasing (its store is gone); the other becomes leader right
+// after the dead leader's lease expires, not up to TTL/3 later.
+func TestLeaseTakeoverAtExpiry(t *testing.T) {
+	const ttl = 1500 * time.Millisecond
+	dsn := filepath.Join(t.TempDir(), "vigil.db")
+	open := func() *store.Store {
+		t.Helper()
+		s, err := store.Open(context.Background(), "sqlite", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storeA, storeB := open(), open()
+	a := scheduler.NewLease(storeA, "scheduler", "a", ttl, nil)
+	b := scheduler.NewLease(storeB, "scheduler", "b", ttl, nil)
+
+	ctxA, stopA := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { a.Run(ctxA); close(doneA) }()
+	waitUntil(t, "a to lead", ttl, a.IsLeader)
+	// Start b out of step with a's renewals, so that b's regular retries
+	// (every TTL/3) would miss a's expiry by about TTL/6.
+	time.Sleep(ttl / 6)
+	ctxB, stopB := context.WithCancel(context.Background())
+	doneB := make(chan struct{})
+	go func() { b.Run(ctxB); close(doneB) }()
+	defer func() { stopB(); <-doneB }()
+	time.Sleep(ttl / 2)
+	if b.IsLeader() {
+		t.Fatal("b leads while a holds the lease")
+	}
+
+	storeA.Close() // a can neither renew nor release: it died
+	stopA()
+	<-doneA
+	if a.IsLeader() {
+		t.Error("a still calls itself leader after Run returned")
+	}
+	_, until, err := storeB.LeaseHolder(context.Background(), "scheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b to take over", 2*ttl, b.IsLeader)
+	if late := time.Since(until); late > 150*time.Millisecond {
+		t.Errorf("b took over %s after a's lease expired, want promptly (TTL/3 is %s)", late, ttl/3)
+	}
+	if holder, _, err := storeB.LeaseHolder(context.Background(), "scheduler"); err != nil || holder != "b" {
+		t.Errorf("LeaseHolder = %q (%v), want b", holder, err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !ok(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+	}
+}
