@@ -5,13 +5,12 @@ BIN       := bin/vigil
 CACHE     := .cache
 NODE_DIR  := $(CACHE)/node
 SQS_PKG   := local-aws-sqs@2.0.2
-DEMO_DIR  := $(CACHE)/demo
 # Packages whose tests exercise goroutines: always run under the race detector.
 RACE_PKGS := ./internal/scheduler/... ./internal/store/... ./internal/engine/... ./internal/scriptlog/... ./internal/notify/... ./internal/web/...
 
 export VIGIL_NODE_MODULES := $(abspath $(NODE_DIR))/node_modules
 
-.PHONY: build test unit race lint bench demo deps clean
+.PHONY: build test unit race lint bench bench-serve demo deps clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vigil
@@ -39,11 +38,16 @@ test: lint unit race
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
 
+## bench-serve: vigil serve under 1,000 http, 1,000 sql and 10,000 http checks
+## every 10s on SQLite (several minutes). VIGIL_BENCH_WINDOW=60s sets the
+## measured window; VIGIL_BENCH_PROFILE=DIR keeps vigil's CPU and heap profiles.
+bench-serve:
+	VIGIL_BENCH_SERVE=1 $(GO) test -run '^$$' -bench '^BenchmarkServe$$' -benchtime 1x -timeout 60m ./internal/benchserve
+
+## demo: the training sandbox (`vigil demo`): prints the dashboard URL and
+## the demo users; DEMO_FLAGS adds flags, e.g. DEMO_FLAGS="--scenario slow-api".
 demo: build
-	mkdir -p $(DEMO_DIR)
-	$(GO) run ./internal/demo/seedcmd -o $(DEMO_DIR)/policies.db --scenario reissue-missing-copy --scenario double-write
-	VIGIL_DEMO_DIR=$(abspath $(DEMO_DIR)) ./$(BIN) run --once -c internal/demo/example/vigil.yaml; \
-	  code=$$?; [ $$code -le 1 ] || exit $$code
+	./$(BIN) demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin $(CACHE)

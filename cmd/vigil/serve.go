@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/engine"
+	"github.com/vigilhq/vigil/internal/notify/slack"
 	"github.com/vigilhq/vigil/internal/scheduler"
 	"github.com/vigilhq/vigil/internal/scriptlog"
 	"github.com/vigilhq/vigil/internal/store"
@@ -22,11 +22,12 @@ import (
 )
 
 // Serve timings: how long shutdown waits for running checks before it
-// interrupts them, the scheduler lease's TTL, and the background loops.
+// interrupts them, and the background loops. The scheduler lease's TTL is
+// scheduler.lease_ttl in the config.
 const (
 	drainTimeout   = 20 * time.Second
-	leaseTTL       = 15 * time.Second
 	tickEvery      = 15 * time.Second
+	deliverEvery   = slack.DefaultPollInterval
 	retentionEvery = time.Hour
 )
 
@@ -46,6 +47,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.Server.Listen = *listen
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	defer startProfiles(logger)()
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("serve", "err", err)
 		return exitBroken
@@ -58,15 +60,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // flush sinks, release the lease, stop the web server, close the store.
 // ready, when set, receives the listening address once the server accepts.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready chan<- string) error {
+	return serveWith(ctx, cfg, logger, serveOptions{ready: ready})
+}
+
+// serveWith is serve with what `vigil demo` adds (serve_options.go).
+func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts serveOptions) error {
 	if err := web.CheckListen(cfg.Server.Listen, cfg.Auth.Configured()); err != nil {
 		return err
 	}
-	if _, problems, err := loadRunbooks(cfg); err != nil {
+	runbooks, problems, err := loadRunbooks(cfg)
+	if err != nil {
 		logger.Warn("runbooks", "err", err)
-	} else {
-		for _, p := range problems {
-			logger.Warn("runbook problem", "problem", p.String())
-		}
+	}
+	for _, p := range problems {
+		logger.Warn("runbook problem", "problem", p.String())
 	}
 	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
 	if err != nil {
@@ -75,24 +82,28 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 	defer st.Close()
 	src := newSources(cfg)
 	defer src.Close()
+	src.use(opts.queues)
 
-	sinks := []engine.Sink{engine.LogSink(logger)}
-	eng := engine.New(st, sinks, engine.Options{Logger: logger, Outbox: cfg.Sinks.Slack.WebhookURL != ""})
+	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(st, sig.sinks, engine.Options{Logger: logger, Outbox: sig.slack != nil, OnSinkError: sig.sinkError})
 
 	host, _ := os.Hostname()
-	lease := scheduler.NewLease(st, "scheduler", fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), leaseTTL, logger)
-	sched := scheduler.New(scheduler.Options{Leader: lease, Logger: logger})
+	lease := scheduler.NewLease(st, "scheduler", fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), cfg.Scheduler.LeaseTTL, logger)
+	sched := scheduler.New(scheduler.Options{Leader: lease, Logger: logger, OnTick: sig.schedulerTick})
 	for _, c := range cfg.Checks {
-		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, lease.Holder(), logger)); err != nil {
+		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, sig, lease.Holder(), logger)); err != nil {
 			return fmt.Errorf("schedule %s: %w", c.ID, err)
 		}
 	}
 
-	srv, err := web.New(web.Options{Store: st, Config: cfg, Logger: logger})
+	srv, err := web.New(web.Options{Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st)})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ln, err := opts.listen(cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
@@ -103,13 +114,17 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 	var bg sync.WaitGroup
 	bg.Go(func() { lease.Run(bgCtx) })
 	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
+	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
 	bg.Go(func() {
 		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, lease, cfg.Retention.Raw, logger) })
 	})
 	sched.Start()
 	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
-	if ready != nil {
-		ready <- ln.Addr().String()
+	if opts.started != nil {
+		opts.started(serving{Store: st, Engine: eng, Scheduler: sched})
+	}
+	if opts.ready != nil {
+		opts.ready <- ln.Addr().String()
 	}
 
 	select {
@@ -123,8 +138,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 		logger.Warn("shutdown: interrupted running checks", "err", err)
 	}
 	cancel()
-	stopBackground() // releases the lease
-	bg.Wait()
+	leader := lease.IsLeader()
+	stopBackground()
+	bg.Wait() // the lease is released
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sig.flush(flushCtx, leader, logger)
+	cancel()
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
@@ -137,7 +156,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 // checkJob builds the check once (so kinds can cache between runs) and
 // returns its scheduler job: claim the tick (so no tick runs twice across
 // replicas), run with the check's timeout, record through the engine.
-func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, holder string, logger *slog.Logger) scheduler.Job {
+func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, holder string, logger *slog.Logger) scheduler.Job {
 	chk := build(ctx, cfg, c, src, st)
 	info := checkInfo(c)
 	return scheduler.Job{
@@ -153,6 +172,7 @@ func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sour
 					return
 				}
 			}
+			sig.checkIn(ctx, info, logger)
 			res := checks.Execute(ctx, c.ID, c.Kind, chk, time.Now)
 			if errors.Is(context.Cause(ctx), scheduler.ErrInterrupted) && res.Status == checks.Error {
 				res.Error = "interrupted: " + res.Error
@@ -208,6 +228,9 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 	}
 	if _, err := st.PruneTickClaims(ctx, now.Add(-raw)); err != nil && ctx.Err() == nil {
 		logger.Warn("retention: tick claims", "err", err)
+	}
+	if _, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: sessions", "err", err)
 	}
 	if stats.Runs > 0 {
 		logger.Info("retention: rolled up old runs", "runs", stats.Runs, "rollups", stats.Rollups)

@@ -32,7 +32,9 @@ type signals struct {
 // newSignals creates the sinks the config names. Datadog is on when the
 // config gives an address or the environment names an agent
 // (DD_AGENT_HOST); Sentry when it has a DSN; Slack when it has a webhook.
-func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger) (*signals, error) {
+// sentryTransport replaces sentry-go's HTTP transport when not nil (the
+// demo's in-process capture).
+func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentryTransport sentry.Transport) (*signals, error) {
 	s := &signals{sinks: []engine.Sink{engine.LogSink(logger)}}
 	if cfg.Sinks.Datadog.Addr != "" || os.Getenv("DD_AGENT_HOST") != "" {
 		dd, err := datadog.New(datadog.Options{Addr: cfg.Sinks.Datadog.Addr, Namespace: cfg.Sinks.Datadog.Namespace, Tags: cfg.Sinks.Datadog.Tags})
@@ -43,7 +45,7 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger) (*sign
 		s.sinks = append(s.sinks, dd)
 	}
 	if cfg.Sinks.Sentry.DSN != "" {
-		client, err := sentry.NewClient(vsentry.ClientOptions(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, nil))
+		client, err := sentry.NewClient(vsentry.ClientOptions(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport))
 		if err != nil {
 			return nil, err
 		}

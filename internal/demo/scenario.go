@@ -14,6 +14,7 @@ type Scenario struct {
 	Name        string
 	Description string
 	Check       string // the check that should fail
+	Runbook     string // the check's runbook (set in Catalog)
 	inject      []string
 	clear       []string
 }
@@ -134,4 +135,3 @@ func execAll(ctx context.Context, db *sql.DB, what string, stmts []string) error
 	}
 	return nil
 }
-

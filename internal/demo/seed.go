@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -86,11 +87,44 @@ func Seed(ctx context.Context, db *sql.DB, opts Options) error {
 	if _, err := tx.ExecContext(ctx, Schema); err != nil {
 		return fmt.Errorf("demo: create schema: %w", err)
 	}
-	ins := func(q string, args ...any) {
-		if err != nil {
+	// Rows are inserted 200 at a time with statements prepared once:
+	// seeding writes tens of thousands of rows.
+	const batchRows = 200
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	pending := map[string][]any{} // single-row INSERT -> the args of its rows
+	var order []string
+	flush := func(q string) {
+		args := pending[q]
+		if err != nil || len(args) == 0 {
 			return
 		}
-		_, err = tx.ExecContext(ctx, q, args...)
+		cols := strings.Count(q, "?")
+		rows := len(args) / cols
+		values := q[strings.Index(q, "VALUES")+len("VALUES "):]
+		multi := q + strings.Repeat(", "+values, rows-1)
+		st, ok := stmts[multi]
+		if !ok {
+			if st, err = tx.PrepareContext(ctx, multi); err != nil {
+				return
+			}
+			stmts[multi] = st
+		}
+		_, err = st.ExecContext(ctx, args...)
+		pending[q] = args[:0]
+	}
+	ins := func(q string, args ...any) {
+		if _, ok := pending[q]; !ok {
+			order = append(order, q)
+		}
+		pending[q] = append(pending[q], args...)
+		if len(pending[q]) >= batchRows*strings.Count(q, "?") {
+			flush(q)
+		}
 	}
 	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
@@ -166,6 +200,9 @@ func Seed(ctx context.Context, db *sql.DB, opts Options) error {
 	for _, t := range []string{"warehouse.policies", "warehouse.claims", "warehouse.billing"} {
 		ins(`INSERT INTO etl_loads VALUES (?, ?)`, t, ts(now.Add(-time.Duration(10+rng.IntN(30))*time.Minute)))
 		ins(`INSERT INTO etl_loads VALUES (?, ?)`, t, ts(now.Add(-25*time.Hour)))
+	}
+	for _, q := range order {
+		flush(q)
 	}
 	if err != nil {
 		return fmt.Errorf("demo: seed: %w", err)
