@@ -1,7 +1,6 @@
 package duplicates_test
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -9,25 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/duplicates"
-	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/internal/testdb"
 )
 
-// nativeTimestamp is each driver's column type for a native timestamp with
-// microseconds.
-var nativeTimestamp = map[string]string{
-	"sqlite":   "TIMESTAMP",
-	"postgres": "TIMESTAMP(6)",
-	"mysql":    "DATETIME(6)",
-}
-
 type runCase struct {
 	name  string
-	setup []string // {ts} is replaced by the driver's native timestamp type
+	setup []string // seed statements; {ts} is a native timestamp type (kindtest.Seed)
 	spec  string   // YAML of the kind-specific fields
 	// want, when err is empty
 	status     checks.Status
@@ -239,14 +228,12 @@ func TestRun(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			db := testdb.Open(t, driver)
 			for _, tc := range cases {
-				for _, stmt := range tc.setup {
-					db.Exec(t, strings.ReplaceAll(stmt, "{ts}", nativeTimestamp[driver]))
-				}
+				kindtest.Seed(t, db, tc.setup...)
 			}
-			src := openSource(t, db)
+			src := kindtest.Source(t, "test", db.Driver, db.DSN)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					res, err := build(t, tc.spec, src).Run(context.Background())
+					res, err := kindtest.Run(t, kindtest.Decode(t, duplicates.Kind, tc.spec), deps(src))
 					if len(tc.err) > 0 {
 						if err == nil {
 							t.Fatalf("Run succeeded with %+v, want an error containing %q", res, tc.err)
@@ -319,7 +306,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := decode(t, tc.spec).Validate(checks.SpecEnv{})
+			got := kindtest.Decode(t, duplicates.Kind, tc.spec).Validate(checks.SpecEnv{})
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("problems:\n got %+v\nwant %+v", got, tc.want)
 			}
@@ -336,44 +323,9 @@ func TestKind(t *testing.T) {
 	}
 }
 
-// decode reads a kind-specific YAML mapping strictly, as the config loader does.
-func decode(t testing.TB, spec string) *duplicates.Spec {
-	t.Helper()
-	s, ok := duplicates.Kind.NewSpec().(*duplicates.Spec)
-	if !ok {
-		t.Fatalf("NewSpec returned %T", duplicates.Kind.NewSpec())
-	}
-	dec := yaml.NewDecoder(strings.NewReader(spec))
-	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil {
-		t.Fatalf("decode %s: %v", spec, err)
-	}
-	return s
-}
-
-// build decodes, validates and builds a check over src.
-func build(t testing.TB, spec string, src checks.SQLSource) checks.Check {
-	t.Helper()
-	s := decode(t, spec)
-	if ps := s.Validate(checks.SpecEnv{}); len(ps) > 0 {
-		t.Fatalf("validate %s: %+v", spec, ps)
-	}
-	c, err := s.Build(checks.Deps{CheckID: "dups", Timeout: 30 * time.Second, SQL: src})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	return c
-}
-
-// openSource opens db read-only as vigil's datasource layer does.
-func openSource(tb testing.TB, db *testdb.DB) *datasource.SQL {
-	tb.Helper()
-	src, err := datasource.OpenSQL("test", db.Driver, db.DSN)
-	if err != nil {
-		tb.Fatalf("open datasource: %v", err)
-	}
-	tb.Cleanup(func() { src.Close() })
-	return src
+// deps is what a check of these tests runs with.
+func deps(src checks.SQLSource) checks.Deps {
+	return checks.Deps{CheckID: "dups", Timeout: 30 * time.Second, SQL: src}
 }
 
 // manyViolations returns VALUES for n keys written twice at once, and the

@@ -1,7 +1,6 @@
 package endorsements_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -10,21 +9,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/endorsements"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/internal/datasource"
 )
 
 // The benchmark data set: 1,000,000 policies, about 3,000,000 endorsement
 // rows and 1,300,000 attribute rows in a SQLite file generated once and
-// kept in the temp directory (delete it to regenerate).
+// kept in the user cache directory (see kindtest.CachedSQLite).
 const (
 	benchPolicies = 1_000_000
-	benchFile     = "vigil-endorsements-bench-v1.sqlite"
 	benchRules    = `endorsements:
   - code: EN-00
     auto_attach: {new: yes, renewal: yes, reissue: copy}
@@ -92,7 +90,7 @@ func rssChild(mode, db string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	kib, err := peakRSSKiB()
+	kib, err := kindtest.PeakRSSKiB()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -101,37 +99,15 @@ func rssChild(mode, db string) int {
 	return 0
 }
 
-// peakRSSKiB reads VmHWM, the peak resident set size, of this process.
-func peakRSSKiB() (int, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			return strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
-}
-
 // benchDB returns the path of the benchmark database, generating it first
 // when it does not exist yet.
 func benchDB(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), benchFile)
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	db, err := sql.Open("sqlite", "file:"+tmp+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	return kindtest.CachedSQLite(b, fmt.Sprintf("endorsements-%d-v1.db", benchPolicies), generate)
+}
+
+// generate writes the policies, endorsements and attributes tables.
+func generate(tx *sql.Tx) error {
 	n := strconv.Itoa(benchPolicies)
 	stmts := []string{
 		"CREATE TABLE policies (policy_id TEXT, transaction_type TEXT, reissue_of TEXT, state TEXT, agency TEXT)",
@@ -156,17 +132,11 @@ func benchDB(b *testing.B) string {
 		UNION ALL SELECT printf('P-%07d', i), 'coverage', 'flood' FROM n WHERE i % 3 = 0`,
 	}
 	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			b.Fatalf("generate benchmark data: %v", err)
+		if _, err := tx.Exec(s); err != nil {
+			return err
 		}
 	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
+	return nil
 }
 
 // benchCheck builds the benchmark's check over src.
@@ -189,27 +159,7 @@ func benchCheck(src checks.SQLSource) (checks.Check, error) {
 // scanOnly runs the check's three queries and reads every row, doing
 // nothing else: the floor the check's own time is compared with.
 func scanOnly(ctx context.Context, src checks.SQLSource) (int, error) {
-	rows := 0
-	err := src.ReadOnly(ctx, 10*time.Minute, func(ctx context.Context, tx *sql.Tx) error {
-		for _, q := range []string{benchPoliciesQuery, benchAttributesQuery, benchEndorsementsQuery} {
-			if err := checks.EachRow(ctx, tx, q, func([]string, []any) error { rows++; return nil }); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return rows, err
-}
-
-// cpuTime is the CPU time (user and system) this process has used: on a
-// busy machine it compares two phases more fairly than the wall clock.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return kindtest.ScanRows(ctx, src, benchPoliciesQuery, benchAttributesQuery, benchEndorsementsQuery)
 }
 
 // reportPeakRSS runs one pass of mode in a fresh process and reports its
@@ -237,11 +187,7 @@ func reportPeakRSS(b *testing.B, mode, db string) {
 // found, and the peak RSS of one run in a fresh process.
 func BenchmarkEndorsements(b *testing.B) {
 	db := benchDB(b)
-	src, err := datasource.OpenSQL("bench", "sqlite", db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src := kindtest.Source(b, "bench", "sqlite", db)
 	c, err := benchCheck(src)
 	if err != nil {
 		b.Fatal(err)
@@ -252,17 +198,17 @@ func BenchmarkEndorsements(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		start, startCPU := time.Now(), cpuTime(b)
+		start, startCPU := time.Now(), kindtest.CPUTime(b)
 		if _, err := scanOnly(ctx, src); err != nil {
 			b.Fatal(err)
 		}
 		scanTime += time.Since(start)
-		scanCPU += cpuTime(b) - startCPU
+		scanCPU += kindtest.CPUTime(b) - startCPU
 		b.StartTimer()
-		start, startCPU = time.Now(), cpuTime(b)
+		start, startCPU = time.Now(), kindtest.CPUTime(b)
 		res, err = c.Run(ctx)
 		checkTime += time.Since(start)
-		checkCPU += cpuTime(b) - startCPU
+		checkCPU += kindtest.CPUTime(b) - startCPU
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -278,15 +224,12 @@ func BenchmarkEndorsements(b *testing.B) {
 // queries, the baseline for BenchmarkEndorsements.
 func BenchmarkEndorsementsScanOnly(b *testing.B) {
 	db := benchDB(b)
-	src, err := datasource.OpenSQL("bench", "sqlite", db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
+	src := kindtest.Source(b, "bench", "sqlite", db)
 	ctx := context.Background()
 	rows := 0
 	b.ResetTimer()
 	for range b.N {
+		var err error
 		if rows, err = scanOnly(ctx, src); err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package endorsements_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/endorsements"
-	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/internal/testdb"
 )
 
@@ -351,11 +350,7 @@ func TestRun(t *testing.T) {
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			db := testdb.Open(t, driver)
-			src, err := datasource.OpenSQL("policies", driver, db.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { src.Close() })
+			src := kindtest.Source(t, "policies", driver, db.DSN)
 			for n, f := range fixtures() {
 				t.Run(f.name, func(t *testing.T) {
 					tables := seed(t, db, n, f)
@@ -393,11 +388,7 @@ func TestRunNeverWrites(t *testing.T) {
 	for _, driver := range testdb.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			db := testdb.Open(t, driver)
-			src, err := datasource.OpenSQL("policies", driver, db.DSN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { src.Close() })
+			src := kindtest.Source(t, "policies", driver, db.DSN)
 			f := fixture{rules: "endorsements: []\n", policies: []policy{{id: "P-1", txn: "new", state: "FL"}}}
 			tables := seed(t, db, 0, f)
 			for _, q := range []struct{ field, query string }{
@@ -431,13 +422,9 @@ func TestRunNeverWrites(t *testing.T) {
 }
 
 func TestRunUnreachableDatabase(t *testing.T) {
-	src, err := datasource.OpenSQL("policies", "postgres", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	src := kindtest.Source(t, "policies", "postgres", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
 	f := fixture{rules: "endorsements: []\n"}
-	_, err = run(t, src, f, tableNames{p: "p", e: "e", a: "a"})
+	_, err := run(t, src, f, tableNames{p: "p", e: "e", a: "a"})
 	if err == nil || !strings.Contains(err.Error(), "datasource policies: connect: ") {
 		t.Fatalf("error = %v, want a connect error naming the datasource", err)
 	}
@@ -448,13 +435,9 @@ func TestBuildRejectsBadRules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("endorsements:\n  - code: X\n    auto_attach: {new: true}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	src, err := datasource.OpenSQL("policies", "sqlite", filepath.Join(dir, "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
+	src := kindtest.Source(t, "policies", "sqlite", filepath.Join(dir, "db.sqlite"))
 	spec := endorsements.Spec{Rules: "rules.yaml", PoliciesQuery: "q", EndorsementsQuery: "q"}
-	_, err = spec.Build(checks.Deps{BaseDir: dir, SQL: src})
+	_, err := spec.Build(checks.Deps{BaseDir: dir, SQL: src})
 	want := filepath.Join(dir, "rules.yaml") + `:3: auto_attach.new must be yes, no or copy, got "true"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Build error = %v, want it to contain %q", err, want)
@@ -544,12 +527,5 @@ func run(t *testing.T, src checks.SQLSource, f fixture, tn tableNames) (checks.R
 	spec.PoliciesQuery = r.Replace(spec.PoliciesQuery)
 	spec.EndorsementsQuery = r.Replace(spec.EndorsementsQuery)
 	spec.AttributesQuery = r.Replace(spec.AttributesQuery)
-	if ps := spec.Validate(checks.SpecEnv{BaseDir: dir}); len(ps) > 0 {
-		t.Fatalf("validate: %+v", ps)
-	}
-	c, err := spec.Build(checks.Deps{CheckID: "missing-endorsements", Timeout: 30 * time.Second, BaseDir: dir, SQL: src})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	return c.Run(context.Background())
+	return kindtest.Run(t, &spec, checks.Deps{CheckID: "missing-endorsements", Timeout: 30 * time.Second, BaseDir: dir, SQL: src})
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/freshness"
-	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/internal/testdb"
 )
 
@@ -21,9 +21,8 @@ var now = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 func fixture(t *testing.T, driver string) (*testdb.DB, checks.SQLSource) {
 	t.Helper()
 	db := testdb.Open(t, driver)
-	native := map[string]string{"postgres": "TIMESTAMP", "mysql": "DATETIME(3)", "sqlite": "DATETIME"}[driver]
-	db.Exec(t,
-		"CREATE TABLE loads (name VARCHAR(40), txt VARCHAR(40), ts "+native+")",
+	kindtest.Seed(t, db,
+		"CREATE TABLE loads (name VARCHAR(40), txt VARCHAR(40), ts {ts})",
 		"INSERT INTO loads (name, txt, ts) VALUES "+
 			"('rfc3339-offset', '2024-06-01T13:30:00+02:00', NULL), "+
 			"('rfc3339-z', '2024-06-01T11:00:00Z', NULL), "+
@@ -37,26 +36,14 @@ func fixture(t *testing.T, driver string) (*testdb.DB, checks.SQLSource) {
 			"('native-old', NULL, '2024-05-30 12:00:00.500'), "+
 			"('zürich-加载', '2024-05-31 12:00:00', NULL)",
 	)
-	src, err := datasource.OpenSQL("warehouse", driver, db.DSN)
-	if err != nil {
-		t.Fatalf("OpenSQL: %v", err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return db, src
+	return db, kindtest.Source(t, "warehouse", driver, db.DSN)
 }
 
 // run validates, builds and runs spec against src at the fixed clock.
 func run(t *testing.T, src checks.SQLSource, spec *freshness.Spec) (checks.Result, error) {
 	t.Helper()
-	if ps := spec.Validate(checks.SpecEnv{}); len(ps) > 0 {
-		t.Fatalf("Validate: %+v", ps)
-	}
 	spec.SetNow(func() time.Time { return now })
-	c, err := spec.Build(checks.Deps{CheckID: "loads", Timeout: 5 * time.Second, SQL: src})
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	return c.Run(context.Background())
+	return kindtest.Run(t, spec, checks.Deps{CheckID: "loads", Timeout: 5 * time.Second, SQL: src})
 }
 
 func txt(name string) string { return "SELECT txt FROM loads WHERE name = '" + name + "'" }

@@ -1,7 +1,6 @@
 package sqlrows_test
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/checks/sqlrows"
 	"github.com/vigilhq/vigil/internal/datasource"
 	"github.com/vigilhq/vigil/internal/testdb"
@@ -20,13 +20,9 @@ import (
 func fixture(t *testing.T, driver string) (*testdb.DB, *datasource.SQL) {
 	t.Helper()
 	db := testdb.Open(t, driver)
-	types := map[string][2]string{
-		"postgres": {"DOUBLE PRECISION", "TIMESTAMP"},
-		"mysql":    {"DOUBLE", "DATETIME"},
-		"sqlite":   {"REAL", "DATETIME"},
-	}[driver]
-	db.Exec(t,
-		"CREATE TABLE policies (id VARCHAR(40), state VARCHAR(10), premium INT, ratio "+types[0]+", issued_at "+types[1]+", note VARCHAR(40))",
+	double := map[string]string{"postgres": "DOUBLE PRECISION", "mysql": "DOUBLE", "sqlite": "REAL"}[driver]
+	kindtest.Seed(t, db,
+		"CREATE TABLE policies (id VARCHAR(40), state VARCHAR(10), premium INT, ratio "+double+", issued_at {ts}, note VARCHAR(40))",
 		"INSERT INTO policies (id, state, premium, ratio, issued_at, note) VALUES "+
 			"('P-2', 'FL', 1200, 0.25, '2024-01-02 03:04:05', NULL), "+
 			"('P-1', 'LA', -7, 1.5, '2023-12-31 23:59:59', 'late'), "+
@@ -36,24 +32,13 @@ func fixture(t *testing.T, driver string) (*testdb.DB, *datasource.SQL) {
 			"('P-2', 'GA', 1, 2, '2024-01-02 03:04:05', 'written twice')",
 		"CREATE TABLE empty (id INT)",
 	)
-	src, err := datasource.OpenSQL("warehouse", driver, db.DSN)
-	if err != nil {
-		t.Fatalf("OpenSQL: %v", err)
-	}
-	t.Cleanup(func() { src.Close() })
-	return db, src
+	return db, kindtest.Source(t, "warehouse", driver, db.DSN)
 }
 
+// run validates, builds and runs spec against src.
 func run(t *testing.T, src checks.SQLSource, spec *sqlrows.Spec) (checks.Result, error) {
 	t.Helper()
-	if ps := spec.Validate(checks.SpecEnv{}); len(ps) > 0 {
-		t.Fatalf("Validate: %+v", ps)
-	}
-	c, err := spec.Build(checks.Deps{CheckID: "rows", Timeout: 5 * time.Second, SQL: src})
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	return c.Run(context.Background())
+	return kindtest.Run(t, spec, checks.Deps{CheckID: "rows", Timeout: 5 * time.Second, SQL: src})
 }
 
 func intp(n int) *int { return &n }
@@ -309,11 +294,7 @@ func TestTimestampsInUTC(t *testing.T) {
 	t.Cleanup(func() { time.Local = local })
 	db := testdb.Open(t, "postgres")
 	db.Exec(t, "CREATE TABLE t (id TEXT, at TIMESTAMPTZ)", "INSERT INTO t VALUES ('a', '2024-01-02 05:04:05+02')")
-	src, err := datasource.OpenSQL("warehouse", "postgres", db.DSN+"&timezone=Asia/Tokyo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := kindtest.Source(t, "warehouse", "postgres", db.DSN+"&timezone=Asia/Tokyo")
 	res, err := run(t, src, &sqlrows.Spec{Query: "SELECT at AS key, id FROM t"})
 	if err != nil {
 		t.Fatal(err)

@@ -5,17 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/checks/internal/kindtest"
+	"github.com/vigilhq/vigil/checks/transitions"
 	"github.com/vigilhq/vigil/internal/datasource"
-	"github.com/vigilhq/vigil/internal/testdb"
 )
 
 // benchEntities × 5 events is the size of the benchmark table.
@@ -28,10 +24,11 @@ const benchQuery = "SELECT entity, state, at FROM events"
 // query and scans the rows.
 func BenchmarkTransitions(b *testing.B) {
 	src := benchSource(b)
-	c := build(b, "{query: '"+benchQuery+"', initial: [pending], "+
-		"allowed: {pending: [pending, paid, cancelled], paid: [shipped, cancelled], shipped: [delivered], delivered: [returned], cancelled: [refunded]}}", src)
+	spec := kindtest.Decode(b, transitions.Kind, "{query: '"+benchQuery+"', initial: [pending], "+
+		"allowed: {pending: [pending, paid, cancelled], paid: [shipped, cancelled], shipped: [delivered], delivered: [returned], cancelled: [refunded]}}")
+	c := kindtest.Build(b, spec, deps(src))
 	var res checks.Result
-	cpu := cpuTime()
+	cpu := kindtest.CPUTime(b)
 	for b.Loop() {
 		var err error
 		if res, err = c.Run(context.Background()); err != nil {
@@ -39,41 +36,30 @@ func BenchmarkTransitions(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(res.Violations), "violations")
-	reportCPU(b, cpu)
-	reportPeakRSS(b)
+	kindtest.ReportCPU(b, cpu)
+	kindtest.ReportPeakRSS(b)
 }
 
 // BenchmarkTransitionsScanOnly runs the same query and scans every row, as
 // the check does, and nothing else.
 func BenchmarkTransitionsScanOnly(b *testing.B) {
 	src := benchSource(b)
-	cpu := cpuTime()
+	cpu := kindtest.CPUTime(b)
 	for b.Loop() {
-		n := 0
-		err := src.ReadOnly(context.Background(), time.Minute, func(ctx context.Context, tx *sql.Tx) error {
-			return checks.EachRow(ctx, tx, benchQuery, func([]string, []any) error { n++; return nil })
-		})
-		if err != nil || n != 5*benchEntities {
+		if n, err := kindtest.ScanRows(context.Background(), src, benchQuery); err != nil || n != 5*benchEntities {
 			b.Fatalf("scanned %d rows: %v", n, err)
 		}
 	}
-	reportCPU(b, cpu)
-	reportPeakRSS(b)
+	kindtest.ReportCPU(b, cpu)
+	kindtest.ReportPeakRSS(b)
 }
 
 // benchSource opens the benchmark database, generating it once into the
 // user cache directory.
 func benchSource(b *testing.B) *datasource.SQL {
 	b.Helper()
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	path := filepath.Join(dir, "vigil-bench", fmt.Sprintf("transitions-%d-v2.db", 5*benchEntities))
-	if _, err := os.Stat(path); err != nil {
-		generate(b, path)
-	}
-	return openSource(b, &testdb.DB{Driver: "sqlite", DSN: path})
+	path := kindtest.CachedSQLite(b, fmt.Sprintf("transitions-%d-v2.db", 5*benchEntities), generate)
+	return kindtest.Source(b, "bench", "sqlite", path)
 }
 
 type benchEvent struct {
@@ -86,11 +72,7 @@ type benchEvent struct {
 // stored in random order;
 // 1% of orders have two events' times swapped. 10% of times are RFC 3339
 // text.
-func generate(b *testing.B, path string) {
-	b.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		b.Fatal(err)
-	}
+func generate(tx *sql.Tx) error {
 	rng := rand.New(rand.NewPCG(3, 4))
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	flows := [][]string{
@@ -117,79 +99,21 @@ func generate(b *testing.B, path string) {
 	}
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	tmp := path + ".tmp"
-	os.Remove(tmp)
-	db, err := sql.Open("sqlite", "file:"+tmp)
-	if err != nil {
-		b.Fatal(err)
+	if _, err := tx.Exec("CREATE TABLE events (entity TEXT, state TEXT, at TEXT)"); err != nil {
+		return err
 	}
-	defer db.Close()
-	err = func() error {
-		if _, err := db.Exec("CREATE TABLE events (entity TEXT, state TEXT, at TEXT)"); err != nil {
+	rows, err := kindtest.NewInserter(tx, "events", 3)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		text := e.at.Format(time.DateTime)
+		if rng.IntN(10) == 0 {
+			text = e.at.Format(time.RFC3339Nano)
+		}
+		if err := rows.Insert(e.entity, e.state, text); err != nil {
 			return err
 		}
-		tx, err := db.Begin()
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		const batch = 500
-		stmt, err := tx.Prepare("INSERT INTO events VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?, ?),", batch), ","))
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, 3*batch)
-		for _, e := range events {
-			text := e.at.Format(time.DateTime)
-			if rng.IntN(10) == 0 {
-				text = e.at.Format(time.RFC3339Nano)
-			}
-			args = append(args, e.entity, e.state, text)
-			if len(args) == cap(args) {
-				if _, err := stmt.Exec(args...); err != nil {
-					return err
-				}
-				args = args[:0]
-			}
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
-		b.Fatalf("generate %s: %v", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per iteration since start, which a busy
-// machine disturbs less than wall time.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-}
-
-// reportPeakRSS reports the process's peak resident set (VmHWM) in MiB.
-func reportPeakRSS(b *testing.B) {
-	b.Helper()
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err == nil {
-				b.ReportMetric(float64(kb)/1024, "peak-MiB")
-			}
-		}
-	}
+	return rows.Flush()
 }

@@ -1,0 +1,94 @@
+// Package kindtest is the test harness the SQL check kinds share: a vigil
+// datasource over a test database, seed statements with a portable native
+// timestamp type, a kind's spec decoded as the config loader decodes it, and
+// a check validated, built and run. bench.go holds what their benchmarks
+// share.
+//
+// It is imported only by _test.go files. Every helper fails the test on a
+// setup error, so a test using it never passes by skipping its setup.
+package kindtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/internal/testdb"
+)
+
+// Source opens the datasource called name as vigil opens the databases it
+// validates (read-only, with a statement timeout), and closes it when the
+// test ends. Errors from it name the datasource ("datasource <name>: ...").
+func Source(tb testing.TB, name, driver, dsn string) *datasource.SQL {
+	tb.Helper()
+	src, err := datasource.OpenSQL(name, driver, dsn)
+	if err != nil {
+		tb.Fatalf("kindtest: open datasource %s: %v", name, err)
+	}
+	tb.Cleanup(func() { src.Close() })
+	return src
+}
+
+// Seed runs stmts on db's admin connection, each {ts} in them replaced by the
+// driver's column type for a native timestamp with microseconds.
+func Seed(tb testing.TB, db *testdb.DB, stmts ...string) {
+	tb.Helper()
+	ts := timestampType(tb, db.Driver)
+	for _, s := range stmts {
+		db.Exec(tb, strings.ReplaceAll(s, "{ts}", ts))
+	}
+}
+
+// timestampType is driver's column type for a native timestamp with
+// microseconds.
+func timestampType(tb testing.TB, driver string) string {
+	tb.Helper()
+	switch driver {
+	case datasource.SQLite:
+		return "TIMESTAMP"
+	case datasource.Postgres:
+		return "TIMESTAMP(6)"
+	case datasource.MySQL:
+		return "DATETIME(6)"
+	}
+	tb.Fatalf("kindtest: no timestamp type for driver %q", driver)
+	return ""
+}
+
+// Decode reads a check's kind-specific YAML into a new spec of kind as the
+// config loader does: strictly, so an unknown field fails the test.
+func Decode(tb testing.TB, kind checks.Kind, spec string) checks.Spec {
+	tb.Helper()
+	s := kind.NewSpec()
+	dec := yaml.NewDecoder(strings.NewReader(spec))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil {
+		tb.Fatalf("kindtest: decode %s spec %s: %v", kind.Name, spec, err)
+	}
+	return s
+}
+
+// Build validates spec (relative paths against deps.BaseDir) and builds its
+// check with deps. A validation problem or a build error fails the test.
+func Build(tb testing.TB, spec checks.Spec, deps checks.Deps) checks.Check {
+	tb.Helper()
+	if ps := spec.Validate(checks.SpecEnv{BaseDir: deps.BaseDir}); len(ps) > 0 {
+		tb.Fatalf("kindtest: validate: %+v", ps)
+	}
+	c, err := spec.Build(deps)
+	if err != nil {
+		tb.Fatalf("kindtest: build: %v", err)
+	}
+	return c
+}
+
+// Run builds spec's check as Build does and runs it once, returning what
+// the run returned.
+func Run(tb testing.TB, spec checks.Spec, deps checks.Deps) (checks.Result, error) {
+	tb.Helper()
+	return Build(tb, spec, deps).Run(context.Background())
+}
