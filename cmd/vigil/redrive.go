@@ -13,6 +13,7 @@ import (
 	"github.com/vigilhq/vigil/checks/sqsdlq"
 	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/store"
+	"github.com/vigilhq/vigil/internal/web"
 )
 
 func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,27 +53,16 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer st.Close()
 	src := newSources(cfg)
 	defer src.Close()
-	q, err := src.sqs(ctx, name)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil redrive: %v\n", err)
-		return exitBroken
-	}
 
 	who := *actor
 	if who == "" {
 		who = osUser()
 	}
-	res, err := sqsdlq.Redrive(ctx, q.Client(), sqsdlq.RedriveOptions{Queue: *queue, Rate: *rate, DryRun: *dryRun},
-		func(p sqsdlq.Progress) {
-			fmt.Fprintf(stdout, "%s %s: moved %d of %d\n", time.Now().Format("15:04:05"), p.Status, p.Moved, p.ToMove)
-		})
-	detail := fmt.Sprintf("rate %d/s, sources %s, moved %d of %d, status %s", *rate, strings.Join(res.Sources, ", "), res.Moved, res.ToMove, res.Status)
-	if *dryRun {
-		detail = fmt.Sprintf("dry run: would move %d messages to %s at %d/s", res.ToMove, strings.Join(res.Sources, ", "), *rate)
-	}
-	if err != nil {
-		detail += "; error: " + err.Error()
-	}
+	req := web.RedriveRequest{Datasource: name, Queue: *queue, Rate: *rate, DryRun: *dryRun, Actor: who}
+	res, err := newRedriver(cfg, src, st).Redrive(ctx, req, func(p sqsdlq.Progress) {
+		fmt.Fprintf(stdout, "%s %s: moved %d of %d\n", time.Now().Format("15:04:05"), p.Status, p.Moved, p.ToMove)
+	})
+	detail := redriveSummary(res, *rate, err)
 	if aerr := st.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: who, Action: "redrive", Target: *queue, Detail: detail, Remote: "cli"}); aerr != nil {
 		fmt.Fprintf(stderr, "vigil redrive: record audit: %v\n", aerr)
 		err = errors.Join(err, aerr)

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/vigilhq/vigil/internal/scheduler"
+	"github.com/vigilhq/vigil/internal/scriptlog"
 )
 
 // apiChecks answers GET /api/v1/checks: every configured check with its
@@ -82,9 +83,12 @@ func (s *Server) apiCheckRun(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"check": id, "status": "started"})
 }
 
-// doRunNow starts a run of check id now and audits it ("run"). Errors:
+// doRunNow starts a run of check id now, records the action in the script
+// log (started before the scheduler is asked, finished with its answer;
+// the run's result is the check's history) and audits it ("run"). Errors:
 // 404 for a check that is not configured, 409 when it is already running,
-// 503 without a scheduler or while it stops.
+// 503 without a scheduler or while it stops; 500, and no run, when the
+// script log cannot record the action.
 func (s *Server) doRunNow(c *fiber.Ctx, id string) error {
 	if _, err := s.configCheck(id); err != nil {
 		return err
@@ -92,7 +96,21 @@ func (s *Server) doRunNow(c *fiber.Ctx, id string) error {
 	if s.sched == nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "no scheduler: checks cannot be run from here")
 	}
-	err := s.sched.RunNow(id)
+	rec, err := s.startAction(c, scriptlog.Record{
+		Script: scriptlog.CommandLine([]string{"run-now", id}), Purpose: "run now: " + id, Target: id,
+		Inputs: scriptlog.Inputs{Args: []string{id}},
+	})
+	if err != nil {
+		return err
+	}
+	err = s.sched.RunNow(id)
+	outcome := fmt.Sprintf("run of %s started; its result is in the check's history\n", id)
+	if err != nil {
+		outcome = err.Error() + "\n"
+	}
+	if ferr := s.finishAction(c, rec, err, outcome); ferr != nil && err == nil {
+		err = ferr
+	}
 	switch {
 	case errors.Is(err, scheduler.ErrRunning):
 		return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("check %s is already running", id))

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/url"
 	"slices"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/store"
 )
 
@@ -32,8 +34,9 @@ type overviewFilter struct {
 
 // checkGroup is the checks with one status.
 type checkGroup struct {
-	Status string
-	Checks []checkRow
+	Status   string
+	Checks   []checkRow
+	RowsHTML template.HTML // the table rows of Checks (overview_rows.go)
 }
 
 // checkRow is one check on the overview.
@@ -45,9 +48,8 @@ type checkRow struct {
 	Since           when // the current status began
 	LastRun         when
 	Incident        *store.Incident
-	SilencedUntil   when // Ago is "" when not silenced
-	Strip           []stripCell
-	StripLabel      string
+	SilencedUntil   when            // Ago is "" when not silenced
+	Recent          []checks.Status // the newest runs' statuses, newest first: the history strip
 }
 
 // overview shows the checks grouped by status (GET /?tag=&owner=&status=);
@@ -96,20 +98,13 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 		if sum.Silence != nil {
 			row.SilencedUntil = at(sum.Silence.Until, now)
 		}
-		if sum.LastRun.ID != 0 {
-			runs, err := s.store.Results(ctx, c.ID, 0, stripRuns)
-			if err != nil {
-				return overviewData{}, err
-			}
-			row.Strip = strip(runs, now)
-		}
-		row.StripLabel = statusCounts(row.Strip)
+		row.Recent = sum.Recent[:min(len(sum.Recent), stripRuns)]
 		groups[sum.Status] = append(groups[sum.Status], row)
 		data.Shown++
 	}
 	for _, st := range statusOrder {
 		if len(groups[st]) > 0 {
-			data.Groups = append(data.Groups, checkGroup{Status: st, Checks: groups[st]})
+			data.Groups = append(data.Groups, checkGroup{Status: st, Checks: groups[st], RowsHTML: rowsHTML(groups[st])})
 		}
 	}
 	data.Tags, data.Owners = sortedKeys(tags), sortedKeys(owners)

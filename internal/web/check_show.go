@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/url"
 	"slices"
 	"time"
@@ -39,8 +40,12 @@ type checkShowData struct {
 	Notice                             string
 	Matchers                           []string // the check id and its tags: what a silence may name
 	Durations                          []durationOption
-	Strip                              []stripCell
-	StripLabel                         string
+	StripSVG                           template.HTML // the history strip, drawn
+	// sqs_dlq checks: the violating queues, and redrives started here.
+	Queues               []dlqQueue
+	CanRedrive           bool   // a redriver is configured
+	DefaultRate, MaxRate int    // of the redrive form
+	Redrives             []View // each a redrive_progress, newest first
 }
 
 // failingRow is one violation of the latest run's sample, marked against
@@ -176,11 +181,13 @@ func (s *Server) checkShowData(c *fiber.Ctx, id string, before int64) (checkShow
 			return checkShowData{}, err
 		}
 	}
-	d.Strip = strip(strips[:min(len(strips), stripRuns)], now)
-	d.StripLabel = statusCounts(d.Strip)
+	d.StripSVG = stripSVG(strip(strips[:min(len(strips), stripRuns)], now))
 	if rb, ok := s.runbooks.Runbooks[sum.Runbook]; ok {
 		v := s.runbookView(rb)
 		d.Runbook = &v
+	}
+	if err := s.checkRedriveData(c, &d); err != nil {
+		return checkShowData{}, err
 	}
 	return d, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/store"
 )
@@ -24,7 +25,10 @@ type checkSummary struct {
 	Runbook    string // the runbook's name, "" when the check has none
 	Status     string // of the latest run, or statusUnknown
 	Violations int
-	LastRun    store.Run // zero ID when the check never ran
+	LastRun    store.Run // zero ID when the check never ran; from checkSummaries, without sample or metrics
+	// Recent are the statuses of the newest runs, newest first (only from
+	// checkSummaries).
+	Recent []checks.Status
 	// Since is when the check's current status began (zero when unknown).
 	Since    time.Time
 	Incident *store.Incident // the open incident, nil when none
@@ -50,20 +54,13 @@ func (s *Server) configCheck(id string) (config.Check, error) {
 }
 
 // checkSummaries returns every configured check with its state, in config
-// order. It reads the latest results, check states, open incidents and
-// active silences: four queries whatever the number of checks.
+// order; LastRun holds the latest run without its sample or metrics. It
+// reads each check's recent history (with its state), open incidents and
+// active silences: three queries whatever the number of checks or runs.
 func (s *Server) checkSummaries(ctx context.Context) ([]checkSummary, error) {
-	latest, err := s.store.LatestResults(ctx)
+	history, err := s.store.RecentHistory(ctx, stripRuns)
 	if err != nil {
 		return nil, fmt.Errorf("web: checks: %w", err)
-	}
-	states, err := s.store.CheckStates(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("web: checks: %w", err)
-	}
-	byCheck := make(map[string]store.CheckState, len(states))
-	for _, st := range states {
-		byCheck[st.CheckID] = st
 	}
 	open, err := s.store.Incidents(ctx, store.IncidentQuery{OpenOnly: true, Limit: store.MaxLimit})
 	if err != nil {
@@ -80,11 +77,12 @@ func (s *Server) checkSummaries(ctx context.Context) ([]checkSummary, error) {
 	out := make([]checkSummary, 0, len(s.configChecks()))
 	for _, c := range s.configChecks() {
 		sum := checkSummary{Check: c, Runbook: s.runbookName(c), Status: statusUnknown}
-		if run, ok := latest[c.ID]; ok {
-			sum.LastRun, sum.Status, sum.Violations = run, string(run.Status), run.Violations
-		}
-		if st, ok := byCheck[c.ID]; ok {
-			sum.Since = st.Since
+		if h, ok := history[c.ID]; ok {
+			sum.LastRun = store.Run{ID: h.Last.ID, Result: checks.Result{
+				Check: c.ID, Kind: c.Kind, Status: h.Last.Status, Violations: h.Last.Violations,
+				StartedAt: h.Last.StartedAt, Duration: h.Last.Duration, DurationMS: h.Last.Duration.Milliseconds(),
+			}}
+			sum.Status, sum.Violations, sum.Recent, sum.Since = string(h.Last.Status), h.Last.Violations, h.Recent, h.Since
 		}
 		if in, ok := incidents[c.ID]; ok {
 			sum.Incident = &in

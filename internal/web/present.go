@@ -2,8 +2,12 @@ package web
 
 import (
 	"fmt"
+	"html/template"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/store"
 )
 
@@ -57,30 +61,125 @@ const stripRuns = 20
 
 // stripCell is one run in a history strip: an SVG bar whose height and
 // fill say its status (pass short, warn middle, fail and error full
-// height, error hollow), with the status and time in its title.
+// height, error hollow), with the status (and, when known, the run's
+// violations and time) in its title.
 type stripCell struct {
 	X, Y, H int
 	Status  string
-	Title   string
+	Title   string // "" for none
 }
 
-// strip lays out runs (newest first) oldest left, newest right.
+// newStripCell is the cell of the i-th run from the left.
+func newStripCell(i int, status, title string) stripCell {
+	h := 16
+	switch status {
+	case "pass":
+		h = 5
+	case "warn":
+		h = 10
+	}
+	return stripCell{X: i * 6, Y: 16 - h, H: h, Status: status, Title: title}
+}
+
+// strip lays out runs (newest first) oldest left, newest right, each
+// titled with its status, violations and age.
 func strip(runs []store.Run, now time.Time) []stripCell {
 	out := make([]stripCell, 0, len(runs))
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		h := 16
-		switch r.Status {
-		case "pass":
-			h = 5
-		case "warn":
-			h = 10
-		}
 		title := fmt.Sprintf("%s, %d violations, %s", r.Status, r.Violations, relative(r.StartedAt, now))
-		out = append(out, stripCell{X: len(out) * 6, Y: 16 - h, H: h, Status: string(r.Status), Title: title})
+		out = append(out, newStripCell(len(out), string(r.Status), title))
 	}
 	return out
 }
+
+// stripSVG draws a strip as inline SVG labelled with its statusCounts
+// ("no runs yet" as text when it is empty).
+func stripSVG(cells []stripCell) template.HTML {
+	label := template.HTMLEscapeString(statusCounts(cells))
+	if len(cells) == 0 {
+		return template.HTML(`<span class="muted">` + label + `</span>`)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="strip" width="120" height="16" viewBox="0 0 120 16" role="img" aria-label="%s"><title>%s</title>`, label, label)
+	for _, c := range cells {
+		fmt.Fprintf(&b, `<rect class="run-%s" x="%d" y="%d" width="5" height="%d">`, template.HTMLEscapeString(c.Status), c.X, c.Y, c.H)
+		if c.Title != "" {
+			fmt.Fprintf(&b, `<title>%s</title>`, template.HTMLEscapeString(c.Title))
+		}
+		b.WriteString(`</rect>`)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// writeStatusStrip writes the strip of statuses (newest first) as
+// stripSVG draws theirs, with cells that carry no title of their own (the
+// strip's label counts them): the overview draws a thousand strips, so the
+// cells come ready-made from statusRects.
+func writeStatusStrip(b *strings.Builder, statuses []checks.Status) {
+	if len(statuses) == 0 {
+		b.WriteString(`<span class="muted">no runs yet</span>`)
+		return
+	}
+	var counts [len(stripStatuses) + 1]int // by index in stripStatuses; last: other
+	for _, st := range statuses {
+		counts[stripStatusIndex(st)]++
+	}
+	label := make([]byte, 0, 64)
+	label = append(label, "last "...)
+	label = strconv.AppendInt(label, int64(len(statuses)), 10)
+	label = append(label, " runs:"...)
+	sep := " "
+	for i, st := range stripStatuses {
+		if counts[i] > 0 {
+			label = append(label, sep...)
+			label = strconv.AppendInt(label, int64(counts[i]), 10)
+			label = append(label, ' ')
+			label = append(label, st...)
+			sep = ", "
+		}
+	}
+	b.WriteString(`<svg class="strip" width="120" height="16" viewBox="0 0 120 16" role="img" aria-label="`)
+	b.Write(label)
+	b.WriteString(`"><title>`)
+	b.Write(label)
+	b.WriteString(`</title>`)
+	for i := range statuses {
+		st := statuses[len(statuses)-1-i]
+		if j := stripStatusIndex(st); j < len(stripStatuses) && i < stripRuns {
+			b.WriteString(statusRects[i][j])
+			continue
+		}
+		c := newStripCell(i, string(st), "")
+		fmt.Fprintf(b, `<rect class="run-%s" x="%d" y="%d" width="5" height="%d"></rect>`, template.HTMLEscapeString(c.Status), c.X, c.Y, c.H)
+	}
+	b.WriteString(`</svg>`)
+}
+
+// stripStatuses are the statuses a strip counts, in statusOrder.
+var stripStatuses = [...]checks.Status{checks.Fail, checks.Error, checks.Warn, checks.Pass}
+
+func stripStatusIndex(st checks.Status) int {
+	for i, s := range stripStatuses {
+		if s == st {
+			return i
+		}
+	}
+	return len(stripStatuses)
+}
+
+// statusRects[i][j] is the <rect> of the i-th cell from the left with
+// status stripStatuses[j].
+var statusRects = func() (out [stripRuns][len(stripStatuses)]string) {
+	for i := range stripRuns {
+		for j, st := range stripStatuses {
+			c := newStripCell(i, string(st), "")
+			out[i][j] = fmt.Sprintf(`<rect class="run-%s" x="%d" y="%d" width="5" height="%d"></rect>`, c.Status, c.X, c.Y, c.H)
+		}
+	}
+	return out
+}()
 
 // statusCounts summarises a strip for screen readers: "last 20 runs: 18 pass, 2 fail".
 func statusCounts(cells []stripCell) string {

@@ -17,6 +17,9 @@ func (s *Server) routes() {
 	s.app.Get("/static/:file", s.serveAsset)
 
 	s.app.Use(s.identify, s.checkCSRF)
+	if s.demo != nil {
+		s.app.Use(s.demoViewed) // the sandbox's exercises watch the pages served
+	}
 
 	s.app.Get("/login", s.loginPage)
 	s.app.Post("/login", s.loginSubmit)
@@ -42,6 +45,9 @@ func (s *Server) routes() {
 	s.page("/silences", RoleViewer, s.silenceList)
 	s.action("/silences", RoleOperator, s.silenceCreate)
 	s.action("/silences/:id/expire", RoleOperator, s.silenceExpire)
+	s.action("/checks/:id/redrive", RoleOperator, s.checkRedrive)
+	s.page("/redrives/:rid", RoleViewer, s.redriveShow)
+	s.action("/redrives/:rid/cancel", RoleOperator, s.redriveCancel)
 	s.page("/runbooks", RoleViewer, s.runbookList)
 	s.page("/runbooks/:name", RoleViewer, s.runbookShow)
 
@@ -55,6 +61,12 @@ func (s *Server) routes() {
 	s.page("/api/v1/silences", RoleViewer, s.apiSilences)
 	s.action("/api/v1/silences", RoleOperator, s.apiSilenceCreate)
 	s.action("/api/v1/silences/:id/expire", RoleOperator, s.apiSilenceExpire)
+	s.action("/api/v1/queues/:name/redrive", RoleOperator, s.apiQueueRedrive)
+	s.page("/api/v1/redrives/:rid", RoleViewer, s.apiRedriveShow)
+	s.action("/api/v1/redrives/:rid/cancel", RoleOperator, s.apiRedriveCancel)
+
+	// The training sandbox (vigil demo only).
+	s.demoRoutes()
 }
 
 // page registers GET path for users with at least role min.

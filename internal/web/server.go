@@ -80,6 +80,14 @@ type Options struct {
 	Scheduler Scheduler
 	// Runbooks are rendered on the check and runbook pages.
 	Runbooks runbook.Set
+	// Redriver redrives the dead-letter queues of sqs_dlq checks; without
+	// it redrive answers 503 and check pages offer none.
+	Redriver Redriver
+	// Demo, when set, is the training sandbox (vigil demo): its pages
+	// (/demo, /demo/signals) are served, every page carries the sandbox's
+	// banner, and every page served is reported to it (Viewed) for the
+	// exercises. Without it /demo is not found.
+	Demo Sandbox
 }
 
 // Scheduler is what the dashboard needs of *scheduler.Scheduler.
@@ -107,6 +115,9 @@ type Server struct {
 	engine    *engine.Engine
 	sched     Scheduler
 	runbooks  runbook.Set
+	redriver  Redriver
+	redrives  redriveJobs // started here, running or recently ended
+	demo      Sandbox     // nil unless vigil demo
 	// runbookHTML holds each runbook's body rendered once, by name.
 	runbookHTML map[string]template.HTML
 }
@@ -119,7 +130,8 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("web: new: a store is required")
 	}
 	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger,
-		engine: opts.Engine, sched: opts.Scheduler, runbooks: opts.Runbooks}
+		engine: opts.Engine, sched: opts.Scheduler, runbooks: opts.Runbooks, redriver: opts.Redriver}
+	s.demo = opts.Demo
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -208,12 +220,14 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
-// requests in flight to finish.
+// requests in flight to finish; redrives still running are cancelled (their
+// SQS move tasks too) and recorded as interrupted.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.app.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("web: shutdown: %w", err)
+	err := s.app.ShutdownWithContext(ctx)
+	if err != nil {
+		err = fmt.Errorf("web: shutdown: %w", err)
 	}
-	return nil
+	return errors.Join(err, s.redrives.stop(ctx))
 }
 
 // Test serves one request in memory (Fiber's app.Test) and returns the

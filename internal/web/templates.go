@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"text/template/parse"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,6 +43,10 @@ type View struct {
 	// as the X-CSRF-Token header, set on <body>).
 	CSRF string
 	Data any
+
+	// Sandbox is set in the training sandbox (vigil demo): the layout
+	// shows its banner and its pages.
+	Sandbox bool
 }
 
 // Can reports whether the user may act with role ("viewer", "operator",
@@ -319,10 +324,25 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 		return fmt.Errorf("web: render %s: %w", page, err)
 	}
 	v := View{Page: page, User: currentUser(c), CSRF: csrf, Data: data}
-	var b bytes.Buffer
-	if err := set.ExecuteTemplate(&b, name, v); err != nil {
+	v.Sandbox = s.demo != nil
+	b := renderBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= maxPooledRender {
+			b.Reset()
+			renderBuffers.Put(b)
+		}
+	}()
+	if err := set.ExecuteTemplate(b, name, v); err != nil {
 		return fmt.Errorf("web: render %s/%s: %w", page, name, err)
 	}
 	c.Type("html", "utf-8")
-	return c.Send(b.Bytes())
+	return c.Send(b.Bytes()) // copies: the buffer goes back to the pool
 }
+
+// renderBuffers keeps the buffers pages are rendered into, so a large
+// page (the overview of a thousand checks is about 2 MB) does not grow a
+// new one on every request.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRender is the largest buffer kept in renderBuffers.
+const maxPooledRender = 8 << 20

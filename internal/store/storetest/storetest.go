@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("LatestResult", func(t *testing.T) { testLatestResult(t, open(t)) })
 	t.Run("Results", func(t *testing.T) { testResults(t, open(t)) })
 	t.Run("LatestResults", func(t *testing.T) { testLatestResults(t, open(t)) })
+	t.Run("RecentHistory", func(t *testing.T) { testRecentHistory(t, open(t)) })
 	t.Run("RunKeys", func(t *testing.T) { testRunKeys(t, open(t)) })
 	t.Run("LargeKeySets", func(t *testing.T) { testLargeKeySets(t, open(t)) })
 	t.Run("KeyChanges", func(t *testing.T) { testKeyChanges(t, open) })
@@ -513,6 +514,27 @@ func testKeyChanges(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("unknown run", func(t *testing.T) {
 		if _, err := s.KeyChanges(ctx, 1<<40); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("KeyChanges(unknown) error = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("inside the transaction that records the run", func(t *testing.T) {
+		record(t, s, result("kc-tx", checks.Fail, "a", "b"))
+		var got store.KeyChanges
+		inTx(t, s, func(tx *store.Tx) error {
+			id, err := tx.RecordResult(ctx, result("kc-tx", checks.Fail, "c", "b"))
+			if err != nil {
+				return err
+			}
+			if got, err = tx.KeyChanges(ctx, id); err != nil {
+				return err
+			}
+			if _, err := tx.KeyChanges(ctx, 1<<40); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Tx.KeyChanges(unknown) error = %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		want := store.KeyChanges{New: []string{"c"}, Still: []string{"b"}, Fixed: []string{"a"}, Unknown: []string{}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Tx.KeyChanges = %+v, want %+v", got, want)
 		}
 	})
 }
