@@ -80,6 +80,15 @@ checks:
 		t.Errorf("the Slack message lacks the sample key:\n%s", slackSrv.all())
 	}
 
+	// Gauges aggregate client-side (last value per flush), so read the
+	// failing state's lines before the data is fixed.
+	var lines []string
+	waitFor("the failing gauges", func() bool {
+		lines = append(lines, dd.Take(100*time.Millisecond)...)
+		all := strings.Join(lines, "\n")
+		return strings.Contains(all, "vigil.check.violations:1|g") && strings.Contains(all, "vigil.check.up:0|g")
+	})
+
 	db.Exec(t, "UPDATE premiums SET premium = 10")
 	waitFor("the Slack resolve message", func() bool { return len(strings.Split(slackSrv.all(), "\n")) >= 2 })
 	time.Sleep(3 * time.Second) // more passing runs must not send more messages
@@ -95,10 +104,10 @@ checks:
 	if messages != 2 {
 		t.Errorf("Slack got %d messages, want exactly 2 (open, resolve):\n%s", messages, slackSrv.all())
 	}
-	lines := strings.Join(dd.Take(500*time.Millisecond), "\n")
+	all := strings.Join(append(lines, dd.Take(500*time.Millisecond)...), "\n")
 	for _, want := range []string{"vigil.check.run:", "status:fail", "status:pass", "vigil.check.violations:1|g", "vigil.check.up:0|g", "vigil.check.up:1|g", "vigil.check.duration:"} {
-		if !strings.Contains(lines, want) {
-			t.Errorf("DogStatsD lines lack %q:\n%s", want, lines)
+		if !strings.Contains(all, want) {
+			t.Errorf("DogStatsD lines lack %q:\n%s", want, all)
 		}
 	}
 }
