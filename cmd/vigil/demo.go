@@ -87,6 +87,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, logger *slog.
 		listener:        ln,
 		queues:          sb.Queues(),
 		sentryTransport: sb.SentryTransport(),
+		demo:            sb,
 		started: func(sv serving) {
 			sb.Attach(sv.Store, sv.Scheduler.RunNow)
 			if o.started != nil {

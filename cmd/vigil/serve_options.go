@@ -10,6 +10,7 @@ import (
 	"github.com/vigilhq/vigil/internal/engine"
 	"github.com/vigilhq/vigil/internal/scheduler"
 	"github.com/vigilhq/vigil/internal/store"
+	"github.com/vigilhq/vigil/internal/web"
 )
 
 // serveOptions is what `vigil demo` adds to a plain `vigil serve`; the
@@ -29,6 +30,9 @@ type serveOptions struct {
 	sentryTransport sentry.Transport
 	// started is called once everything runs, before ready.
 	started func(serving)
+	// demo, when set, is the training sandbox the dashboard serves pages
+	// for (web.Options.Demo).
+	demo web.Sandbox
 }
 
 // serving is the running server's parts, for started.
