@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "check the configuration, rules files and runbooks", cmdValidate},
 		{"exec", "run a one-off script and record it in the script log (exec --purpose TEXT -- CMD ARGS...)", cmdExec},
 		{"scriptlog", "verify, search and show the script log (scriptlog verify|list|show -c FILE)", cmdScriptlog},
+		{"hash-password", "print the argon2id hash of a password read from standard input (for auth.users)", cmdHashPassword},
 		{"redrive", "move a dead-letter queue's messages back to their source (--queue NAME)", cmdRedrive},
 		{"datadog", "print the Datadog dashboard, SLOs and monitors (datadog export [--namespace N])", cmdDatadog},
 	}

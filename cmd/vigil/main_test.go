@@ -261,3 +261,17 @@ func TestUsage(t *testing.T) {
 		t.Errorf("run without --once: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestHashPassword(t *testing.T) {
+	cmd := exec.Command(vigilBin, "hash-password")
+	cmd.Stdin = strings.NewReader("correct horse\n")
+	out, err := cmd.Output()
+	if err != nil || !strings.HasPrefix(string(out), "$argon2id$") {
+		t.Fatalf("hash-password = %q, %v; want an argon2id PHC string", out, err)
+	}
+	cmd = exec.Command(vigilBin, "hash-password")
+	cmd.Stdin = strings.NewReader("")
+	if err := cmd.Run(); err == nil {
+		t.Fatal("an empty password was hashed")
+	}
+}
