@@ -222,10 +222,11 @@ func (st *state) resolve(cols []string) error {
 		if c.column >= 0 {
 			continue
 		}
-		if !st.hasAttrs {
-			return fmt.Errorf("rule %s (rules line %d): when key %q is not a column of policies_query, and there is no attributes_query", c.code, c.line, c.key)
+		// Not a column: an attribute name. Without attributes_query there
+		// are no attributes, so the condition (and its rule) never matches.
+		if st.hasAttrs {
+			st.attrConds[c.key] = append(st.attrConds[c.key], i)
 		}
-		st.attrConds[c.key] = append(st.attrConds[c.key], i)
 	}
 	st.resolved = true
 	return nil

@@ -117,7 +117,7 @@ type check struct {
 
 // Run reads every table's last load in one read-only transaction. A query
 // that fails or returns a value that is not a timestamp makes the run an
-// error naming the table.
+// error naming the datasource and the table.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	loads := make([]any, len(c.tables))
 	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
@@ -139,7 +139,8 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	for i, t := range c.tables {
 		st, detail, err := judge(t, loads[i], now)
 		if err != nil {
-			return checks.Result{}, fmt.Errorf("freshness: table %s: %w", t.Name, err)
+			// Named like the errors inside ReadOnly: check, datasource, cause.
+			return checks.Result{}, fmt.Errorf("datasource %s: freshness: table %s: %w", c.src.Name(), t.Name, err)
 		}
 		if st == checks.Pass {
 			continue

@@ -251,17 +251,17 @@ func TestRunErrors(t *testing.T) {
 		{
 			name:   "unparseable text quotes the value",
 			tables: []freshness.Table{{Name: "orders", Query: txt("bad"), WarnAfter: time.Hour}},
-			want:   []string{"table orders", `"yesterday"`},
+			want:   []string{"datasource warehouse", "table orders", `"yesterday"`},
 		},
 		{
 			name:   "a date alone is not a timestamp",
 			tables: []freshness.Table{{Name: "orders", Query: txt("date-only"), WarnAfter: time.Hour}},
-			want:   []string{"table orders", `"2024-06-01"`},
+			want:   []string{"datasource warehouse", "table orders", `"2024-06-01"`},
 		},
 		{
 			name:   "a number is not a timestamp",
 			tables: []freshness.Table{{Name: "orders", Query: "SELECT 1717243200", WarnAfter: time.Hour}},
-			want:   []string{"table orders", `"1717243200"`},
+			want:   []string{"datasource warehouse", "table orders", `"1717243200"`},
 		},
 		{
 			name: "one failing query fails the run and names its table",
