@@ -41,7 +41,8 @@ var timeLayouts = []string{
 }
 
 func parseTimeText(s string) (time.Time, error) {
-	trimmed := strings.TrimSpace(s)
+	// RFC 3339 allows a lower-case "t" and "z"; Go's layouts want upper case.
+	trimmed := strings.ToUpper(strings.TrimSpace(s))
 	for _, layout := range timeLayouts {
 		if t, err := time.ParseInLocation(layout, trimmed, time.UTC); err == nil {
 			return t, nil

@@ -86,6 +86,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // details read "paid -> x", not "paid -\u003e x"
 		if err := enc.Encode(results); err != nil {
 			fmt.Fprintf(stderr, "vigil run: write json: %v\n", err)
 			return exitBroken

@@ -184,6 +184,8 @@ type loader struct {
 	// bad marks scalars whose ${VAR} expansion failed: they were reported
 	// once and are not validated further.
 	bad map[*yaml.Node]bool
+	// refs are the ${VAR} references hidden from the YAML parser.
+	refs *refTokens
 }
 
 // addf reports a problem in the config file.
@@ -228,6 +230,7 @@ func (l *loader) yamlError(err error) {
 
 // load decodes and validates the whole document.
 func (l *loader) load(data []byte) {
+	data, l.refs = protectRefs(data)
 	root, ok := l.parse(data)
 	if !ok {
 		return

@@ -1,21 +1,86 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// expandTree replaces ${NAME} in every scalar value of the tree (not in
-// mapping keys) and "$$" with "$". A plain scalar is re-typed from its new
-// text, so `fail_after: ${N}` reads as an integer. A scalar with a bad
-// reference is reported, left as written and marked bad so that it is not
-// reported again as, say, an invalid duration.
+// refTokens stands in for the ${NAME} references of a config's raw text
+// while YAML parses it. DESIGN.md writes `{driver: postgres, dsn: ${DSN}}`,
+// where a bare "{" or "}" inside a plain scalar would end the flow mapping:
+// a token of plain characters parses the same in every YAML context, and
+// each scalar gets its references back before they are expanded.
+type refTokens struct {
+	prefix string
+	refs   []string // the references as written, "${NAME}", by token number
+	find   *regexp.Regexp
+}
+
+// protectRefs returns data with each ${...} reference closed on its line
+// replaced by a token of the same line, and the tokens to restore. "$$" is
+// kept as written (expand reads it as "$"). Lines are unchanged, so YAML
+// errors and problems keep their line numbers.
+func protectRefs(data []byte) ([]byte, *refTokens) {
+	t := &refTokens{prefix: "__vigil_ref_"}
+	for bytes.Contains(data, []byte(t.prefix)) {
+		t.prefix += "x_"
+	}
+	t.find = regexp.MustCompile(regexp.QuoteMeta(t.prefix) + `(\d+)__`)
+	var out bytes.Buffer
+	for i := 0; i < len(data); i++ {
+		if data[i] != '$' || i+1 == len(data) {
+			out.WriteByte(data[i])
+			continue
+		}
+		switch data[i+1] {
+		case '$':
+			out.WriteString("$$")
+			i++
+		case '{':
+			end := bytes.IndexAny(data[i+2:], "}\n")
+			if end < 0 || data[i+2+end] != '}' {
+				out.WriteByte('$') // unterminated: expand reports it
+				continue
+			}
+			fmt.Fprintf(&out, "%s%d__", t.prefix, len(t.refs))
+			t.refs = append(t.refs, string(data[i:i+3+end]))
+			i += 2 + end
+		default:
+			out.WriteByte('$')
+		}
+	}
+	return out.Bytes(), t
+}
+
+// restore puts the references back into s.
+func (t *refTokens) restore(s string) string {
+	if t == nil || len(t.refs) == 0 || !strings.Contains(s, t.prefix) {
+		return s
+	}
+	return t.find.ReplaceAllStringFunc(s, func(tok string) string {
+		n, err := strconv.Atoi(t.find.FindStringSubmatch(tok)[1])
+		if err != nil || n >= len(t.refs) {
+			return tok
+		}
+		return t.refs[n]
+	})
+}
+
+// expandTree puts back the references protectRefs hid, then replaces
+// ${NAME} in every scalar value of the tree (not in mapping keys) and "$$"
+// with "$". A plain scalar is re-typed from its new text, so
+// `fail_after: ${N}` reads as an integer. A scalar with a bad reference is
+// reported, left as written and marked bad so that it is not reported
+// again as, say, an invalid duration.
 func (l *loader) expandTree(n *yaml.Node) {
 	if n == nil {
 		return
@@ -27,9 +92,13 @@ func (l *loader) expandTree(n *yaml.Node) {
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode {
+				k.Value = l.refs.restore(k.Value)
+			}
 			l.expandTree(n.Content[i+1])
 		}
 	case yaml.ScalarNode:
+		n.Value = l.refs.restore(n.Value)
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
