@@ -186,12 +186,12 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 	}
 }
 
-// Record stores a run's result, advances its check's state machine and
-// enqueues the alert its transition calls for, all in one store
-// transaction; then it computes the key changes against the previous run
-// and hands the Event to every sink concurrently, returning when all have
-// finished. A sink's failure or panic is logged and counted (SinkErrors)
-// and never fails Record.
+// Record stores a run's result, advances its check's state machine,
+// enqueues the alert its transition calls for and computes the key changes
+// against the previous run, all in one store transaction; then it hands
+// the Event to every sink concurrently, returning when all have finished.
+// A sink's failure or panic is logged and counted (SinkErrors) and never
+// fails Record.
 //
 // r.Check and r.Kind default to check.ID and check.Kind; a zero
 // r.StartedAt is the engine's clock. Record is not cancelled by ctx (a run
@@ -227,24 +227,19 @@ func (e *Engine) Record(ctx context.Context, check CheckInfo, r checks.Result) (
 	if err != nil {
 		err = fmt.Errorf("engine: record %s: %w", check.ID, err)
 		e.log.Error("engine: result not recorded", "check", check.ID, "status", string(r.Status), "err", err)
-		ev.RunID, ev.Transition, ev.Silenced = 0, Transition{}, false
+		ev.RunID, ev.Transition, ev.Silenced, ev.Changes = 0, Transition{}, false, store.KeyChanges{}
 		e.fanOut(ctx, ev)
 		return ev, err
 	}
 
-	changesCtx, cancel := context.WithTimeout(ctx, storeTimeout)
-	ev.Changes, err = e.store.KeyChanges(changesCtx, ev.RunID)
-	cancel()
-	if err != nil {
-		e.log.Error("engine: key changes", "check", check.ID, "run", ev.RunID, "err", err)
-		ev.Changes = store.KeyChanges{New: []string{}, Still: []string{}, Fixed: []string{}, Unknown: []string{}}
-	}
 	e.fanOut(ctx, ev)
 	return ev, nil
 }
 
 // advance is Record's transaction: lock the check's state, store the run,
-// step the state machine, update the incident and enqueue the alert.
+// step the state machine, update the incident, enqueue the alert and sort
+// the run's keys against the previous run's (inside the transaction, on
+// the writer's warm connection: one statement for a passing check).
 func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.Time) error {
 	check, r := ev.Check, ev.Result
 	// Lock first, so runs of one check get ids in the order they are applied.
@@ -308,7 +303,11 @@ func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.
 			}
 		}
 	}
-	return tx.SaveCheckState(ctx, next)
+	if err := tx.SaveCheckState(ctx, next); err != nil {
+		return err
+	}
+	ev.Changes, err = tx.KeyChanges(ctx, runID)
+	return err
 }
 
 func (e *Engine) enqueue(ctx context.Context, tx *store.Tx, kind store.OutboxKind, m Message) error {

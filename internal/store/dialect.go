@@ -24,6 +24,13 @@ type dialect struct {
 	forUpdate string
 	// greatest names the function returning the larger of its arguments.
 	greatest string
+	// lastInsertID: read an inserted row's id with LastInsertId instead of
+	// RETURNING id, which SQLite runs as a trigger and so keeps a statement
+	// journal for (a memory allocation and page copy per insert).
+	lastInsertID bool
+	// replicas: several vigil processes may share the store (PostgreSQL);
+	// SQLite has one writer process.
+	replicas bool
 }
 
 var (
@@ -35,6 +42,7 @@ var (
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil },
 		forUpdate:      "",
 		greatest:       "MAX",
+		lastInsertID:   true,
 	}
 	postgresDialect = dialect{
 		name:        "postgres",
@@ -48,6 +56,7 @@ var (
 		},
 		forUpdate: " FOR UPDATE",
 		greatest:  "GREATEST",
+		replicas:  true,
 	}
 )
 

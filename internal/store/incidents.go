@@ -144,6 +144,21 @@ func times(ts ...time.Time) ([]sql.NullInt64, error) {
 	return out, nil
 }
 
+// Queries of LockCheckState (lockStateSQL ends with the dialect's
+// forUpdate) and SaveCheckState.
+const (
+	// A placeholder row gives PostgreSQL something to lock the first time.
+	placeholderStateSQL = `INSERT INTO check_state (check_id, kind, owner, runbook, tags, status, non_pass, passes, updated_at)
+	VALUES (?, '', '', '', '[]', '', 0, 0, NULL) ON CONFLICT (check_id) DO NOTHING`
+	lockStateSQL = "SELECT " + checkStateColumns + " FROM check_state WHERE check_id = ?"
+	saveStateSQL = `INSERT INTO check_state (` + checkStateColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (check_id) DO UPDATE SET kind = excluded.kind, owner = excluded.owner, runbook = excluded.runbook,
+		tags = excluded.tags, status = excluded.status, since = excluded.since, non_pass = excluded.non_pass,
+		passes = excluded.passes, failing_since = excluded.failing_since, incident_id = excluded.incident_id,
+		last_run_id = excluded.last_run_id, updated_at = excluded.updated_at`
+)
+
 // LockCheckState returns a check's state and keeps other transactions from
 // changing it until tx ends (on PostgreSQL a row lock; on SQLite the single
 // writer). A check never recorded has the zero state with CheckID set.
@@ -152,13 +167,11 @@ func (tx *Tx) LockCheckState(ctx context.Context, checkID string) (CheckState, e
 	if checkID == "" {
 		return CheckState{}, wrap(fmt.Errorf("empty check id: %w", ErrInvalid))
 	}
-	// A placeholder row gives PostgreSQL something to lock the first time.
-	_, err := tx.exec(ctx, `INSERT INTO check_state (check_id, kind, owner, runbook, tags, status, non_pass, passes, updated_at)
-	VALUES (?, '', '', '', '[]', '', 0, 0, NULL) ON CONFLICT (check_id) DO NOTHING`, cleanText(checkID))
+	_, err := tx.execFixed(ctx, placeholderStateSQL, cleanText(checkID))
 	if err != nil {
 		return CheckState{}, wrap(err)
 	}
-	c, err := scanCheckState(tx.queryRow(ctx, "SELECT "+checkStateColumns+" FROM check_state WHERE check_id = ?"+tx.s.d.forUpdate, cleanText(checkID)))
+	c, err := scanCheckState(tx.queryRowFixed(ctx, lockStateSQL+tx.s.d.forUpdate, cleanText(checkID)))
 	if err != nil {
 		return CheckState{}, wrap(err)
 	}
@@ -183,12 +196,7 @@ func (tx *Tx) SaveCheckState(ctx context.Context, c CheckState) error {
 	if err != nil {
 		return wrap(err)
 	}
-	_, err = tx.exec(ctx, `INSERT INTO check_state (`+checkStateColumns+`)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (check_id) DO UPDATE SET kind = excluded.kind, owner = excluded.owner, runbook = excluded.runbook,
-		tags = excluded.tags, status = excluded.status, since = excluded.since, non_pass = excluded.non_pass,
-		passes = excluded.passes, failing_since = excluded.failing_since, incident_id = excluded.incident_id,
-		last_run_id = excluded.last_run_id, updated_at = excluded.updated_at`,
+	_, err = tx.execFixed(ctx, saveStateSQL,
 		cleanText(c.CheckID), cleanText(c.Kind), cleanText(c.Owner), cleanText(c.Runbook), tagsJSON, cleanText(string(c.Status)),
 		ts[0], c.NonPass, c.Passes, ts[1], nullID(c.IncidentID), nullID(c.LastRunID), ts[2])
 	if err != nil {

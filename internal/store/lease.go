@@ -63,6 +63,9 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	return holder, time.Unix(0, exp).UTC(), nil
 }
 
+const claimTickSQL = `INSERT INTO tick_claims (check_id, scheduled_at, holder) VALUES (?, ?, ?)
+	ON CONFLICT (check_id, scheduled_at) DO NOTHING`
+
 // ClaimTick records that holder runs checkID's tick scheduled at
 // scheduled. It reports false when some replica already claimed that tick,
 // so no tick runs twice even while leadership changes hands.
@@ -71,8 +74,7 @@ func (s *Store) ClaimTick(ctx context.Context, checkID string, scheduled time.Ti
 	if err != nil {
 		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
 	}
-	res, err := s.write.ExecContext(ctx, s.d.rebind(`INSERT INTO tick_claims (check_id, scheduled_at, holder) VALUES (?, ?, ?)
-		ON CONFLICT (check_id, scheduled_at) DO NOTHING`), checkID, at, holder)
+	res, err := s.writeFixed(ctx, claimTickSQL, checkID, at, holder)
 	if err != nil {
 		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
 	}

@@ -43,6 +43,12 @@ const (
 	keysPerInsert = 500
 )
 
+// insertRunSQL inserts a run; the dialect says how its id is read (a
+// RETURNING clause or LastInsertId).
+const insertRunSQL = `INSERT INTO runs
+	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 const runColumns = "id, check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics"
 
 // RecordResult stores one run's result and its violation keys in one
@@ -101,13 +107,9 @@ func (tx *Tx) recordResult(ctx context.Context, r checks.Result) (int64, error) 
 	keys, truncated := normalizeKeys(r.Keys)
 	truncated = truncated || r.KeysTruncated
 
-	var id int64
-	err = tx.queryRow(ctx, `INSERT INTO runs
-	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	id, err := tx.insertID(ctx, insertRunSQL,
 		cleanText(r.Check), cleanText(r.Kind), cleanText(string(r.Status)), r.Violations, sample,
-		int64(duration), cleanText(r.Error), started, truncated, metrics,
-	).Scan(&id)
+		int64(duration), cleanText(r.Error), started, truncated, metrics)
 	if err != nil {
 		return 0, fmt.Errorf("insert run: %w", err)
 	}
@@ -204,31 +206,60 @@ func (s *Store) RunKeys(ctx context.Context, runID int64) ([]string, error) {
 // previous run every key is new. It returns ErrNotFound when the run does
 // not exist.
 func (s *Store) KeyChanges(ctx context.Context, runID int64) (KeyChanges, error) {
+	return keyChanges(ctx, runID, s.readRowFixed, s.readFixed)
+}
+
+// KeyChanges is Store.KeyChanges inside tx, which sees the runs tx wrote.
+func (tx *Tx) KeyChanges(ctx context.Context, runID int64) (KeyChanges, error) {
+	return keyChanges(ctx, runID, tx.queryRowFixed, fixedQuerier{tx}.QueryContext)
+}
+
+func keyChanges(ctx context.Context, runID int64,
+	queryRow func(ctx context.Context, q string, args ...any) *sql.Row,
+	query func(ctx context.Context, q string, args ...any) (*sql.Rows, error),
+) (KeyChanges, error) {
 	wrap := func(err error) error { return fmt.Errorf("store: key changes of run %d: %w", runID, err) }
-	checkID, truncated, err := s.runHead(ctx, runID)
-	if err != nil {
-		return KeyChanges{}, wrap(err)
-	}
-	cur, err := s.keys(ctx, runID)
-	if err != nil {
-		return KeyChanges{}, wrap(err)
-	}
-	var prevID int64
-	var prevTruncated bool
-	err = s.read.QueryRowContext(ctx, s.d.rebind("SELECT id, keys_truncated FROM runs WHERE check_id = ? AND id < ? ORDER BY id DESC LIMIT 1"),
-		checkID, runID).Scan(&prevID, &prevTruncated)
+	var (
+		curTruncated, curHasKeys   bool
+		prevID                     sql.NullInt64
+		prevTruncated, prevHasKeys sql.NullBool
+	)
+	err := queryRow(ctx, runPairSQL, runID).Scan(&curTruncated, &curHasKeys, &prevID, &prevTruncated, &prevHasKeys)
 	if errors.Is(err, sql.ErrNoRows) {
+		return KeyChanges{}, wrap(ErrNotFound)
+	}
+	if err != nil {
+		return KeyChanges{}, wrap(fmt.Errorf("read run: %w", err))
+	}
+	// Most runs of a healthy check have no keys and neither had the one
+	// before: then there is nothing more to read.
+	cur, prev := []string{}, []string{}
+	if curHasKeys {
+		if cur, err = readKeys(ctx, query, runID); err != nil {
+			return KeyChanges{}, wrap(err)
+		}
+	}
+	if !prevID.Valid {
 		return KeyChanges{New: cur, Still: []string{}, Fixed: []string{}, Unknown: []string{}}, nil
 	}
-	if err != nil {
-		return KeyChanges{}, wrap(fmt.Errorf("previous run: %w", err))
+	if prevHasKeys.Bool {
+		if prev, err = readKeys(ctx, query, prevID.Int64); err != nil {
+			return KeyChanges{}, wrap(err)
+		}
 	}
-	prev, err := s.keys(ctx, prevID)
-	if err != nil {
-		return KeyChanges{}, wrap(err)
-	}
-	return compareKeys(cur, truncated, prev, prevTruncated), nil
+	return compareKeys(cur, curTruncated, prev, prevTruncated.Bool), nil
 }
+
+// runPairSQL reads, for a run, whether its keys were truncated and whether
+// it has any, then the same for the previous run of its check (NULLs when
+// there is none).
+const runPairSQL = `SELECT r.keys_truncated, EXISTS (SELECT 1 FROM run_keys WHERE run_id = r.id),
+	p.id, p.keys_truncated, EXISTS (SELECT 1 FROM run_keys WHERE run_id = p.id)
+FROM runs r
+LEFT JOIN runs p ON p.id = (SELECT MAX(id) FROM runs WHERE check_id = r.check_id AND id < r.id)
+WHERE r.id = ?`
+
+const runKeysSQL = "SELECT violation_key FROM run_keys WHERE run_id = ?"
 
 // compareKeys classifies two sorted, unique key lists. A truncated list
 // holds the smallest keys only, so it says nothing about keys above its
@@ -277,7 +308,11 @@ func (s *Store) runHead(ctx context.Context, runID int64) (checkID string, trunc
 // keys reads a run's keys, sorted byte-wise in Go (a PostgreSQL ORDER BY
 // would follow the database collation).
 func (s *Store) keys(ctx context.Context, runID int64) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, s.d.rebind("SELECT violation_key FROM run_keys WHERE run_id = ?"), runID)
+	return readKeys(ctx, s.readFixed, runID)
+}
+
+func readKeys(ctx context.Context, query func(ctx context.Context, q string, args ...any) (*sql.Rows, error), runID int64) ([]string, error) {
+	rows, err := query(ctx, runKeysSQL, runID)
 	if err != nil {
 		return nil, fmt.Errorf("read keys: %w", err)
 	}

@@ -169,7 +169,7 @@ func (s *Store) ActiveSilences(ctx context.Context, now time.Time) ([]Silence, e
 
 // ActiveSilences is Store.ActiveSilences inside tx.
 func (tx *Tx) ActiveSilences(ctx context.Context, now time.Time) ([]Silence, error) {
-	out, err := activeSilences(ctx, tx.tx, tx.s.d, now)
+	out, err := activeSilences(ctx, fixedQuerier{tx}, tx.s.d, now)
 	if err != nil {
 		return nil, fmt.Errorf("store: active silences: %w", err)
 	}
@@ -211,12 +211,14 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+const activeSilencesSQL = "SELECT " + silenceColumns + " FROM silences WHERE expired_at IS NULL AND until_at > ? ORDER BY id"
+
 func activeSilences(ctx context.Context, db querier, d dialect, now time.Time) ([]Silence, error) {
 	v, err := timeValue(now)
 	if err != nil {
 		return nil, err
 	}
-	return querySilences(ctx, db, d, "SELECT "+silenceColumns+" FROM silences WHERE expired_at IS NULL AND until_at > ? ORDER BY id", v)
+	return querySilences(ctx, db, d, activeSilencesSQL, v)
 }
 
 func querySilences(ctx context.Context, db querier, d dialect, q string, args ...any) ([]Silence, error) {

@@ -38,6 +38,7 @@ type Store struct {
 	write  *sql.DB // the only handle that writes (one connection on SQLite)
 	read   *sql.DB // query-only pool on SQLite; the same pool as write on PostgreSQL
 	now    func() time.Time
+	stmts  stmts // the queries of every run, prepared
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -78,6 +79,9 @@ func OpenWith(ctx context.Context, driver, dsn string, o Options) (*Store, error
 	if err == nil {
 		err = migrate(ctx, write, d, ms, o.Now)
 	}
+	if err == nil {
+		err = s.stmts.prepare(ctx, s)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", driver, datasource.Redact(err))
@@ -87,7 +91,7 @@ func OpenWith(ctx context.Context, driver, dsn string, o Options) (*Store, error
 
 // Close closes the store's connections. Calls after Close fail.
 func (s *Store) Close() error {
-	err := s.write.Close()
+	err := errors.Join(s.stmts.close(), s.write.Close())
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
 	}
@@ -96,6 +100,11 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// Replicas reports whether several vigil processes may share the store:
+// true on PostgreSQL, false on SQLite, whose file one process owns (it
+// holds the only writer).
+func (s *Store) Replicas() bool { return s.d.replicas }
 
 // Driver returns "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.driver }

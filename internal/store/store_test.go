@@ -161,3 +161,22 @@ func BenchmarkRecordResult(b *testing.B) {
 		})
 	}
 }
+
+// TestReplicas: PostgreSQL stores are shared by replicas (which claim each
+// tick); a SQLite store belongs to one process.
+func TestReplicas(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open func(t *testing.T) *store.Store
+		want bool
+	}{
+		{name: "sqlite", open: openSQLite, want: false},
+		{name: "postgres", open: openPostgres, want: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.open(t).Replicas(); got != tt.want {
+				t.Errorf("Replicas() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
