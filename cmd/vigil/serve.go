@@ -241,7 +241,8 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 		}
 		return
 	}
-	if _, err := st.PruneTickClaims(ctx, now.Add(-raw)); err != nil && ctx.Err() == nil {
+	// A claim only has to outlive its tick's run: keep an hour of them.
+	if _, err := st.PruneTickClaims(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
 		logger.Warn("retention: tick claims", "err", err)
 	}
 	if _, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {

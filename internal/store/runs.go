@@ -177,7 +177,7 @@ func (s *Store) Results(ctx context.Context, checkID string, before int64, limit
 // LatestResults returns the newest run of every check that has one, by
 // check id.
 func (s *Store) LatestResults(ctx context.Context) (map[string]Run, error) {
-	runs, err := s.queryRuns(ctx, "SELECT "+runColumns+" FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY check_id)")
+	runs, err := s.queryRuns(ctx, "SELECT "+runColumns+" FROM runs WHERE id IN (SELECT last_run_id FROM check_recent)")
 	if err != nil {
 		return nil, fmt.Errorf("store: latest results: %w", err)
 	}
