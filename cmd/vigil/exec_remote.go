@@ -182,7 +182,7 @@ func (r *remoteLog) Start(ctx context.Context, rec scriptlog.Record) (scriptlog.
 			body.Env[e.Name] = e.Value
 		}
 	}
-	var run runJSON
+	var run scriptlog.JSON
 	if err := r.post(ctx, "/api/v1/script-runs", body, http.StatusCreated, &run); err != nil {
 		return scriptlog.Record{}, fmt.Errorf("remote script log: start: %w", err)
 	}
@@ -203,7 +203,7 @@ func (r *remoteLog) Finish(ctx context.Context, rec scriptlog.Record) (scriptlog
 	path := "/api/v1/script-runs/" + strconv.FormatInt(rec.ID, 10)
 	wait := r.retryWait
 	for attempt := 1; ; attempt++ {
-		var run runJSON
+		var run scriptlog.JSON
 		err := r.post(ctx, path+"/finish", body, http.StatusOK, &run)
 		var se *statusError
 		switch {
@@ -282,7 +282,7 @@ func commandOf(rec scriptlog.Record) (string, error) {
 }
 
 // fromJSON turns the server's run into a Record.
-func fromJSON(j runJSON) (scriptlog.Record, error) {
+func fromJSON(j scriptlog.JSON) (scriptlog.Record, error) {
 	rec := scriptlog.Record{
 		ID: j.ID, Script: j.Script, ScriptSHA256: j.ScriptSHA256, Actor: j.Actor, Purpose: j.Purpose,
 		Ticket: j.Ticket, Target: j.Target, Inputs: j.Inputs, StartedAt: j.StartedAt,

@@ -163,7 +163,7 @@ func TestExecRemoteRecordsOnServer(t *testing.T) {
 		argv        []string
 		wantCode    int
 		wantStdout  string
-		wantStatus  string
+		wantStatus  scriptlog.Status
 		wantScript  string
 		wantOutput  string
 		wantEnv     []scriptlog.EnvVar
@@ -228,7 +228,7 @@ func TestExecRemoteRecordsOnServer(t *testing.T) {
 			}
 			id := runID(t, stderr)
 
-			var run runJSON
+			var run scriptlog.JSON
 			srv.apiGet(t, "/api/v1/script-runs/"+strconv.FormatInt(id, 10), &run)
 			if run.Actor != "token:ci" || run.Purpose != purpose || run.Status != tt.wantStatus ||
 				run.ExitCode == nil || *run.ExitCode != tt.wantCode || run.Script != tt.wantScript {
@@ -241,7 +241,7 @@ func TestExecRemoteRecordsOnServer(t *testing.T) {
 			if env, _ := json.Marshal(run.Inputs.Env); !bytes.Equal(env, mustJSON(t, tt.wantEnv)) {
 				t.Errorf("inputs.env = %s; want %s", env, mustJSON(t, tt.wantEnv))
 			}
-			var listed []runJSON
+			var listed []scriptlog.JSON
 			srv.apiGet(t, "/api/v1/script-runs?actor=token:ci&purpose="+url.QueryEscape(purpose), &listed)
 			if len(listed) != 1 || listed[0].ID != id || listed[0].Status != tt.wantStatus {
 				t.Errorf("GET /api/v1/script-runs lists %+v; want run %d alone", listed, id)
@@ -334,7 +334,7 @@ func TestExecRemoteRefuses(t *testing.T) {
 			if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the command ran although it was not recorded (stat: %v)", err)
 			}
-			var listed []runJSON
+			var listed []scriptlog.JSON
 			srv.apiGet(t, "/api/v1/script-runs?purpose="+url.QueryEscape(purpose), &listed)
 			if len(listed) != 0 {
 				t.Errorf("the server recorded %+v", listed)

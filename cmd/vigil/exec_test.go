@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigilhq/vigil/internal/scriptlog"
 	"io"
 	"os"
 	"os/exec"
@@ -64,13 +65,13 @@ func runID(t *testing.T, stderr string) int64 {
 }
 
 // showRun returns run id as `vigil scriptlog show --format json` prints it.
-func showRun(t *testing.T, cfg string, id int64) runJSON {
+func showRun(t *testing.T, cfg string, id int64) scriptlog.JSON {
 	t.Helper()
 	stdout, stderr, code := vigil(t, nil, "scriptlog", "show", "-c", cfg, "--format", "json", strconv.FormatInt(id, 10))
 	if code != 0 {
 		t.Fatalf("scriptlog show %d: exit %d\n%s", id, code, stderr)
 	}
-	var r runJSON
+	var r scriptlog.JSON
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("scriptlog show %d: %v\n%s", id, err, stdout)
 	}
@@ -78,7 +79,7 @@ func showRun(t *testing.T, cfg string, id int64) runJSON {
 }
 
 // output returns a shown run's stored output bytes.
-func output(t *testing.T, r runJSON) []byte {
+func output(t *testing.T, r scriptlog.JSON) []byte {
 	t.Helper()
 	if r.Output != nil {
 		return []byte(*r.Output)
@@ -91,13 +92,13 @@ func output(t *testing.T, r runJSON) []byte {
 }
 
 // listRuns returns `vigil scriptlog list --format json` with filter flags.
-func listRuns(t *testing.T, cfg string, flags ...string) []runJSON {
+func listRuns(t *testing.T, cfg string, flags ...string) []scriptlog.JSON {
 	t.Helper()
 	stdout, stderr, code := vigil(t, nil, append([]string{"scriptlog", "list", "-c", cfg, "--format", "json"}, flags...)...)
 	if code != 0 {
 		t.Fatalf("scriptlog list %v: exit %d\n%s", flags, code, stderr)
 	}
-	var runs []runJSON
+	var runs []scriptlog.JSON
 	if err := json.Unmarshal([]byte(stdout), &runs); err != nil {
 		t.Fatalf("scriptlog list %v: %v\n%s", flags, err, stdout)
 	}
@@ -146,16 +147,16 @@ func TestExecRecordsRuns(t *testing.T) {
 		env        []string
 		command    []string
 		wantCode   int
-		wantStatus string
+		wantStatus scriptlog.Status
 		wantStdout string // exactly what vigil exec streams to stdout
 		wantStderr string // a prefix of what it streams to stderr
 		wantOutput []byte // exactly what the record keeps
-		check      func(t *testing.T, r runJSON)
+		check      func(t *testing.T, r scriptlog.JSON)
 	}{
 		{name: "success", flags: []string{"--ticket", "OPS-1", "--target", "policies", "--actor", "alice"},
 			command: []string{"sh", "-c", "echo hello"}, wantStatus: "success",
 			wantStdout: "hello\n", wantOutput: []byte("hello\n"),
-			check: func(t *testing.T, r runJSON) {
+			check: func(t *testing.T, r scriptlog.JSON) {
 				if r.Actor != "alice" || r.Ticket != "OPS-1" || r.Target != "policies" || r.Purpose != "success" {
 					t.Errorf("actor, ticket, target, purpose = %q %q %q %q", r.Actor, r.Ticket, r.Target, r.Purpose)
 				}
@@ -171,7 +172,7 @@ func TestExecRecordsRuns(t *testing.T) {
 		{name: "killed child", command: []string{"sh", "-c", "echo bye; kill -9 $$"},
 			wantCode: 128 + 9, wantStatus: "interrupted", wantStdout: "bye\n", wantOutput: []byte("bye\n")},
 		{name: "command not found", command: []string{"./no-such-script.sh"}, wantCode: 127, wantStatus: "failed",
-			check: func(t *testing.T, r runJSON) {
+			check: func(t *testing.T, r scriptlog.JSON) {
 				if !strings.Contains(*r.Output, "no-such-script.sh") {
 					t.Errorf("output %q does not say what could not run", *r.Output)
 				}
@@ -185,7 +186,7 @@ func TestExecRecordsRuns(t *testing.T) {
 		{name: "password in arguments", command: []string{"echo", "--user=bob", "--password=hunter2-Secret"},
 			wantStatus: "success", wantStdout: "--user=bob --password=hunter2-Secret\n",
 			wantOutput: []byte("--user=bob --password=[REDACTED]\n"),
-			check: func(t *testing.T, r runJSON) {
+			check: func(t *testing.T, r scriptlog.JSON) {
 				if r.Script != "echo --user=bob --password=[REDACTED]" {
 					t.Errorf("script = %q", r.Script)
 				}
@@ -196,7 +197,7 @@ func TestExecRecordsRuns(t *testing.T) {
 		{name: "chosen environment", flags: []string{"--env", "MODE", "--env", "API_TOKEN", "--env", "UNSET_ONE"},
 			env: []string{"MODE=dry-run", "API_TOKEN=tok-Secret-123"}, command: []string{"sh", "-c", "echo $API_TOKEN"},
 			wantStatus: "success", wantStdout: "tok-Secret-123\n", wantOutput: []byte("[REDACTED]\n"),
-			check: func(t *testing.T, r runJSON) {
+			check: func(t *testing.T, r scriptlog.JSON) {
 				want := `[{"name":"MODE","value":"dry-run"},{"name":"API_TOKEN","value":"[REDACTED]"},{"name":"UNSET_ONE","value":"","unset":true}]`
 				if got, _ := json.Marshal(r.Inputs.Env); string(got) != want {
 					t.Errorf("env = %s, want %s", got, want)

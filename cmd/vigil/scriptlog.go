@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -161,9 +160,9 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitBroken
 	}
 	if *format == "json" {
-		out := make([]runJSON, 0, len(runs))
+		out := make([]scriptlog.JSON, 0, len(runs))
 		for _, r := range runs {
-			out = append(out, toJSON(r, false))
+			out = append(out, r.JSON(false))
 		}
 		return writeJSON(stdout, stderr, "vigil scriptlog list", out)
 	}
@@ -219,7 +218,7 @@ func scriptlogShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitBroken
 	}
 	if *format == "json" {
-		return writeJSON(stdout, stderr, "vigil scriptlog show", toJSON(r, true))
+		return writeJSON(stdout, stderr, "vigil scriptlog show", r.JSON(true))
 	}
 	printRun(stdout, r)
 	return exitOK
@@ -266,57 +265,6 @@ func printRun(w io.Writer, r scriptlog.Record) {
 	if len(r.Output) > 0 && r.Output[len(r.Output)-1] != '\n' {
 		fmt.Fprintln(w)
 	}
-}
-
-// runJSON is a script run as `scriptlog list` and `show` print it.
-type runJSON struct {
-	ID           int64            `json:"id"`
-	Script       string           `json:"script"`
-	ScriptSHA256 string           `json:"script_sha256"`
-	Actor        string           `json:"actor"`
-	Purpose      string           `json:"purpose"`
-	Ticket       string           `json:"ticket"`
-	Target       string           `json:"target"`
-	Inputs       scriptlog.Inputs `json:"inputs"`
-	StartedAt    time.Time        `json:"started_at"`
-	EndedAt      *time.Time       `json:"ended_at"` // null while running
-	DurationMS   int64            `json:"duration_ms"`
-	ExitCode     *int             `json:"exit_code"` // null while running
-	Status       string           `json:"status"`
-	OutputBytes  int64            `json:"output_bytes"`
-	// Output is the stored output when it is UTF-8; otherwise OutputBase64
-	// holds it. Neither is set by list.
-	Output       *string `json:"output,omitempty"`
-	OutputBase64 string  `json:"output_base64,omitempty"`
-	Hash         string  `json:"hash"`
-	PrevHash     string  `json:"prev_hash"`
-}
-
-func toJSON(r scriptlog.Record, withOutput bool) runJSON {
-	j := runJSON{
-		ID: r.ID, Script: r.Script, ScriptSHA256: r.ScriptSHA256, Actor: r.Actor, Purpose: r.Purpose,
-		Ticket: r.Ticket, Target: r.Target, Inputs: r.Inputs, StartedAt: r.StartedAt.UTC(),
-		Status: string(r.Status), OutputBytes: r.OutputBytes, Hash: r.Hash, PrevHash: r.PrevHash,
-	}
-	if j.Inputs.Args == nil {
-		j.Inputs.Args = []string{}
-	}
-	if j.Inputs.Env == nil {
-		j.Inputs.Env = []scriptlog.EnvVar{}
-	}
-	if r.Status != scriptlog.Running {
-		ended, code := r.EndedAt.UTC(), r.ExitCode
-		j.EndedAt, j.ExitCode, j.DurationMS = &ended, &code, r.Duration.Milliseconds()
-	}
-	if withOutput {
-		if utf8.Valid(r.Output) {
-			out := string(r.Output)
-			j.Output = &out
-		} else {
-			j.OutputBase64 = base64.StdEncoding.EncodeToString(r.Output)
-		}
-	}
-	return j
 }
 
 func writeJSON(stdout, stderr io.Writer, who string, v any) int {

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -60,58 +59,6 @@ type scriptRunFinishRequest struct {
 	// Status is success, failed or interrupted; by default success for
 	// exit code 0, else failed.
 	Status scriptlog.Status `json:"status"`
-}
-
-// scriptRunJSON is a run as the API returns it; `vigil scriptlog show
-// --format json` prints the same fields.
-type scriptRunJSON struct {
-	ID           int64            `json:"id"`
-	Script       string           `json:"script"`
-	ScriptSHA256 string           `json:"script_sha256"`
-	Actor        string           `json:"actor"`
-	Purpose      string           `json:"purpose"`
-	Ticket       string           `json:"ticket"`
-	Target       string           `json:"target"`
-	Inputs       scriptlog.Inputs `json:"inputs"`
-	StartedAt    time.Time        `json:"started_at"`
-	EndedAt      *time.Time       `json:"ended_at"` // null while running
-	DurationMS   int64            `json:"duration_ms"`
-	ExitCode     *int             `json:"exit_code"` // null while running
-	Status       scriptlog.Status `json:"status"`
-	OutputBytes  int64            `json:"output_bytes"`
-	// Output is the stored output when it is UTF-8; otherwise OutputBase64
-	// holds it. Searches leave both out.
-	Output       *string `json:"output,omitempty"`
-	OutputBase64 string  `json:"output_base64,omitempty"`
-	Hash         string  `json:"hash"`
-	PrevHash     string  `json:"prev_hash"`
-}
-
-func scriptRunToJSON(r scriptlog.Record, withOutput bool) scriptRunJSON {
-	j := scriptRunJSON{
-		ID: r.ID, Script: r.Script, ScriptSHA256: r.ScriptSHA256, Actor: r.Actor, Purpose: r.Purpose,
-		Ticket: r.Ticket, Target: r.Target, Inputs: r.Inputs, StartedAt: r.StartedAt.UTC(),
-		Status: r.Status, OutputBytes: r.OutputBytes, Hash: r.Hash, PrevHash: r.PrevHash,
-	}
-	if j.Inputs.Args == nil {
-		j.Inputs.Args = []string{}
-	}
-	if j.Inputs.Env == nil {
-		j.Inputs.Env = []scriptlog.EnvVar{}
-	}
-	if r.Status != scriptlog.Running {
-		ended, code := r.EndedAt.UTC(), r.ExitCode
-		j.EndedAt, j.ExitCode, j.DurationMS = &ended, &code, r.Duration.Milliseconds()
-	}
-	if withOutput {
-		if utf8.Valid(r.Output) {
-			out := string(r.Output)
-			j.Output = &out
-		} else {
-			j.OutputBase64 = base64.StdEncoding.EncodeToString(r.Output)
-		}
-	}
-	return j
 }
 
 // scriptLog is the script log in the server's store. It is cheap to make:
@@ -191,7 +138,7 @@ func (s *Server) apiScriptRunStart(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/script-runs/" + strconv.FormatInt(rec.ID, 10))
-	return c.Status(fiber.StatusCreated).JSON(scriptRunToJSON(rec, false))
+	return c.Status(fiber.StatusCreated).JSON(rec.JSON(false))
 }
 
 // recordedEnv is the env part of a run's inputs: names in order, then the
@@ -293,7 +240,7 @@ func (s *Server) apiScriptRunFinish(c *fiber.Ctx) error {
 	if err := s.audit(c, "script_run_finish", scriptRunTarget(run.ID), detail); err != nil {
 		return err
 	}
-	return c.JSON(scriptRunToJSON(run, true))
+	return c.JSON(run.JSON(true))
 }
 
 // capOutput keeps out when it fits in limit bytes, else its first and last
@@ -326,9 +273,9 @@ func (s *Server) apiScriptRuns(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]scriptRunJSON, 0, len(runs))
+	out := make([]scriptlog.JSON, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, scriptRunToJSON(r, false))
+		out = append(out, r.JSON(false))
 	}
 	if len(runs) > 0 {
 		setNextLink(c, len(runs), q.Limit, runs[len(runs)-1].ID)
@@ -343,7 +290,7 @@ func (s *Server) apiScriptRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(scriptRunToJSON(run, true))
+	return c.JSON(run.JSON(true))
 }
 
 // getScriptRun loads the run named by :id; an unknown one is a 404.

@@ -100,15 +100,15 @@ func decode[T any](t *testing.T, r response, want int) T {
 }
 
 // startRun starts a run through the API as the operator token.
-func startRun(f *fixture, body map[string]any) scriptRunJSON {
+func startRun(f *fixture, body map[string]any) scriptlog.JSON {
 	f.t.Helper()
-	return decode[scriptRunJSON](f.t, call(f, nil, http.MethodPost, "/api/v1/script-runs", operatorToken, body), http.StatusCreated)
+	return decode[scriptlog.JSON](f.t, call(f, nil, http.MethodPost, "/api/v1/script-runs", operatorToken, body), http.StatusCreated)
 }
 
 // finishRun finishes run id through the API as the operator token.
-func finishRun(f *fixture, id int64, body map[string]any) scriptRunJSON {
+func finishRun(f *fixture, id int64, body map[string]any) scriptlog.JSON {
 	f.t.Helper()
-	return decode[scriptRunJSON](f.t, call(f, nil, http.MethodPost, fmt.Sprintf("/api/v1/script-runs/%d/finish", id), operatorToken, body), http.StatusOK)
+	return decode[scriptlog.JSON](f.t, call(f, nil, http.MethodPost, fmt.Sprintf("/api/v1/script-runs/%d/finish", id), operatorToken, body), http.StatusOK)
 }
 
 // scriptLogOf is the fixture store's script log.
@@ -298,7 +298,7 @@ func TestScriptRunFinish(t *testing.T) {
 				}
 				return
 			}
-			got := decode[scriptRunJSON](t, r, http.StatusOK)
+			got := decode[scriptlog.JSON](t, r, http.StatusOK)
 			if got.Status != tt.want || got.ExitCode == nil || *got.ExitCode != tt.wantExit || got.DurationMS != 1500 {
 				t.Errorf("finished as %s, exit %v, %d ms; want %s, exit %d, 1500 ms", got.Status, got.ExitCode, got.DurationMS, tt.want, tt.wantExit)
 			}
@@ -334,7 +334,7 @@ func TestScriptRunFinish(t *testing.T) {
 		c := f.loggedIn("alice")
 		tok := c.csrf("/")
 		r := call(f, c, http.MethodPost, fmt.Sprintf("/api/v1/script-runs/%d/finish", id), "", map[string]any{"exit_code": 0}, "X-CSRF-Token", tok)
-		if got := decode[scriptRunJSON](t, r, http.StatusOK); got.Actor != operatorActor {
+		if got := decode[scriptlog.JSON](t, r, http.StatusOK); got.Actor != operatorActor {
 			t.Errorf("actor %q after an admin finished it, want the starter %q", got.Actor, operatorActor)
 		}
 	})
@@ -355,13 +355,13 @@ func TestScriptRunGet(t *testing.T) {
 	running := startRun(f, map[string]any{"purpose": "still going", "script": "sleep"})
 
 	t.Run("text output", func(t *testing.T) {
-		got := decode[scriptRunJSON](t, call(f, nil, http.MethodGet, fmt.Sprintf("/api/v1/script-runs/%d", text.ID), viewerToken, nil), http.StatusOK)
+		got := decode[scriptlog.JSON](t, call(f, nil, http.MethodGet, fmt.Sprintf("/api/v1/script-runs/%d", text.ID), viewerToken, nil), http.StatusOK)
 		if got.Output == nil || *got.Output != "hi\n" || got.OutputBytes != 5000 || got.Script != "echo hi" || got.Hash == "" || got.PrevHash == "" {
 			t.Errorf("got %+v", got)
 		}
 	})
 	t.Run("binary output", func(t *testing.T) {
-		got := decode[scriptRunJSON](t, call(f, nil, http.MethodGet, fmt.Sprintf("/api/v1/script-runs/%d", binary.ID), viewerToken, nil), http.StatusOK)
+		got := decode[scriptlog.JSON](t, call(f, nil, http.MethodGet, fmt.Sprintf("/api/v1/script-runs/%d", binary.ID), viewerToken, nil), http.StatusOK)
 		b, err := base64.StdEncoding.DecodeString(got.OutputBase64)
 		if err != nil || !bytes.Equal(b, raw) || got.Output != nil {
 			t.Errorf("output %v / %q, want base64 of %v", got.Output, got.OutputBase64, raw)
@@ -389,7 +389,7 @@ func TestScriptRunGet(t *testing.T) {
 
 // seedSearch records five runs an hour apart and returns them. A run's id
 // is the sequence number of its start entry: 1, 3, 5, 7 and 9.
-func seedSearch(f *fixture) []scriptRunJSON {
+func seedSearch(f *fixture) []scriptlog.JSON {
 	f.t.Helper()
 	type seed struct {
 		start  map[string]any
@@ -407,7 +407,7 @@ func seedSearch(f *fixture) []scriptRunJSON {
 		{map[string]any{"purpose": "long backfill", "ticket": "OPS-4", "target": "policies", "script": "./backfill.sh", "args": []string{"--all"}},
 			nil},
 	}
-	var out []scriptRunJSON
+	var out []scriptlog.JSON
 	for _, s := range seeds {
 		run := startRun(f, s.start)
 		if s.finish != nil {
@@ -456,7 +456,7 @@ func TestScriptRunSearchAPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			target := "/api/v1/script-runs?" + strings.ReplaceAll(tt.query, " ", "%20")
 			r := call(f, nil, http.MethodGet, target, viewerToken, nil)
-			got := decode[[]scriptRunJSON](t, r, http.StatusOK)
+			got := decode[[]scriptlog.JSON](t, r, http.StatusOK)
 			var ids []int64
 			for _, run := range got {
 				ids = append(ids, run.ID)
