@@ -221,20 +221,8 @@ func (s *Store) CheckState(ctx context.Context, checkID string) (CheckState, err
 // CheckStates returns the state of every check with a recorded run, by
 // ascending check id.
 func (s *Store) CheckStates(ctx context.Context) ([]CheckState, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+checkStateColumns+" FROM check_state WHERE status <> '' ORDER BY check_id")
+	out, err := scanAll(scanCheckState)(s.read.QueryContext(ctx, "SELECT "+checkStateColumns+" FROM check_state WHERE status <> '' ORDER BY check_id"))
 	if err != nil {
-		return nil, fmt.Errorf("store: check states: %w", err)
-	}
-	defer rows.Close()
-	out := []CheckState{}
-	for rows.Next() {
-		c, err := scanCheckState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: check states: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: check states: %w", err)
 	}
 	return out, nil
@@ -381,20 +369,8 @@ func (s *Store) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, err
 		query, args = query+" AND id < ?", append(args, q.Before)
 	}
 	query, args = query+" ORDER BY id DESC LIMIT ?", append(args, pageSize(q.Limit))
-	rows, err := s.read.QueryContext(ctx, s.d.rebind(query), args...)
+	out, err := scanAll(scanIncident)(s.read.QueryContext(ctx, s.d.rebind(query), args...))
 	if err != nil {
-		return nil, fmt.Errorf("store: incidents: %w", err)
-	}
-	defer rows.Close()
-	out := []Incident{}
-	for rows.Next() {
-		i, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: incidents: %w", err)
-		}
-		out = append(out, i)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: incidents: %w", err)
 	}
 	return out, nil

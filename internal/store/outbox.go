@@ -111,23 +111,11 @@ func (s *Store) NextOutbox(ctx context.Context, now time.Time, limit int) ([]Out
 	if err != nil {
 		return nil, fmt.Errorf("store: next outbox: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, s.d.rebind(`SELECT `+outboxColumns+` FROM outbox o
+	out, err := scanAll(scanOutbox)(s.read.QueryContext(ctx, s.d.rebind(`SELECT `+outboxColumns+` FROM outbox o
 	WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?
 	AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.check_id = o.check_id AND p.delivered_at IS NULL AND p.id < o.id AND p.next_attempt_at > ?)
-	ORDER BY o.id LIMIT ?`), v, v, pageSize(limit))
+	ORDER BY o.id LIMIT ?`), v, v, pageSize(limit)))
 	if err != nil {
-		return nil, fmt.Errorf("store: next outbox: %w", err)
-	}
-	defer rows.Close()
-	out := []OutboxMessage{}
-	for rows.Next() {
-		m, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: next outbox: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: next outbox: %w", err)
 	}
 	return out, nil

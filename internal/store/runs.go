@@ -333,20 +333,7 @@ func readKeys(ctx context.Context, query func(ctx context.Context, q string, arg
 }
 
 func (s *Store) queryRuns(ctx context.Context, q string, args ...any) ([]Run, error) {
-	rows, err := s.read.QueryContext(ctx, s.d.rebind(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	runs := []Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, r)
-	}
-	return runs, rows.Err()
+	return scanAll(scanRun)(s.read.QueryContext(ctx, s.d.rebind(q), args...))
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -222,18 +222,5 @@ func activeSilences(ctx context.Context, db querier, d dialect, now time.Time) (
 }
 
 func querySilences(ctx context.Context, db querier, d dialect, q string, args ...any) ([]Silence, error) {
-	rows, err := db.QueryContext(ctx, d.rebind(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Silence{}
-	for rows.Next() {
-		s, err := scanSilence(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return scanAll(scanSilence)(db.QueryContext(ctx, d.rebind(q), args...))
 }

@@ -115,3 +115,25 @@ func decodeMetrics(s string) (map[string]float64, error) {
 	}
 	return m, nil
 }
+
+// scanAll returns a function that reads every row of a query's result
+// with scan and closes the rows, passing an error of the query itself
+// through; it never returns a nil slice. Use it as
+// scanAll(scanRun)(db.QueryContext(...)).
+func scanAll[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		out := []T{}
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
