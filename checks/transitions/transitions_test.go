@@ -271,32 +271,7 @@ func TestRun(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					res, err := kindtest.Run(t, kindtest.Decode(t, transitions.Kind, tc.spec), deps(src))
-					if len(tc.err) > 0 {
-						if err == nil {
-							t.Fatalf("Run succeeded with %+v, want an error containing %q", res, tc.err)
-						}
-						t.Logf("error: %v", err)
-						for _, s := range tc.err {
-							if !strings.Contains(err.Error(), s) {
-								t.Errorf("error %q does not contain %q", err, s)
-							}
-						}
-						return
-					}
-					if err != nil {
-						t.Fatalf("Run: %v", err)
-					}
-					if res.Status != tc.status || res.Violations != tc.violations {
-						t.Errorf("status %s with %d violations, want %s with %d", res.Status, res.Violations, tc.status, tc.violations)
-					}
-					if len(res.Sample) != 0 || len(tc.sample) != 0 {
-						if !reflect.DeepEqual(res.Sample, tc.sample) {
-							t.Errorf("sample:\n got %q\nwant %q", res.Sample, tc.sample)
-						}
-					}
-					if len(res.Keys) != tc.violations {
-						t.Errorf("got %d keys, want %d", len(res.Keys), tc.violations)
-					}
+					kindtest.Want{Err: tc.err, Status: tc.status, Violations: tc.violations, Sample: tc.sample}.Check(t, res, err)
 				})
 			}
 			var n int

@@ -10,6 +10,7 @@ package kindtest
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -91,4 +92,43 @@ func Build(tb testing.TB, spec checks.Spec, deps checks.Deps) checks.Check {
 func Run(tb testing.TB, spec checks.Spec, deps checks.Deps) (checks.Result, error) {
 	tb.Helper()
 	return Build(tb, spec, deps).Run(context.Background())
+}
+
+// Want is what a run should produce: an error containing every Err
+// substring, or the status, the violation count (and as many keys) and the
+// exact sample.
+type Want struct {
+	Err        []string
+	Status     checks.Status
+	Violations int
+	Sample     []checks.Violation
+}
+
+// Check reports every way res and err differ from w.
+func (w Want) Check(tb testing.TB, res checks.Result, err error) {
+	tb.Helper()
+	if len(w.Err) > 0 {
+		if err == nil {
+			tb.Fatalf("Run succeeded with %+v, want an error containing %q", res, w.Err)
+		}
+		tb.Logf("error: %v", err)
+		for _, s := range w.Err {
+			if !strings.Contains(err.Error(), s) {
+				tb.Errorf("error %q does not contain %q", err, s)
+			}
+		}
+		return
+	}
+	if err != nil {
+		tb.Fatalf("Run: %v", err)
+	}
+	if res.Status != w.Status || res.Violations != w.Violations {
+		tb.Errorf("status %s with %d violations, want %s with %d", res.Status, res.Violations, w.Status, w.Violations)
+	}
+	if (len(res.Sample) != 0 || len(w.Sample) != 0) && !reflect.DeepEqual(res.Sample, w.Sample) {
+		tb.Errorf("sample:\n got %q\nwant %q", res.Sample, w.Sample)
+	}
+	if len(res.Keys) != w.Violations {
+		tb.Errorf("got %d keys, want %d", len(res.Keys), w.Violations)
+	}
 }
