@@ -131,6 +131,8 @@ checks:
 		if loc := p.location(); loc != base+"/" {
 			t.Fatalf("after logging in the operator is on %s, want the overview", loc)
 		}
+		// The overview lists what is broken; passing checks are a count
+		// with a link that lists them in place.
 		rows := tabEval[[][]string](p, jsTableCells("#overview-body table.checks"))
 		wantOverview := []struct {
 			check string
@@ -139,6 +141,26 @@ checks:
 			{"negative-premiums", []string{"fail", "5 violations", "billing-team", "sql"}},
 			{"premium-outliers", []string{"pass", "billing-team", "sql"}},
 		}
+		if len(rows) != 1 || !strings.HasPrefix(rows[0][0], "negative-premiums") {
+			t.Errorf("overview rows = %q, want only the failing check listed", rows)
+		}
+		if groups := tabEval[[]string](p, jsTexts("#overview-body h2.group")); len(groups) != 2 ||
+			!strings.HasPrefix(groups[0], "fail") || !strings.HasPrefix(groups[1], "pass") || !strings.HasSuffix(groups[1], "(1)") {
+			t.Errorf("overview groups = %q, want failing checks first, then the count of passing ones", groups)
+		}
+		b.Screenshot(t, p.ctx, "overview")
+		tabEval[chromedp.Void](p, `window.vigilBrowserTest = "same page"`)
+		if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(`#overview-body a[href="/?show=passing"]`), chromedp.NodeVisible)); err != nil {
+			t.Fatal(err)
+		}
+		p.waitUntil(`!!document.querySelector('#overview-body a[href="/checks/premium-outliers"]')`, "the passing checks to be listed")
+		if got := tabEval[string](p, `String(window.vigilBrowserTest)`); got != "same page" {
+			t.Errorf("listing the passing checks reloaded the page instead of updating it in place")
+		}
+		if loc := p.location(); loc != base+"/?show=passing" {
+			t.Errorf("after listing the passing checks the tab is on %s, want /?show=passing (so a reload keeps them)", loc)
+		}
+		rows = tabEval[[][]string](p, jsTableCells("#overview-body table.checks"))
 		for _, want := range wantOverview {
 			i := slices.IndexFunc(rows, func(r []string) bool { return len(r) > 0 && strings.HasPrefix(r[0], want.check) })
 			if i < 0 {
@@ -151,11 +173,7 @@ checks:
 				}
 			}
 		}
-		if groups := tabEval[[]string](p, jsTexts("#overview-body h2.group")); len(groups) != 2 ||
-			!strings.HasPrefix(groups[0], "fail") || !strings.HasPrefix(groups[1], "pass") {
-			t.Errorf("overview groups = %q, want failing checks first, then passing ones", groups)
-		}
-		b.Screenshot(t, p.ctx, "overview")
+		b.Screenshot(t, p.ctx, "overview-passing-listed")
 
 		p.clickAndLoad(`#overview-body a[href="` + checkPath + `"]`)
 		if loc := p.location(); loc != base+checkPath {
@@ -276,6 +294,16 @@ checks:
 			t.Errorf("check facts after silencing read %q", facts)
 		}
 		b.Screenshot(t, p.ctx, "check-without-js")
+
+		// The overview's passing checks are a plain link away.
+		p.open("/")
+		if n := tabEval[int](p, `document.querySelectorAll('#overview-body a[href="/checks/premium-outliers"]').length`); n != 0 {
+			t.Errorf("the overview lists the passing check before it is asked to")
+		}
+		p.clickAndLoad(`#overview-body a[href="/?show=passing"]`)
+		if n := tabEval[int](p, `document.querySelectorAll('#overview-body a[href="/checks/premium-outliers"]').length`); n != 1 {
+			t.Errorf("following the link to the passing checks did not list premium-outliers")
+		}
 
 		p.open("/silences")
 		silences := tabEval[[][]string](p, jsTableCells("#silence-list"))

@@ -17,9 +17,9 @@ func (s *Server) apiChecks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]apiCheck, len(sums))
-	for i, sum := range sums {
-		out[i] = toAPICheck(sum)
+	out := make([]apiCheck, 0, len(s.configChecks()))
+	for sum := range sums {
+		out = append(out, toAPICheck(sum))
 	}
 	return c.JSON(out)
 }

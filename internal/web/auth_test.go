@@ -304,6 +304,28 @@ func TestAnonymous(t *testing.T) {
 	}
 }
 
+// validSilence is a valid POST /silences form (a real action, audited as
+// "silence" of orders-dup) with the CSRF token tok ("" for none).
+func validSilence(tok string) url.Values {
+	v := url.Values{"matcher": {"orders-dup"}, "for": {"2h"}, "reason": {"fix deploying"}}
+	if tok != "" {
+		v.Set("_csrf", tok)
+	}
+	return v
+}
+
+// silenceAudits returns the audit entries of silences.
+func silenceAudits(f *fixture) []store.AuditEntry {
+	f.t.Helper()
+	var out []store.AuditEntry
+	for _, e := range f.audit() {
+		if e.Action == "silence" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func TestRoles(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -316,32 +338,27 @@ func TestRoles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, authConfig(t, "http://127.0.0.1:8080"), nil)
-			c := f.loggedIn(tt.user)
-			home := c.get("/")
-			if home.StatusCode != 200 {
-				t.Fatalf("GET / = %d", home.StatusCode)
+			d := newDash(t, false)
+			c := d.loggedIn(tt.user)
+			page := c.get("/silences")
+			if page.StatusCode != 200 {
+				t.Fatalf("GET /silences = %d", page.StatusCode)
 			}
-			if showsButton := strings.Contains(home.body, `action="/ping"`); showsButton != (tt.wantStatus == 303) {
-				t.Errorf("ping button shown = %v for %s", showsButton, tt.user)
+			if showsForm := strings.Contains(page.body, `action="/silences"`); showsForm != (tt.wantStatus == 303) {
+				t.Errorf("silence form shown = %v for %s", showsForm, tt.user)
 			}
 			tok := c.csrf("/")
-			r := c.post("/ping", url.Values{"_csrf": {tok}})
+			r := c.post("/silences", validSilence(tok))
 			if r.StatusCode != tt.wantStatus {
-				t.Fatalf("POST /ping = %d, want %d\n%s", r.StatusCode, tt.wantStatus, r.body)
+				t.Fatalf("POST /silences = %d, want %d\n%s", r.StatusCode, tt.wantStatus, r.body)
 			}
-			var pings []store.AuditEntry
-			for _, e := range f.audit() {
-				if e.Action == "ping" {
-					pings = append(pings, e)
-				}
-			}
+			audits := silenceAudits(d.fixture)
 			if tt.wantStatus == 303 {
-				if len(pings) != 1 || pings[0].Actor != tt.user || pings[0].Target != "overview" || pings[0].Remote == "" {
-					t.Errorf("ping audit = %+v", pings)
+				if len(audits) != 1 || audits[0].Actor != tt.user || audits[0].Target != "orders-dup" || audits[0].Remote == "" {
+					t.Errorf("silence audit = %+v", audits)
 				}
-			} else if len(pings) != 0 {
-				t.Errorf("a refused action was audited: %+v", pings)
+			} else if len(audits) != 0 {
+				t.Errorf("a refused action was audited: %+v", audits)
 			}
 		})
 	}
@@ -387,7 +404,7 @@ func fillParams(path string) string {
 }
 
 func TestBearerTokens(t *testing.T) {
-	f := newFixture(t, authConfig(t, "http://127.0.0.1:8080"), nil)
+	f := newDash(t, false).fixture
 	ctx := context.Background()
 	storeTok := "stored-token-0123456789abcdef0123456789ab"
 	sum := sha256.Sum256([]byte(storeTok))
@@ -410,7 +427,7 @@ func TestBearerTokens(t *testing.T) {
 		name       string
 		auth       string
 		wantGet    int
-		wantPost   int // POST /ping without any CSRF token
+		wantPost   int // POST /silences without any CSRF token
 		wantActor  string
 		wantErrMsg string
 	}{
@@ -430,9 +447,9 @@ func TestBearerTokens(t *testing.T) {
 			if g.StatusCode != tt.wantGet {
 				t.Errorf("GET / = %d, want %d", g.StatusCode, tt.wantGet)
 			}
-			p := c.post("/ping", url.Values{}, "Authorization", tt.auth)
+			p := c.post("/silences", validSilence(""), "Authorization", tt.auth)
 			if p.StatusCode != tt.wantPost {
-				t.Errorf("POST /ping = %d, want %d\n%s", p.StatusCode, tt.wantPost, p.body)
+				t.Errorf("POST /silences = %d, want %d\n%s", p.StatusCode, tt.wantPost, p.body)
 			}
 			if tt.wantErrMsg != "" {
 				if p.Header.Get("WWW-Authenticate") == "" {
@@ -454,7 +471,7 @@ func TestBearerTokens(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	f := newFixture(t, authConfig(t, "http://127.0.0.1:8080"), nil)
+	f := newDash(t, false).fixture
 	oscar := f.loggedIn("oscar")
 	tok := oscar.csrf("/")
 	other := f.loggedIn("alice").csrf("/")
@@ -466,16 +483,16 @@ func TestCSRF(t *testing.T) {
 		headers    []string
 		wantStatus int
 	}{
-		{name: "no token", c: oscar, form: url.Values{}, wantStatus: 403},
-		{name: "wrong token", c: oscar, form: url.Values{"_csrf": {"AAAA" + tok[4:]}}, wantStatus: 403},
-		{name: "another session's token", c: oscar, form: url.Values{"_csrf": {other}}, wantStatus: 403},
-		{name: "form field", c: oscar, form: url.Values{"_csrf": {tok}}, wantStatus: 303},
-		{name: "htmx header", c: oscar, form: url.Values{}, headers: []string{"X-CSRF-Token", tok, "HX-Request", "true"}, wantStatus: 200},
+		{name: "no token", c: oscar, form: validSilence(""), wantStatus: 403},
+		{name: "wrong token", c: oscar, form: validSilence("AAAA" + tok[4:]), wantStatus: 403},
+		{name: "another session's token", c: oscar, form: validSilence(other), wantStatus: 403},
+		{name: "form field", c: oscar, form: validSilence(tok), wantStatus: 303},
+		{name: "htmx header", c: oscar, form: validSilence(""), headers: []string{"X-CSRF-Token", tok, "HX-Request", "true"}, wantStatus: 204},
 		{name: "anonymous login without token", c: f.client(), form: url.Values{"name": {"alice"}, "password": {"alice-pw"}}, wantStatus: 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := "/ping"
+			path := "/silences"
 			if tt.c != oscar {
 				path = "/login"
 			}
@@ -488,10 +505,13 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
-	// The htmx answer is the partial, with the header token still valid.
-	r := oscar.post("/ping", url.Values{}, "X-CSRF-Token", tok, "HX-Request", "true")
-	if !strings.HasPrefix(strings.TrimSpace(r.body), `<section id="overview-body"`) || !strings.Contains(r.body, "Ping recorded") {
-		t.Errorf("htmx ping body:\n%s", r.body)
+	// htmx is sent on with HX-Redirect, and the header token stays valid.
+	r := oscar.post("/silences", validSilence(""), "X-CSRF-Token", tok, "HX-Request", "true")
+	if r.StatusCode != 204 || r.Header.Get("HX-Redirect") != "/silences?notice=silenced" {
+		t.Errorf("htmx silence = %d, HX-Redirect %q", r.StatusCode, r.Header.Get("HX-Redirect"))
+	}
+	if n := len(silenceAudits(f)); n != 3 {
+		t.Errorf("%d silences audited, want the 3 sent with a valid token", n)
 	}
 	// The login form's token is tied to its cookie: another browser's token fails.
 	a, b := f.client(), f.client()
@@ -503,7 +523,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestLocalMode(t *testing.T) {
-	f := newFixture(t, nil, nil)
+	f := newDash(t, true).fixture
 	c := f.client()
 	home := c.get("/")
 	if home.StatusCode != 200 || !strings.Contains(home.body, `<span class="who-name">tester</span>`) || !strings.Contains(home.body, "local mode") {
@@ -512,21 +532,21 @@ func TestLocalMode(t *testing.T) {
 	if r := c.get("/login?next=/checks/x"); r.StatusCode != 303 || r.Header.Get("Location") != "/checks/x" {
 		t.Errorf("GET /login in local mode = %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := c.post("/ping", url.Values{}); r.StatusCode != 403 {
+	if r := c.post("/silences", validSilence("")); r.StatusCode != 403 {
 		t.Errorf("POST without CSRF in local mode = %d, want 403", r.StatusCode)
 	}
-	tok := c.csrf("/")
-	if r := c.post("/ping", url.Values{"_csrf": {tok}}); r.StatusCode != 303 {
+	tok := c.csrf("/silences")
+	if r := c.post("/silences", validSilence(tok)); r.StatusCode != 303 {
 		t.Errorf("POST with CSRF in local mode = %d, want 303", r.StatusCode)
 	}
 	// A cross-site form carries no cookie (SameSite=Lax): a token alone fails.
 	bare := f.client()
-	if r := bare.post("/ping", url.Values{"_csrf": {tok}}); r.StatusCode != 403 {
+	if r := bare.post("/silences", validSilence(tok)); r.StatusCode != 403 {
 		t.Errorf("POST with a token but no cookie = %d, want 403", r.StatusCode)
 	}
 	es := f.audit()
-	if len(es) != 1 || es[0].Actor != "tester" || es[0].Action != "ping" {
-		t.Errorf("audit = %+v, want one ping by tester", es)
+	if len(es) != 1 || es[0].Actor != "tester" || es[0].Action != "silence" || es[0].Target != "orders-dup" {
+		t.Errorf("audit = %+v, want one silence by tester", es)
 	}
 
 	hosts := []struct {

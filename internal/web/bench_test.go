@@ -199,8 +199,9 @@ func benchServe(b *testing.B, s *Server, target string, headers ...string) {
 	b.ReportMetric(float64(bytes)/1024, "KiB/page")
 }
 
-// BenchmarkOverview is the whole overview page: 1,000 checks, each with
-// its history strip.
+// BenchmarkOverview is the whole overview page over 1,000 checks: the
+// ones not passing listed, each with its history strip, and the count of
+// passing ones.
 func BenchmarkOverview(b *testing.B) {
 	benchServe(b, benchServer(b), "/")
 }
@@ -223,4 +224,10 @@ func BenchmarkCheckPage(b *testing.B) {
 // BenchmarkCheckPagePartial is the check page's htmx poll (check_body).
 func BenchmarkCheckPagePartial(b *testing.B) {
 	benchServe(b, benchServer(b), "/checks/"+benchCheckID(20), "HX-Request", "true")
+}
+
+// BenchmarkOverviewPassingListed is the overview with its passing checks
+// listed too (show=passing): every one of the 1,000 rows.
+func BenchmarkOverviewPassingListed(b *testing.B) {
+	benchServe(b, benchServer(b), "/?show=passing")
 }

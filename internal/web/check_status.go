@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -53,11 +54,13 @@ func (s *Server) configCheck(id string) (config.Check, error) {
 	return config.Check{}, fmt.Errorf("web: check %q: %w", id, store.ErrNotFound)
 }
 
-// checkSummaries returns every configured check with its state, in config
+// checkSummaries yields every configured check with its state, in config
 // order; LastRun holds the latest run without its sample or metrics. It
 // reads each check's recent history (with its state), open incidents and
-// active silences: three queries whatever the number of checks or runs.
-func (s *Server) checkSummaries(ctx context.Context) ([]checkSummary, error) {
+// active silences first: three queries whatever the number of checks or
+// runs. Summaries are yielded one by one, so that a page that shows a few
+// of a thousand checks keeps none of the others.
+func (s *Server) checkSummaries(ctx context.Context) (iter.Seq[checkSummary], error) {
 	history, err := s.store.RecentHistory(ctx, stripRuns)
 	if err != nil {
 		return nil, fmt.Errorf("web: checks: %w", err)
@@ -66,31 +69,31 @@ func (s *Server) checkSummaries(ctx context.Context) ([]checkSummary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: checks: %w", err)
 	}
-	incidents := make(map[string]store.Incident, len(open))
-	for _, in := range open {
-		incidents[in.CheckID] = in
+	incidents := make(map[string]*store.Incident, len(open))
+	for i := range open {
+		incidents[open[i].CheckID] = &open[i]
 	}
 	silences, err := s.store.ActiveSilences(ctx, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("web: checks: %w", err)
 	}
-	out := make([]checkSummary, 0, len(s.configChecks()))
-	for _, c := range s.configChecks() {
-		sum := checkSummary{Check: c, Runbook: s.runbookName(c), Status: statusUnknown}
-		if h, ok := history[c.ID]; ok {
-			sum.LastRun = store.Run{ID: h.Last.ID, Result: checks.Result{
-				Check: c.ID, Kind: c.Kind, Status: h.Last.Status, Violations: h.Last.Violations,
-				StartedAt: h.Last.StartedAt, Duration: h.Last.Duration, DurationMS: h.Last.Duration.Milliseconds(),
-			}}
-			sum.Status, sum.Violations, sum.Recent, sum.Since = string(h.Last.Status), h.Last.Violations, h.Recent, h.Since
+	return func(yield func(checkSummary) bool) {
+		for _, c := range s.configChecks() {
+			sum := checkSummary{Check: c, Runbook: s.runbookName(c), Status: statusUnknown}
+			if h, ok := history[c.ID]; ok {
+				sum.LastRun = store.Run{ID: h.Last.ID, Result: checks.Result{
+					Check: c.ID, Kind: c.Kind, Status: h.Last.Status, Violations: h.Last.Violations,
+					StartedAt: h.Last.StartedAt, Duration: h.Last.Duration, DurationMS: h.Last.Duration.Milliseconds(),
+				}}
+				sum.Status, sum.Violations, sum.Recent, sum.Since = string(h.Last.Status), h.Last.Violations, h.Recent, h.Since
+			}
+			sum.Incident = incidents[c.ID]
+			sum.Silence = coveringSilence(silences, c)
+			if !yield(sum) {
+				return
+			}
 		}
-		if in, ok := incidents[c.ID]; ok {
-			sum.Incident = &in
-		}
-		sum.Silence = coveringSilence(silences, c)
-		out = append(out, sum)
-	}
-	return out, nil
+	}, nil
 }
 
 // checkSummary returns one configured check with its state, or
@@ -144,10 +147,27 @@ func coveringSilence(silences []store.Silence, c config.Check) *store.Silence {
 // runbookName is the name of c's runbook: the one it names, else the
 // first that lists it; "" when it has none.
 func (s *Server) runbookName(c config.Check) string {
+	if name, ok := s.checkRunbooks[c.ID]; ok {
+		return name
+	}
 	if rb, ok := s.runbooks.ForCheck(c.ID, c.Runbook); ok {
 		return rb.Name
 	}
 	return ""
+}
+
+// runbookNames finds the runbook of every configured check once (the set
+// and the config do not change), for runbookName.
+func (s *Server) runbookNames() map[string]string {
+	out := make(map[string]string, len(s.configChecks()))
+	for _, c := range s.configChecks() {
+		if rb, ok := s.runbooks.ForCheck(c.ID, c.Runbook); ok {
+			out[c.ID] = rb.Name
+		} else {
+			out[c.ID] = ""
+		}
+	}
+	return out
 }
 
 // knownMatcher reports whether a silence matcher names a configured check

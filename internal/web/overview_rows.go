@@ -10,13 +10,14 @@ import (
 // The overview's rows are written here rather than in overview_body.html:
 // a thousand rows of html/template actions cost about twenty milliseconds,
 // more than the whole page may take (issue 7's benchmark, bench_test.go).
-// The markup is the same the template would write; every value from the
-// config or the store is escaped.
+// The markup is what the status_badge partial and a template would write
+// (the history strip is drawn with one path per status, see
+// writeStatusStrip); every value from the config or the store is escaped.
 
 // rowsHTML writes the rows of a group's table.
 func rowsHTML(rows []checkRow) template.HTML {
 	var b strings.Builder
-	b.Grow(len(rows) * 2048)
+	b.Grow(len(rows) * 1024) // a row is 600 to 900 bytes
 	for _, r := range rows {
 		r.writeHTML(&b)
 	}

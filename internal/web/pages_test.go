@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,10 +16,29 @@ import (
 // groupOrder returns the overview's group headings in page order.
 func groupOrder(body string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`<h2 class="group"><span class="status status-(\w+)">`).FindAllStringSubmatch(body, -1) {
+	for _, m := range regexp.MustCompile(`<h2 class="group"[^>]*><span class="status status-(\w+)">`).FindAllStringSubmatch(body, -1) {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// pollURL returns the hx-get of the overview's partial in body, without
+// its version, and the version.
+func pollURL(t *testing.T, body string) (target, version string) {
+	t.Helper()
+	m := regexp.MustCompile(`<section id="overview-body" class="panel" hx-get="([^"]*)" hx-trigger="every 10s"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no overview-body polling every 10s in:\n%.400s", body)
+	}
+	u, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	version = q.Get("v")
+	q.Del("v")
+	u.RawQuery = q.Encode()
+	return u.String(), version
 }
 
 func TestOverview(t *testing.T) {
@@ -32,14 +52,24 @@ func TestOverview(t *testing.T) {
 	tests := []struct {
 		name, query string
 		wantGroups  string
-		wantPoll    string // the partial's hx-get
+		wantPoll    string // the partial's hx-get, without its version
 		want        []string
 		notWant     []string
 	}{
-		{name: "all", wantPoll: "/", wantGroups: "fail,pass,unknown",
-			want: []string{`href="/checks/orders-dup"`, `href="/checks/api-up"`, `href="/checks/never-ran"`, "2 violations", "orders-team",
-				"last 3 runs: 1 fail, 1 warn, 1 pass", `<rect class="run-fail"`, "Failing (data broken)", "Not run yet", "incident #1"}},
-		{name: "by owner", query: "?owner=web-team", wantPoll: "/?owner=web-team", wantGroups: "pass", want: []string{`href="/checks/api-up"`}, notWant: []string{`href="/checks/orders-dup"`}},
+		{name: "all: passing checks counted, not listed", wantPoll: "/", wantGroups: "fail,pass,unknown",
+			want: []string{`href="/checks/orders-dup"`, `href="/checks/never-ran"`, "2 violations", "orders-team",
+				"last 3 runs: 1 fail, 1 warn, 1 pass", `<path class="run-fail" d="M12 0h5v16h-5z"/>`, "Failing (data broken)", "Not run yet", "incident #1",
+				`Passing <span class="count">(1)</span>`, "1 passing check is not listed.", `<a href="/?show=passing" hx-get="/?show=passing"`},
+			notWant: []string{`href="/checks/api-up"`, "Hide the passing checks", `name="show"`}},
+		{name: "passing checks listed", query: "?show=passing", wantPoll: "/?show=passing", wantGroups: "fail,pass,unknown",
+			want:    []string{`href="/checks/orders-dup"`, `href="/checks/api-up"`, `<a href="/" hx-get="/"`, "Hide the passing checks", `<input type="hidden" name="show" value="passing">`},
+			notWant: []string{"not listed", "Clear filters"}},
+		{name: "by owner", query: "?owner=web-team", wantPoll: "/?owner=web-team", wantGroups: "pass",
+			want: []string{`href="/?owner=web-team&amp;show=passing"`, "Clear filters"}, notWant: []string{`href="/checks/orders-dup"`, `href="/checks/api-up"`}},
+		{name: "by owner, passing listed", query: "?owner=web-team&show=passing", wantPoll: "/?owner=web-team&show=passing", wantGroups: "pass",
+			want: []string{`href="/checks/api-up"`, `href="/?owner=web-team"`}, notWant: []string{`href="/checks/orders-dup"`}},
+		{name: "by status pass lists them", query: "?status=pass", wantPoll: "/?status=pass", wantGroups: "pass",
+			want: []string{`href="/checks/api-up"`}, notWant: []string{"Hide the passing checks", "not listed"}},
 		{name: "by tag", query: "?tag=team:orders", wantPoll: "/?tag=team%3Aorders", wantGroups: "fail,unknown", want: []string{`href="/checks/never-ran"`}, notWant: []string{`href="/checks/api-up"`}},
 		{name: "by status", query: "?status=fail", wantPoll: "/?status=fail", wantGroups: "fail", notWant: []string{`href="/checks/never-ran"`}},
 		{name: "nothing matches", query: "?status=error", wantPoll: "/?status=error", wantGroups: "", want: []string{"No check matches these filters."}},
@@ -63,11 +93,62 @@ func TestOverview(t *testing.T) {
 					t.Errorf("page shows %q", w)
 				}
 			}
-			// The partial polls with the same filters.
+			// The partial is the same body, and polls with the same filters.
 			p := vic.get("/"+tt.query, "HX-Request", "true")
-			if !strings.HasPrefix(strings.TrimSpace(p.body), `<section id="overview-body"`) || !strings.Contains(p.body, `hx-trigger="every 10s"`) ||
-				!strings.Contains(p.body, `hx-get="`+tt.wantPoll+`"`) {
-				t.Errorf("partial does not poll %s every 10s:\n%.300s", tt.wantPoll, p.body)
+			if !strings.HasPrefix(strings.TrimSpace(p.body), `<section id="overview-body"`) {
+				t.Errorf("partial:\n%.300s", p.body)
+			}
+			if got := strings.Join(groupOrder(p.body), ","); got != tt.wantGroups {
+				t.Errorf("partial groups = %q, want %q", got, tt.wantGroups)
+			}
+			if poll, _ := pollURL(t, p.body); poll != tt.wantPoll {
+				t.Errorf("partial polls %s, want %s", poll, tt.wantPoll)
+			}
+		})
+	}
+}
+
+// TestOverviewPoll: a poll that sends back the version it holds gets 204
+// (htmx keeps the page) until what the body shows changes.
+func TestOverviewPoll(t *testing.T) {
+	d := newDash(t, false)
+	d.record("orders-dup", checks.Fail, "O-1")
+	vic := d.loggedIn("vic")
+	hx := []string{"HX-Request", "true"}
+
+	page := vic.get("/")
+	target, v := pollURL(t, page.body)
+	if v == "" {
+		t.Fatalf("the poll URL %s carries no version", target)
+	}
+	if r := vic.get("/?v="+v, hx...); r.StatusCode != 204 || r.body != "" {
+		t.Errorf("unchanged poll = %d %q, want 204 and no body", r.StatusCode, r.body)
+	}
+	if r := vic.get("/?v=" + v); r.StatusCode != 200 || !strings.HasPrefix(r.body, "<!doctype html>") {
+		t.Errorf("a plain request with ?v= = %d, want the page", r.StatusCode)
+	}
+	if r := vic.get("/?show=passing&v="+v, hx...); r.StatusCode != 200 {
+		t.Errorf("a poll of another view with this version = %d, want 200", r.StatusCode)
+	}
+
+	tests := []struct {
+		name   string
+		change func()
+	}{
+		{name: "a new run", change: func() { d.record("api-up", checks.Pass) }},
+		{name: "a passing check starts failing", change: func() { d.record("api-up", checks.Fail, "slow") }},
+		{name: "time passes (ages change)", change: func() { d.clock.Add(time.Hour) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, before := pollURL(t, vic.get("/", hx...).body)
+			tt.change()
+			r := vic.get("/?v="+before, hx...)
+			if r.StatusCode != 200 {
+				t.Fatalf("poll after %s = %d, want 200", tt.name, r.StatusCode)
+			}
+			if _, after := pollURL(t, r.body); after == before {
+				t.Errorf("the version did not change after %s", tt.name)
 			}
 		})
 	}

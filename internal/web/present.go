@@ -42,13 +42,13 @@ func relative(t, now time.Time) string {
 	case d < time.Second:
 		return "just now"
 	case d < time.Minute:
-		s = fmt.Sprintf("%ds", int(d.Seconds()))
+		s = strconv.Itoa(int(d.Seconds())) + "s"
 	case d < time.Hour:
-		s = fmt.Sprintf("%dm", int(d.Minutes()))
+		s = strconv.Itoa(int(d.Minutes())) + "m"
 	case d < 48*time.Hour:
-		s = fmt.Sprintf("%dh", int(d.Hours()))
+		s = strconv.Itoa(int(d.Hours())) + "h"
 	default:
-		s = fmt.Sprintf("%dd", int(d.Hours()/24))
+		s = strconv.Itoa(int(d.Hours()/24)) + "d"
 	}
 	if future {
 		return "in " + s
@@ -114,14 +114,16 @@ func stripSVG(cells []stripCell) template.HTML {
 }
 
 // writeStatusStrip writes the strip of statuses (newest first) as
-// stripSVG draws theirs, with cells that carry no title of their own (the
-// strip's label counts them): the overview draws a thousand strips, so the
-// cells come ready-made from statusRects.
+// stripSVG draws theirs, but with one <path> per status instead of a
+// <rect> per run, and no title per run (the strip's label counts them):
+// the overview draws a strip on every row, and a path is a fifth of the
+// markup.
 func writeStatusStrip(b *strings.Builder, statuses []checks.Status) {
 	if len(statuses) == 0 {
 		b.WriteString(`<span class="muted">no runs yet</span>`)
 		return
 	}
+	statuses = statuses[:min(len(statuses), stripRuns)]
 	var counts [len(stripStatuses) + 1]int // by index in stripStatuses; last: other
 	for _, st := range statuses {
 		counts[stripStatusIndex(st)]++
@@ -145,14 +147,29 @@ func writeStatusStrip(b *strings.Builder, statuses []checks.Status) {
 	b.WriteString(`"><title>`)
 	b.Write(label)
 	b.WriteString(`</title>`)
-	for i := range statuses {
-		st := statuses[len(statuses)-1-i]
-		if j := stripStatusIndex(st); j < len(stripStatuses) && i < stripRuns {
-			b.WriteString(statusRects[i][j])
+	last := len(statuses) - 1 // statuses[last] is the oldest run: the leftmost cell
+	for j, st := range stripStatuses {
+		if counts[j] == 0 {
 			continue
 		}
-		c := newStripCell(i, string(st), "")
-		fmt.Fprintf(b, `<rect class="run-%s" x="%d" y="%d" width="5" height="%d"></rect>`, template.HTMLEscapeString(c.Status), c.X, c.Y, c.H)
+		b.WriteString(`<path class="run-`)
+		b.WriteString(string(st))
+		b.WriteString(`" d="`)
+		for i := range statuses {
+			if statuses[last-i] == st {
+				b.WriteString(stripCells[i][j])
+			}
+		}
+		b.WriteString(`"/>`)
+	}
+	if counts[len(stripStatuses)] > 0 {
+		for i := range statuses {
+			st := statuses[last-i]
+			if stripStatusIndex(st) == len(stripStatuses) {
+				c := newStripCell(i, string(st), "")
+				fmt.Fprintf(b, `<path class="run-%s" d="M%d %dh5v%dh-5z"/>`, template.HTMLEscapeString(c.Status), c.X, c.Y, c.H)
+			}
+		}
 	}
 	b.WriteString(`</svg>`)
 }
@@ -169,13 +186,13 @@ func stripStatusIndex(st checks.Status) int {
 	return len(stripStatuses)
 }
 
-// statusRects[i][j] is the <rect> of the i-th cell from the left with
-// status stripStatuses[j].
-var statusRects = func() (out [stripRuns][len(stripStatuses)]string) {
+// stripCells[i][j] is the outline, in SVG path data, of the i-th cell from
+// the left with status stripStatuses[j]: the <rect> stripSVG would draw.
+var stripCells = func() (out [stripRuns][len(stripStatuses)]string) {
 	for i := range stripRuns {
 		for j, st := range stripStatuses {
 			c := newStripCell(i, string(st), "")
-			out[i][j] = fmt.Sprintf(`<rect class="run-%s" x="%d" y="%d" width="5" height="%d"></rect>`, c.Status, c.X, c.Y, c.H)
+			out[i][j] = fmt.Sprintf("M%d %dh5v%dh-5z", c.X, c.Y, c.H)
 		}
 	}
 	return out

@@ -26,7 +26,6 @@ func (s *Server) routes() {
 	s.app.Post("/logout", s.logout)
 
 	s.page("/", RoleViewer, s.overview)
-	s.action("/ping", RoleOperator, s.overviewPing)
 
 	// The script log: its pages and JSON API.
 	s.page("/script-runs", RoleViewer, s.scriptRuns)

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"html/template"
 	"log/slog"
 	"net"
@@ -120,6 +121,11 @@ type Server struct {
 	demo      Sandbox     // nil unless vigil demo
 	// runbookHTML holds each runbook's body rendered once, by name.
 	runbookHTML map[string]template.HTML
+	// checkRunbooks is the runbook name of each configured check, by id
+	// ("" for none): see runbookName.
+	checkRunbooks map[string]string
+	// versionSeed seeds the overview's versions (overviewData.version).
+	versionSeed maphash.Seed
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -169,6 +175,8 @@ func New(opts Options) (*Server, error) {
 	if s.runbookHTML, err = renderRunbooks(s.runbooks); err != nil {
 		return nil, fmt.Errorf("web: new: %w", err)
 	}
+	s.checkRunbooks = s.runbookNames()
+	s.versionSeed = maphash.MakeSeed()
 
 	fc := fiber.Config{
 		AppName:               "vigil",
