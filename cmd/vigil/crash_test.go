@@ -149,7 +149,7 @@ func TestServeSlackOutboxSurvivesKill9(t *testing.T) {
 		kills       = 10
 		checksCount = 4
 		// windowSlack is how long after Slack's 200 a kill still counts as
-		// inside the documented window (MarkDelivered is one small commit).
+		// inside the documented window (MarkDeliveredAll is one small commit).
 		windowSlack = 250 * time.Millisecond
 	)
 	db := testdb.SQLite(t)

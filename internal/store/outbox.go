@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigilhq/vigil/internal/datasource"
@@ -156,6 +158,64 @@ func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	}
 	if err != nil {
 		return fmt.Errorf("store: mark outbox message %d delivered: %w", id, err)
+	}
+	return nil
+}
+
+// markAllChunk bounds the ids one UPDATE of MarkDeliveredAll binds, well
+// under both engines' bind-parameter limits.
+const markAllChunk = 500
+
+// MarkDeliveredAll records the delivery at `at` of every message in ids
+// (one more attempt each) in ONE transaction: either all are marked or, on
+// any error (an unknown id, a canceled context, a closed store), none is.
+// Messages already delivered are left as they are and are not an error, so
+// a retry is harmless; a repeated id counts once; no ids is a no-op. An
+// unknown id is ErrNotFound.
+func (s *Store) MarkDeliveredAll(ctx context.Context, ids []int64, at time.Time) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("store: mark %d outbox messages delivered: %w", len(ids), err)
+	}
+	v, err := timeValue(at)
+	if err != nil || !v.Valid {
+		return wrap(fmt.Errorf("time %v: %w", at, ErrInvalid))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
+	return s.WithTx(ctx, func(tx *Tx) error {
+		for chunk := range slices.Chunk(uniq, markAllChunk) {
+			if err := tx.markDelivered(ctx, chunk, v); err != nil {
+				return wrap(err)
+			}
+		}
+		return nil
+	})
+}
+
+// markDelivered marks the undelivered messages among ids (distinct)
+// delivered at v, and fails with ErrNotFound when an id is unknown.
+func (tx *Tx) markDelivered(ctx context.Context, ids []int64, v sql.NullInt64) error {
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, v)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	res, err := tx.exec(ctx, "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE delivered_at IS NULL AND id IN ("+in+")", args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == int64(len(ids)) {
+		return err
+	}
+	var n int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM outbox WHERE id IN ("+in+")", args[1:]...).Scan(&n); err != nil {
+		return err
+	}
+	if n < len(ids) {
+		return fmt.Errorf("%d of ids %d..%d unknown: %w", len(ids)-n, ids[0], ids[len(ids)-1], ErrNotFound)
 	}
 	return nil
 }

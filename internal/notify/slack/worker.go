@@ -3,10 +3,12 @@
 //
 // The engine writes each alert (an engine.Message) to the store's outbox in
 // the same transaction as the transition that caused it. A Worker takes due
-// messages from the outbox, renders them and posts them, then marks each
-// delivered right after Slack's 2xx. So a crash, a kill -9 or a Slack outage
-// loses no alert, and a message is re-sent only if the process died between
-// Slack's 200 and the MarkDelivered commit (one small write, milliseconds).
+// messages from the outbox, renders them and posts them, then marks every
+// message a post carried (one, or a whole group) delivered in one commit
+// right after Slack's 2xx. So a crash, a kill -9 or a Slack outage loses no
+// alert, and a message is re-sent only if the process died between Slack's
+// 200 and that MarkDeliveredAll commit (one small write, milliseconds); a
+// kill never leaves part of a group marked.
 //
 // Delivery rules:
 //
@@ -51,7 +53,9 @@ import (
 // Outbox is the part of the store a Worker uses; *store.Store implements it.
 type Outbox interface {
 	NextOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxMessage, error)
-	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	// MarkDeliveredAll marks every message in ids delivered in one
+	// transaction, or none of them.
+	MarkDeliveredAll(ctx context.Context, ids []int64, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, nextAttempt time.Time, cause error) error
 }
 
@@ -380,16 +384,18 @@ func (w *Worker) isPaused(hook string) bool {
 }
 
 // post sends p to hook on behalf of msgs and records the outcome on each:
-// delivered after a 2xx, failed with its retry time otherwise. ok reports
-// delivery; the error is a store error only.
+// all delivered in one commit after a 2xx, failed with their retry time
+// otherwise. ok reports delivery; the error is a store error only.
 func (w *Worker) post(ctx context.Context, hook string, p Payload, msgs []store.OutboxMessage) (ok bool, err error) {
 	status, header, cause := w.send(ctx, hook, p)
 	now := w.o.Now()
 	if cause == nil {
-		for _, m := range msgs {
-			if err := w.box.MarkDelivered(context.WithoutCancel(ctx), m.ID, now); err != nil {
-				return true, fmt.Errorf("slack: mark message %d delivered: %w", m.ID, err)
-			}
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		if err := w.box.MarkDeliveredAll(context.WithoutCancel(ctx), ids, now); err != nil {
+			return true, fmt.Errorf("slack: mark messages %v delivered: %w", ids, err)
 		}
 		return true, nil
 	}

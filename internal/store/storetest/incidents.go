@@ -24,6 +24,7 @@ func runIncidentSuite(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("Silences", func(t *testing.T) { testSilences(t, open(t)) })
 	t.Run("OutboxOrder", func(t *testing.T) { testOutboxOrder(t, open(t)) })
 	t.Run("OutboxMarks", func(t *testing.T) { testOutboxMarks(t, open(t)) })
+	t.Run("OutboxMarkAll", func(t *testing.T) { testOutboxMarkAll(t, open) })
 	t.Run("TxRollback", func(t *testing.T) { testTxRollback(t, open(t)) })
 	t.Run("Prune", func(t *testing.T) { testPrune(t, open(t)) })
 }
