@@ -298,19 +298,8 @@ func oneLine(s string, max int) string {
 // (until) is the end of that day, so the day is included.
 func parseWhen(s string, now time.Time, end bool) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	if t, err := scriptlog.ParseBound(s, end); err == nil {
 		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		if end {
-			t = t.AddDate(0, 0, 1)
-		}
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		if n, err := strconv.Atoi(days); err == nil && n >= 0 {

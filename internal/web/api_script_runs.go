@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -339,12 +338,12 @@ func parseScriptRunQuery(c *fiber.Ctx) (scriptlog.Query, scriptRunFilter, error)
 	}
 	var err error
 	if f.From != "" {
-		if q.From, err = parseSearchTime(f.From, false); err != nil {
+		if q.From, err = scriptlog.ParseBound(f.From, false); err != nil {
 			problems = append(problems, "from: "+err.Error())
 		}
 	}
 	if f.To != "" {
-		if q.To, err = parseSearchTime(f.To, true); err != nil {
+		if q.To, err = scriptlog.ParseBound(f.To, true); err != nil {
 			problems = append(problems, "to: "+err.Error())
 		}
 	}
@@ -365,24 +364,4 @@ func parseScriptRunQuery(c *fiber.Ctx) (scriptlog.Query, scriptRunFilter, error)
 		return q, f, errors.New(strings.Join(problems, "; "))
 	}
 	return q, f, nil
-}
-
-// parseSearchTime reads RFC 3339, YYYY-MM-DD, or YYYY-MM-DD[T ]HH:MM[:SS]
-// (UTC). A bare date read as an end is the start of the next day.
-func parseSearchTime(s string, end bool) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		if end {
-			t = t.AddDate(0, 0, 1)
-		}
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("cannot read %q as a time (want RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]])", s)
 }
