@@ -110,7 +110,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
 	if err != nil {
 		return err
 	}

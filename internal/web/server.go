@@ -28,7 +28,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/user"
 	"strings"
 	"time"
 
@@ -58,8 +57,8 @@ type Options struct {
 	// Logger receives server errors (with secrets redacted); discarded
 	// when nil.
 	Logger *slog.Logger
-	// LocalUser names the local admin in local mode (the audit's actor);
-	// by default the OS user, or "local" when that is unknown.
+	// LocalUser names the local admin in local mode (the audit's actor;
+	// cmd/vigil passes the OS user); "local" when empty.
 	LocalUser string
 	// CSRFKey signs the CSRF tokens of requests without a session (the
 	// login form, local mode). Replicas behind a load balancer without
@@ -159,7 +158,7 @@ func New(opts Options) (*Server, error) {
 	if !cfg.Auth.Configured() {
 		s.localUser = opts.LocalUser
 		if s.localUser == "" {
-			s.localUser = osUser()
+			s.localUser = "local"
 		}
 	}
 	var err error
@@ -199,14 +198,6 @@ func New(opts Options) (*Server, error) {
 	s.app.Use(s.securityHeaders)
 	s.routes()
 	return s, nil
-}
-
-// osUser is the name of the user running vigil, or "local".
-func osUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "local"
 }
 
 // Listen serves on addr until Shutdown. It does not check addr: call
