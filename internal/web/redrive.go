@@ -372,23 +372,34 @@ func (s *Server) redriveShow(c *fiber.Ctx) error {
 	return s.render(c, "redrive_show", "redrive_progress", j.view(s.now()))
 }
 
-// redriveCancel cancels a running redrive (POST /redrives/:rid/cancel,
-// operator): its SQS move task is cancelled and the redrive is recorded as
-// interrupted.
-func (s *Server) redriveCancel(c *fiber.Ctx) error {
+// cancelRedrive stops the redrive the request names, if it still runs, and
+// audits that; it waits up to 2s for the move task to end, since most
+// cancellations end at once and the answer should show it.
+func (s *Server) cancelRedrive(c *fiber.Ctx) (*redriveJob, error) {
 	j, err := s.redriveJobParam(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !j.finished() {
 		j.stop()
 		if err := s.audit(c, "redrive_cancel", j.queue, fmt.Sprintf("redrive #%d", j.id)); err != nil {
-			return err
+			return nil, err
 		}
-		select { // most cancellations end at once; show that when they do
+		select {
 		case <-j.done:
 		case <-time.After(2 * time.Second):
 		}
+	}
+	return j, nil
+}
+
+// redriveCancel cancels a running redrive (POST /redrives/:rid/cancel,
+// operator): its SQS move task is cancelled and the redrive is recorded as
+// interrupted.
+func (s *Server) redriveCancel(c *fiber.Ctx) error {
+	j, err := s.cancelRedrive(c)
+	if err != nil {
+		return err
 	}
 	if isHX(c) {
 		return s.render(c, "redrive_show", "redrive_progress", j.view(s.now()))
@@ -465,19 +476,9 @@ func (s *Server) apiRedriveShow(c *fiber.Ctx) error {
 // apiRedriveCancel answers POST /api/v1/redrives/:rid/cancel (operator):
 // the redrive once cancelled (or as it ended).
 func (s *Server) apiRedriveCancel(c *fiber.Ctx) error {
-	j, err := s.redriveJobParam(c)
+	j, err := s.cancelRedrive(c)
 	if err != nil {
 		return err
-	}
-	if !j.finished() {
-		j.stop()
-		if err := s.audit(c, "redrive_cancel", j.queue, fmt.Sprintf("redrive #%d", j.id)); err != nil {
-			return err
-		}
-		select {
-		case <-j.done:
-		case <-time.After(2 * time.Second):
-		}
 	}
 	return c.JSON(j.api(s.now()))
 }
