@@ -140,20 +140,21 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 			return run.Result, true, nil
 		}
 	}
-	kind := kinds()[c.Kind]
-	switch kind.Needs {
-	case checks.NeedsSQL:
-		db, err := src.sql(c.Datasource)
-		if err != nil {
-			return failing(err)
+	// The loader checked that the datasource is the kind the check needs.
+	if ds, ok := cfg.Datasources[c.Datasource]; ok {
+		if ds.Driver == config.DriverSQS {
+			q, err := src.sqs(ctx, c.Datasource)
+			if err != nil {
+				return failing(err)
+			}
+			deps.Queues = q
+		} else {
+			db, err := src.sql(c.Datasource)
+			if err != nil {
+				return failing(err)
+			}
+			deps.SQL = db
 		}
-		deps.SQL = db
-	case checks.NeedsSQS:
-		q, err := src.sqs(ctx, c.Datasource)
-		if err != nil {
-			return failing(err)
-		}
-		deps.Queues = q
 	}
 	chk, err := c.Spec.Build(deps)
 	if err != nil {
