@@ -138,9 +138,13 @@ type Scheduler struct {
 	stopDone chan struct{} // closed when Stop has finished
 	stopErr  error         // written before stopDone is closed
 
-	mu       sync.Mutex
-	jobs     map[string]*entry
-	queue    queue // jobs by next tick
+	mu    sync.Mutex
+	jobs  map[string]*entry
+	queue queue // jobs by next tick
+	// firing is the earliest scheduled time of the ticks the timing loop has
+	// taken off the queue but not yet handed to fire (zero when none), so
+	// Stats still counts their lateness in between.
+	firing   time.Time
 	started  bool
 	stopping bool
 	totals   Stats // counters and latest values; Jobs/Running/Waiting/Lag are derived
@@ -357,6 +361,9 @@ func (s *Scheduler) loop() {
 				heap.Fix(&s.queue, 0)
 			}
 			batch = append(batch, d)
+			if s.firing.IsZero() || d.scheduled.Before(s.firing) {
+				s.firing = d.scheduled
+			}
 		}
 		wait := time.Duration(-1)
 		if len(s.queue) > 0 {
@@ -366,6 +373,11 @@ func (s *Scheduler) loop() {
 
 		for _, d := range batch {
 			s.fire(d, now)
+		}
+		if len(batch) > 0 {
+			s.mu.Lock()
+			s.firing = time.Time{}
+			s.mu.Unlock()
 		}
 		if wait >= 0 {
 			timer.Reset(wait)
@@ -536,6 +548,9 @@ func (s *Scheduler) Stats() Stats {
 	st.Lag = st.LastLag
 	if s.started && !s.stopping && len(s.queue) > 0 {
 		st.Lag = max(st.Lag, now.Sub(s.queue[0].next)) // the timing loop is behind
+	}
+	if !s.firing.IsZero() {
+		st.Lag = max(st.Lag, now.Sub(s.firing)) // taken off the queue, not yet accepted
 	}
 	if st.Waiting > 0 {
 		for _, e := range s.jobs {
