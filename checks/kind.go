@@ -38,6 +38,13 @@ type Spec interface {
 	Build(deps Deps) (Check, error)
 }
 
+// SpecSecrets is implemented by a Spec whose configuration holds secrets
+// (credentials in a header or a URL). Secrets returns them, so that vigil
+// masks them wherever they might appear: script-log records, pages, logs.
+type SpecSecrets interface {
+	Secrets() []string
+}
+
 // SpecEnv is what validation may consult.
 type SpecEnv struct {
 	// BaseDir is the directory of the config file; relative paths in a

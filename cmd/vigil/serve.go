@@ -30,6 +30,9 @@ const (
 	tickEvery      = 15 * time.Second
 	deliverEvery   = slack.DefaultPollInterval
 	retentionEvery = time.Hour
+	// anchorEvery is how often the script log's head is anchored (when it
+	// changed): entries newer than the last anchor can be removed unseen.
+	anchorEvery = time.Minute
 )
 
 // serveGCPercent is the garbage collector's target that `vigil serve`
@@ -79,6 +82,10 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err := web.CheckListen(cfg.Server.Listen, cfg.Auth.Configured()); err != nil {
 		return err
 	}
+	if cfg.Auth.Configured() && cfg.Scriptlog.Key.IsZero() {
+		return fmt.Errorf("serve: scriptlog.key_file is required when auth is configured: without a key, anyone who can write "+
+			"to the store can rewrite the script log undetected; %s", scriptlog.CreateKeyHint)
+	}
 	runbooks, problems, err := loadRunbooks(cfg)
 	if err != nil {
 		logger.Warn("runbooks", "err", err)
@@ -91,6 +98,10 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		return err
 	}
 	defer st.Close()
+	scripts, err := openScripts(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
 	src := newSources(cfg)
 	defer src.Close()
 	src.use(opts.queues)
@@ -127,8 +138,19 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
 	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
 	bg.Go(func() {
-		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, lease, cfg.Retention.Raw, logger) })
+		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, scripts, lease, cfg.Retention.Raw, logger) })
 	})
+	var anchored scriptlog.Anchor
+	anchor := func(ctx context.Context) {
+		if cfg.Scriptlog.AnchorFile == "" {
+			return
+		}
+		var err error
+		if anchored, err = scripts.AnchorHead(ctx, cfg.Scriptlog.AnchorFile, time.Now(), anchored); err != nil && ctx.Err() == nil {
+			logger.Error("script log: anchor the head", "err", err)
+		}
+	}
+	bg.Go(func() { every(bgCtx, anchorEvery, anchor) })
 	sched.Start()
 	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
 	if opts.started != nil {
@@ -151,7 +173,8 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	cancel()
 	leader := lease.IsLeader()
 	stopBackground()
-	bg.Wait() // the lease is released
+	bg.Wait()                          // the lease is released
+	anchor(context.WithoutCancel(ctx)) // the last entries, too
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	sig.flush(flushCtx, leader, logger)
 	cancel()
@@ -229,7 +252,29 @@ func tickEngine(ctx context.Context, eng *engine.Engine, lease *scheduler.Lease,
 	}
 }
 
-func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
+// openScripts returns the store's script log, keyed with the config's key
+// and sealed with it (see scriptlog.SQL.Seal), and says how it is kept.
+func openScripts(ctx context.Context, cfg *config.Config, st *store.Store, logger *slog.Logger) (*scriptlog.SQL, error) {
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), cfg.Scriptlog.Key)
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.Scriptlog.Key
+	if key.IsZero() {
+		logger.Warn("script log: unkeyed: its chain detects accidents, not a store writer; set scriptlog.key_file")
+	} else if err := log.Seal(ctx, time.Now()); err != nil {
+		return nil, err
+	} else if fi, err := os.Stat(cfg.Scriptlog.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("script log: the key file can be read by others: chmod 600 it", "file", cfg.Scriptlog.KeyFile, "mode", fi.Mode().Perm().String())
+	}
+	if cfg.Scriptlog.AnchorFile == "" {
+		logger.Warn("script log: no scriptlog.anchor_file: removing the newest entries would go undetected")
+	}
+	logger.Info("script log", "key", key.String(), "anchor_file", cfg.Scriptlog.AnchorFile)
+	return log, nil
+}
+
+func prune(ctx context.Context, st *store.Store, scripts *scriptlog.SQL, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
 	if !lease.IsLeader() {
 		return
 	}
@@ -251,12 +296,7 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 	if stats.Runs > 0 {
 		logger.Info("retention: rolled up old runs", "runs", stats.Runs, "rollups", stats.Rollups)
 	}
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
-	if err != nil {
-		logger.Warn("retention: script log", "err", err)
-		return
-	}
-	if rep, err := log.Prune(ctx, now, scriptlog.Retention{}); err != nil {
+	if rep, err := scripts.Prune(ctx, now); err != nil {
 		if ctx.Err() == nil {
 			logger.Warn("retention: script log", "err", err)
 		}

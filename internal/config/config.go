@@ -56,6 +56,8 @@ type Config struct {
 	Scheduler Scheduler
 	// Auth is the `auth` section; see Auth.Configured for local mode.
 	Auth Auth
+	// Scriptlog is the `scriptlog` section (the script log's key and anchor).
+	Scriptlog Scriptlog
 	// Checks are in file order.
 	Checks []Check
 }
@@ -257,6 +259,7 @@ func (l *loader) load(data []byte) {
 	l.retention(top.value("retention"), top.keyLine("retention"))
 	l.scheduler(top.value("scheduler"), top.keyLine("scheduler"))
 	l.auth(top.value("auth"), top.keyLine("auth"))
+	l.scriptlog(top.value("scriptlog"), top.keyLine("scriptlog"))
 	l.checks(top.value("checks"), top.keyLine("checks"))
 	top.done()
 }

@@ -1,17 +1,23 @@
 package config
 
 import (
+	"encoding/hex"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/vigilhq/vigil/checks"
 )
 
 // SecretValues returns the secret values the configuration holds, for
 // redaction wherever they might appear (script-log records, pages, logs):
 // the DSNs of SQL datasources and of a PostgreSQL store, whole and their
-// passwords; the Sentry DSN and its key; the Slack webhook URL. SQLite DSNs
-// are file paths, not secrets. A nil Config holds none.
+// passwords; the Sentry DSN and its key; the Slack webhook URL; what each
+// check's spec reports through checks.SpecSecrets (an http check's
+// credentials); the script log's key. SQLite DSNs are file paths, not
+// secrets. A nil Config holds none.
 func (c *Config) SecretValues() []string {
 	if c == nil {
 		return nil
@@ -43,6 +49,14 @@ func (c *Config) SecretValues() []string {
 	if v := c.Sinks.Slack.WebhookURL; v != "" {
 		out = append(out, v)
 	}
+	for _, ch := range c.Checks {
+		if s, ok := ch.Spec.(checks.SpecSecrets); ok {
+			out = append(out, s.Secrets()...)
+		}
+	}
+	if k := c.Scriptlog.keyBytes; len(k) > 0 {
+		out = append(out, string(k), hex.EncodeToString(k))
+	}
 	return out
 }
 
@@ -61,11 +75,56 @@ func dsnPassword(driver, dsn string) string {
 			}
 			return ""
 		}
-		for _, field := range strings.Fields(dsn) { // key=value form
-			if v, ok := strings.CutPrefix(field, "password="); ok {
-				return strings.Trim(v, "'")
-			}
-		}
+		return libpqKeywordValues(dsn)["password"]
 	}
 	return ""
+}
+
+// libpqKeywordValues parses a libpq keyword/value connection string as
+// libpq's conninfo_parse does: keywords and values separated by '=' with
+// optional spaces around it; a value is single-quoted (where \' and \\ are
+// escapes) or runs to the next space (where a backslash escapes the next
+// character). It reads what it can of a malformed string.
+func libpqKeywordValues(s string) map[string]string {
+	out := map[string]string{}
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && unicode.IsSpace(rune(s[i])) {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		start := i
+		for i < len(s) && s[i] != '=' && !unicode.IsSpace(rune(s[i])) {
+			i++
+		}
+		key := s[start:i]
+		skipSpace()
+		if key == "" || i >= len(s) || s[i] != '=' {
+			return out
+		}
+		i++
+		skipSpace()
+		var v strings.Builder
+		quoted := i < len(s) && s[i] == '\''
+		if quoted {
+			i++
+		}
+		for i < len(s) {
+			c := s[i]
+			if c == '\\' && i+1 < len(s) {
+				v.WriteByte(s[i+1])
+				i += 2
+				continue
+			}
+			if (quoted && c == '\'') || (!quoted && unicode.IsSpace(rune(c))) {
+				i++
+				break
+			}
+			v.WriteByte(c)
+			i++
+		}
+		out[key] = v.String()
+	}
 }
