@@ -218,8 +218,9 @@ func TestServeAPIIncidentLifecycle(t *testing.T) {
 	const operator, viewer = "e2e-operator-token-0123456789abcdef", "e2e-viewer-token-0123456789abcdef"
 	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+	writeFiles(t, dir, map[string]string{"scriptlog.key": testScriptlogKey, "vigil.yaml": `
 datasources: {}
+scriptlog: {key_file: scriptlog.key}
 auth:
   tokens:
     - {name: oncall, token_sha256: ` + sum(operator) + `, role: operator}

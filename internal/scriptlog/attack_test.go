@@ -307,3 +307,29 @@ func TestAttackCheckpointHidesADeletion(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackHugeGapDoesNotStallVerify: a forged checkpoint may claim a gap
+// of 10^15 entries; Verify's work must follow the entries and checkpoints
+// it reads, not the sequence numbers they claim, or one row stalls it.
+func TestAttackHugeGapDoesNotStallVerify(t *testing.T) {
+	const far = int64(1_000_000_000_000_000)
+	for _, listed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("listed=%v", listed), func(t *testing.T) {
+			log, db := openLog(t, "sqlite")
+			chainOf4(t, log)
+			es := entries(t, log)
+			cp := Checkpoint{Gaps: []Gap{{First: 9, Last: far - 1, PrevHash: es[7].Hash, LastHash: strings.Repeat("1", 64)}}}
+			if listed {
+				cp.Removed = []RemovedRun{{ID: 9, StartHash: strings.Repeat("2", 64), StartedAt: t0, Status: Running}}
+			}
+			text, _ := json.Marshal(cp)
+			e := Entry{Seq: far, Kind: KindCheckpoint, At: t0.Add(400 * 24 * time.Hour), Checkpoint: string(text), PrevHash: strings.Repeat("1", 64), Output: []byte{}}
+			e.Hash = HashEntry(Key{}, e.PrevHash, e)
+			tamper(t, db, "sqlite", "INSERT INTO script_log (seq, kind, run_id, at, checkpoint, prev_hash, hash) VALUES (?, 'checkpoint', 0, ?, ?, ?, ?)",
+				e.Seq, formatTime(e.At), e.Checkpoint, e.PrevHash, e.Hash)
+			if rep := verify(t, log); rep.OK() {
+				t.Fatal("Verify says intact")
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package scriptlog
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -458,7 +461,6 @@ type removal struct {
 	seq, run int64
 	hash     string
 	by       Entry // the checkpoint
-	found    bool  // the entry is indeed missing
 }
 
 func gapSpans(gaps []Gap) string {
@@ -488,37 +490,32 @@ func span(from, to int64) string {
 // checkpoints, an unsealed chain and anchored heads.
 func (v *verifier) finish(keyed bool) {
 	removed := map[int64]*removal{}
-	for i := range v.removals {
-		removed[v.removals[i].seq] = &v.removals[i]
-	}
 	legacy := map[int64]bool{}
 	for _, cp := range v.legacy {
 		legacy[cp.Seq] = true
 	}
-	legacyGap := func(seq int64) bool {
-		for _, g := range v.gaps {
-			if legacy[g.by] && g.First <= seq && seq <= g.Last {
-				return true
-			}
-		}
-		return false
+	// A missing entry is excused when a checkpoint lists it, or when it
+	// lies in a gap of a legacy checkpoint (judged below).
+	var excused []seqSpan
+	for i, r := range v.removals {
+		removed[r.seq] = &v.removals[i]
+		excused = append(excused, seqSpan{r.seq, r.seq})
 	}
+	for _, g := range v.gaps {
+		if legacy[g.by] {
+			excused = append(excused, seqSpan{g.First, g.Last})
+		}
+	}
+	excused = mergeSpans(excused)
 	for _, p := range v.pending {
 		if from, to, ok := p.unvouched(v.gaps); ok {
 			v.fail(p.entry, linkRank, "%s missing and no checkpoint vouches for them: deleted", spanIs(from, to))
-			continue
-		}
-		for seq := p.afterSeq + 1; seq < p.entry.Seq; seq++ {
-			switch r := removed[seq]; {
-			case r != nil:
-				r.found = true
-			case !legacyGap(seq):
-				v.fail(p.entry, contentRank, "entry %d is missing and no checkpoint lists it among the runs it removed: deleted", seq)
-			}
+		} else if seq, ok := firstOutside(excused, p.afterSeq+1, p.entry.Seq-1); ok {
+			v.fail(p.entry, contentRank, "entry %d is missing and no checkpoint lists it among the runs it removed: deleted", seq)
 		}
 	}
 	for _, r := range v.removals {
-		if !r.found {
+		if !v.missing(r.seq) {
 			v.fail(r.by, contentRank, "lists entry %d (record %d) as removed, but it is not missing", r.seq, r.run)
 		}
 	}
@@ -548,7 +545,7 @@ func (v *verifier) finish(keyed bool) {
 			case seq > v.rep.HeadSeq:
 				v.fail(Entry{Seq: seq}, linkRank, "the head anchored at %s (%s) is gone: the chain now ends at entry %d, so its newest entries were removed",
 					a.At.UTC().Format(time.RFC3339), a.Where, v.rep.HeadSeq)
-			case r != nil && r.found:
+			case r != nil && v.missing(seq):
 				if r.hash != a.Hash {
 					v.fail(Entry{Seq: seq}, linkRank, "the head anchored at %s (%s) was removed by checkpoint %d with another hash: the chain was rewritten after it was anchored",
 						a.At.UTC().Format(time.RFC3339), a.Where, r.by.Seq)
@@ -563,12 +560,35 @@ func (v *verifier) finish(keyed bool) {
 
 // missing reports whether seq falls between entries of the chain.
 func (v *verifier) missing(seq int64) bool {
-	for _, p := range v.pending {
-		if p.afterSeq < seq && seq < p.entry.Seq {
-			return true
+	i := sort.Search(len(v.pending), func(i int) bool { return v.pending[i].entry.Seq > seq })
+	return i < len(v.pending) && v.pending[i].afterSeq < seq
+}
+
+// seqSpan is the sequence numbers from..to.
+type seqSpan struct{ from, to int64 }
+
+// mergeSpans sorts spans and joins those that overlap or touch.
+func mergeSpans(spans []seqSpan) []seqSpan {
+	slices.SortFunc(spans, func(a, b seqSpan) int { return cmp.Compare(a.from, b.from) })
+	var out []seqSpan
+	for _, s := range spans {
+		if n := len(out); n > 0 && s.from <= out[n-1].to+1 {
+			out[n-1].to = max(out[n-1].to, s.to)
+			continue
 		}
+		out = append(out, s)
 	}
-	return false
+	return out
+}
+
+// firstOutside returns the first of from..to that none of spans (merged)
+// holds, if any.
+func firstOutside(spans []seqSpan, from, to int64) (int64, bool) {
+	i := sort.Search(len(spans), func(i int) bool { return spans[i].to >= from })
+	if i < len(spans) && spans[i].from <= from {
+		from = spans[i].to + 1
+	}
+	return from, from <= to
 }
 
 type vouched struct {
