@@ -66,6 +66,20 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlagsOnly parses the flags of a subcommand that takes no positional
+// argument, saying what is wrong on stderr.
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return false
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), rest[0])
+		return false
+	}
+	return true
+}
+
 func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil scriptlog verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,12 +93,7 @@ func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		anchorFiles = append(anchorFiles, v)
 		return nil
 	})
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "vigil scriptlog verify: unexpected argument %q\n", rest[0])
+	if !parseFlagsOnly(fs, args, stderr) {
 		return exitBroken
 	}
 	log, cfg, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
@@ -164,12 +173,7 @@ func scriptlogHead(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("vigil scriptlog head", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "vigil scriptlog head: unexpected argument %q\n", rest[0])
+	if !parseFlagsOnly(fs, args, stderr) {
 		return exitBroken
 	}
 	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog head", stderr)

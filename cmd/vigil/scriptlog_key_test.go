@@ -211,3 +211,46 @@ func TestServeAnchorsTheHead(t *testing.T) {
 		t.Errorf("after truncation: exit %d\n%s", code, out)
 	}
 }
+
+// TestExecRedactsConfigCredentials: whatever a script prints of the
+// config's credentials — an http check's API-key header and query token, a
+// libpq password with spaces and an escaped quote (PostgreSQL docs 34.1.1.1)
+// — and the value of a recorded variable whose name looks secret, is masked
+// before it is stored.
+func TestExecRedactsConfigCredentials(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+store: {driver: sqlite, dsn: store.db}
+datasources:
+  policies: {driver: postgres, dsn: "host=db.invalid user=app password = 'it\\'s a pass phrase' dbname=p"}
+checks:
+  - id: api
+    kind: http
+    url: "https://api.example.com/health?token=qtok-31337&verbose=true"
+    headers: {x-api-key: "da2-k3y-appsync", Accept: application/json}
+    schedule: "@every 1h"
+`})
+	cfg := filepath.Join(dir, "vigil.yaml")
+	script := `printf '%s|%s|%s|%s\n' "it's a pass phrase" qtok-31337 da2-k3y-appsync "$DEPLOY_CRED"`
+	_, stderr, code := vigil(t, []string{"DEPLOY_CRED=ops-cred-2718"}, "exec", "-c", cfg, "--purpose", "leak test", "--env", "DEPLOY_CRED", "--", "sh", "-c", script)
+	if code != 0 {
+		t.Fatalf("exec: exit %d\n%s", code, stderr)
+	}
+	run := showRun(t, cfg, runID(t, stderr))
+	if want := "[REDACTED]|[REDACTED]|[REDACTED]|[REDACTED]\n"; run.Output == nil || *run.Output != want {
+		t.Errorf("stored output = %q, want %q", deref(run.Output), want)
+	}
+	if len(run.Inputs.Env) != 1 || run.Inputs.Env[0].Value != scriptlog.Mask {
+		t.Errorf("stored env = %+v", run.Inputs.Env)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(dir, "store.db-wal"))
+	for _, secret := range []string{"pass phrase", "qtok-31337", "da2-k3y-appsync", "ops-cred-2718"} {
+		if strings.Contains(string(b)+string(wal), secret) {
+			t.Errorf("%q is in the store's files", secret)
+		}
+	}
+}
