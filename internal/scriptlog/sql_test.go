@@ -23,7 +23,7 @@ var storeDrivers = []string{"sqlite", "postgres"}
 func openLog(tb testing.TB, driver string) (*SQL, *sql.DB) {
 	tb.Helper()
 	db := testdb.Open(tb, driver)
-	st, err := store.Open(context.Background(), driver, db.DSN)
+	st, err := store.Open(context.Background(), driver, db.AdminDSN)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
