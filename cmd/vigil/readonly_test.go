@@ -7,11 +7,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/store"
 	"github.com/vigilhq/vigil/internal/testdb"
 )
 
@@ -219,7 +225,7 @@ func serverHasFile(t *testing.T, db *testdb.DB, path string) bool {
 	var q string
 	switch db.Driver {
 	case "postgres":
-		q = "SELECT pg_stat_file($1, true) IS NOT NULL"
+		q = "SELECT (pg_stat_file($1, true)).size IS NOT NULL" // the record has fields NULL on Unix (creation)
 	default:
 		q = "SELECT LOAD_FILE(?) IS NOT NULL"
 	}
@@ -228,4 +234,102 @@ func serverHasFile(t *testing.T, db *testdb.DB, path string) bool {
 		t.Fatal(err)
 	}
 	return has.Bool
+}
+
+// TestServeVetsDatasourcesAndSurvivesOnesThatAreDown: serve starts whatever
+// its datasources do. A datasource whose role may write is logged as
+// refused at start and its checks end in error saying why; one that is down
+// at start is logged as unreachable, its checks end in error, and once it
+// answers its role is inspected and its checks run; allow_privileged is
+// warned about at start.
+func TestServeVetsDatasourcesAndSurvivesOnesThatAreDown(t *testing.T) {
+	pg := testdb.Postgres(t)
+	pg.Exec(t, "CREATE TABLE t (a INT)")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // down until the proxy below listens here
+	u, err := url.Parse(pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := u.Host
+	u.Host = fmt.Sprintf("127.0.0.1:%d", port)
+	down := u.String() + "&connect_timeout=2"
+	dir := t.TempDir()
+	check := func(id, ds string) string {
+		return "  - {id: " + id + ", kind: sql, datasource: " + ds + `, schedule: "@every 1s", query: "SELECT a AS key FROM t"}` + "\n"
+	}
+	writeFiles(t, dir, map[string]string{"vigil.yaml": "datasources:\n" +
+		"  good: {driver: postgres, dsn: \"" + pg.DSN + "\"}\n" +
+		"  writer: {driver: postgres, dsn: \"" + pg.AdminDSN + "\"}\n" +
+		"  trusted: {driver: postgres, dsn: \"" + pg.AdminDSN + "\", allow_privileged: true}\n" +
+		"  later: {driver: postgres, dsn: \"" + down + "\"}\n" +
+		"checks:\n" + check("on-good", "good") + check("on-writer", "writer") + check("on-trusted", "trusted") + check("on-later", "later"),
+	})
+	_, _, logs := startServe(t, filepath.Join(dir, "vigil.yaml"))
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`level=ERROR msg="datasource refused.*datasource=writer err=".*refused: role \S+ is a superuser`),
+		regexp.MustCompile(`level=WARN msg="datasource unreachable at start.*datasource=later`),
+		regexp.MustCompile(`level=WARN msg="datasource allows a privileged role.*datasource=trusted`),
+	} {
+		waitFor(t, "log "+want.String(), logs, func() (bool, error) { return want.MatchString(logs.String()), nil })
+	}
+	if strings.Contains(logs.String(), "datasource=good") {
+		t.Errorf("the read-only datasource is logged:\n%s", logs)
+	}
+
+	st, err := store.Open(t.Context(), "sqlite", filepath.Join(dir, "vigil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	latest := func(id string) checks.Result {
+		run, err := st.LatestResult(t.Context(), id)
+		if err != nil {
+			return checks.Result{}
+		}
+		return run.Result
+	}
+	for id, want := range map[string]func(checks.Result) bool{
+		"on-good":    func(r checks.Result) bool { return r.Status == checks.Pass },
+		"on-trusted": func(r checks.Result) bool { return r.Status == checks.Pass },
+		"on-writer": func(r checks.Result) bool {
+			return r.Status == checks.Error && strings.Contains(r.Error, "datasource writer: refused: role")
+		},
+		"on-later": func(r checks.Result) bool { return r.Status == checks.Error && strings.Contains(r.Error, "datasource later: connect: ") },
+	} {
+		waitFor(t, id+"'s result", logs, func() (bool, error) { return want(latest(id)), nil })
+	}
+
+	// The database comes up: the next runs inspect its role and pass.
+	proxy, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("listen on the datasource's port again: %v", err)
+	}
+	defer proxy.Close()
+	go forward(proxy, upstream)
+	waitFor(t, "on-later to pass once its database is up", logs, func() (bool, error) { return latest("on-later").Status == checks.Pass, nil })
+}
+
+// forward copies every connection ln accepts to and from upstream.
+func forward(ln net.Listener, upstream string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			go io.Copy(u, c) //nolint:errcheck // ends with the connection
+			io.Copy(c, u)    //nolint:errcheck // ends with the connection
+		}()
+	}
 }

@@ -75,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	src := newSources(cfg)
 	defer src.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	warnPrivileged(cfg, selected, logger)
+	warnPrivileged(cfg, sqlDatasources(cfg, selected), logger)
 
 	results := runOnce(ctx, cfg, selected, src, st, logger)
 	code := exitOK

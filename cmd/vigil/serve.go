@@ -96,7 +96,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	src := newSources(cfg)
 	defer src.Close()
 	src.use(opts.queues)
-	warnPrivileged(cfg, cfg.Checks, logger)
+	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
 	if err != nil {

@@ -44,8 +44,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *connect {
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		warnPrivileged(cfg, cfg.Checks, logger)
-		for _, p := range connectProblems(ctx, cfg) {
+		for _, p := range connectProblems(ctx, cfg, logger) {
 			fmt.Fprintln(stderr, p)
 			bad = true
 		}
@@ -61,7 +60,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // the role; SQS: list one queue) and probes each check whose kind can
 // check its configuration against the data (checks.Prober), on the
 // datasources that answered. Each problem reads "file:line: message".
-func connectProblems(ctx context.Context, cfg *config.Config) []string {
+func connectProblems(ctx context.Context, cfg *config.Config, logger *slog.Logger) []string {
 	src := newSources(cfg)
 	defer src.Close()
 	names := make([]string, 0, len(cfg.Datasources))
@@ -69,6 +68,7 @@ func connectProblems(ctx context.Context, cfg *config.Config) []string {
 		names = append(names, name)
 	}
 	sort.Slice(names, func(i, j int) bool { return cfg.Datasources[names[i]].Line < cfg.Datasources[names[j]].Line })
+	warnPrivileged(cfg, names, logger)
 	var out []string
 	up := map[string]bool{}
 	for _, name := range names {

@@ -206,10 +206,10 @@ func selectChecks(cfg *config.Config, ids []string) ([]config.Check, error) {
 	return out, nil
 }
 
-// warnPrivileged logs, at every start, each SQL datasource the checks use
-// that is set to allow_privileged: vigil does not inspect its role.
-func warnPrivileged(cfg *config.Config, selected []config.Check, logger *slog.Logger) {
-	for _, name := range sqlDatasources(cfg, selected) {
+// warnPrivileged logs, at every start, each of the named datasources that
+// is set to allow_privileged: vigil does not inspect its role.
+func warnPrivileged(cfg *config.Config, names []string, logger *slog.Logger) {
+	for _, name := range names {
 		if cfg.Datasources[name].AllowPrivileged {
 			logger.Warn("datasource allows a privileged role: vigil does not inspect its privileges, so a check's query may have side effects a read-only transaction does not stop (allow_privileged: true)",
 				"datasource", name)

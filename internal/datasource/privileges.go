@@ -315,13 +315,16 @@ func judgeGrants(lines []string, user, via string, seen map[string]bool) (ps []p
 			continue
 		}
 		seen[line] = true
+		if strings.HasPrefix(line, "SET DEFAULT ROLE ") {
+			continue // says which role a login enables; its grants are listed
+		}
 		g, ok := parseGrant(line)
 		if !ok {
 			ps = append(ps, privilege{what: "SHOW GRANTS line vigil cannot read: " + line, fix: "connect as a read-only user instead"})
 			continue
 		}
 		holder := "user " + user
-		if g.to != "" && via != "" && !sameAccount(g.to, user) {
+		if !sameAccount(g.to, user) {
 			holder = "user " + user + " through role " + g.to
 		}
 		revoke := func(what string) string {
