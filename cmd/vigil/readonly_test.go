@@ -299,7 +299,9 @@ func TestServeVetsDatasourcesAndSurvivesOnesThatAreDown(t *testing.T) {
 		"on-writer": func(r checks.Result) bool {
 			return r.Status == checks.Error && strings.Contains(r.Error, "datasource writer: refused: role")
 		},
-		"on-later": func(r checks.Result) bool { return r.Status == checks.Error && strings.Contains(r.Error, "datasource later: connect: ") },
+		"on-later": func(r checks.Result) bool {
+			return r.Status == checks.Error && strings.Contains(r.Error, "datasource later: connect: ")
+		},
 	} {
 		waitFor(t, id+"'s result", logs, func() (bool, error) { return want(latest(id)), nil })
 	}
