@@ -245,12 +245,7 @@ func serverHasFile(t *testing.T, db *testdb.DB, path string) bool {
 func TestServeVetsDatasourcesAndSurvivesOnesThatAreDown(t *testing.T) {
 	pg := testdb.Postgres(t)
 	pg.Exec(t, "CREATE TABLE t (a INT)")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // down until the proxy below listens here
+	port := closedLoopbackPort(t) // down until the proxy below listens there
 	u, err := url.Parse(pg.DSN)
 	if err != nil {
 		t.Fatal(err)

@@ -412,38 +412,20 @@ func parseGrant(line string) (grant, bool) {
 // grantWords splits a line on spaces outside quotes and parentheses.
 func grantWords(line string) []string {
 	var words []string
-	var b strings.Builder
-	var quote rune
-	depth := 0
-	for _, r := range line {
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '`' || r == '\'' || r == '"':
-			quote = r
-		case r == '(':
-			depth++
-		case r == ')':
-			depth--
-		case r == ' ' && depth == 0:
-			if b.Len() > 0 {
-				words = append(words, b.String())
-				b.Reset()
-			}
-			continue
+	for _, w := range splitTop(line, ' ') {
+		if w != "" {
+			words = append(words, w)
 		}
-		b.WriteRune(r)
-	}
-	if b.Len() > 0 {
-		words = append(words, b.String())
 	}
 	return words
 }
 
 // splitPrivileges splits "SELECT, UPDATE (`a`, `b`)" on its top-level commas.
-func splitPrivileges(s string) []string {
+func splitPrivileges(s string) []string { return splitTop(s, ',') }
+
+// splitTop splits s on sep where sep is outside quotes (`...`, '...',
+// "...") and parentheses.
+func splitTop(s string, sep rune) []string {
 	var out []string
 	var quote rune
 	depth, start := 0, 0
@@ -459,9 +441,9 @@ func splitPrivileges(s string) []string {
 			depth++
 		case r == ')':
 			depth--
-		case r == ',' && depth == 0:
+		case r == sep && depth == 0:
 			out = append(out, s[start:i])
-			start = i + 1
+			start = i + len(string(sep))
 		}
 	}
 	return append(out, s[start:])
