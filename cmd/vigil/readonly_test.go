@@ -196,9 +196,14 @@ func runAttack(t *testing.T, db *testdb.DB, role roRole, a roAttack, vars map[st
 		}
 	}
 	before = count()
-	results, _, _ := kcRun(t, []string{"ATTACK_DSN=" + role.dsn}, filepath.Join(dir, "vigil.yaml"))
+	results, _, _, stderr := contractRun(t, []string{"ATTACK_DSN=" + role.dsn}, filepath.Join(dir, "vigil.yaml"))
 	after = count()
-	res = results["attack"]
+	r := results["attack"]
+	res = kcResult{Status: r.Status, Error: deref(r.Error)}
+	warned := strings.Contains(stderr, `level=WARN msg="datasource allows a privileged role`)
+	if allowed := role.extra != ""; warned != allowed {
+		t.Errorf("allow_privileged %v, warned %v:\n%s", allowed, warned, stderr)
+	}
 	if err := victim.PingContext(ctx); err != nil {
 		effects = append(effects, "victim session killed")
 	}
