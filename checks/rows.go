@@ -18,7 +18,7 @@ type Tx struct {
 	// transaction the datasource opened.
 	inside  func(ctx context.Context, tx *sql.Tx) (bool, error)
 	queries int
-	left    bool
+	stopped bool // a query broke a rule: no further query runs
 }
 
 // NewTx wraps the read-only transaction a SQLSource opened. inside reports
@@ -27,10 +27,6 @@ type Tx struct {
 func NewTx(tx *sql.Tx, inside func(ctx context.Context, tx *sql.Tx) (bool, error)) *Tx {
 	return &Tx{tx: tx, inside: inside}
 }
-
-// Left reports whether a query left the read-only transaction, or whether
-// that could not be verified: the session must not be used again.
-func (t *Tx) Left() bool { return t.left }
 
 // StopRows, returned by EachRow's fn, stops reading the rows without error.
 var StopRows = errors.New("stop reading rows")
@@ -43,12 +39,13 @@ var StopRows = errors.New("stop reading rows")
 //
 // A query that returns no result set (no columns: SET, COMMIT, DELETE...)
 // is an error, and so is a query after which the session is no longer
-// inside the read-only transaction (Tx.Left then reports true). Both
+// inside the read-only transaction, or after which that cannot be told. Both
 // errors name the query by its position in the run and quote its start;
-// the caller returns them, so the check ends before any further query.
+// the caller returns them, so the check ends before any further query (and
+// EachRow refuses to run one after them).
 func EachRow(ctx context.Context, tx *Tx, query string, fn func(cols []string, vals []any) error) error {
-	if tx.left {
-		return errors.New("the session left the read-only transaction: no further query runs")
+	if tx.stopped {
+		return errors.New("an earlier query broke the read-only rules: no further query runs")
 	}
 	tx.queries++
 	n := tx.queries
@@ -65,6 +62,7 @@ func EachRow(ctx context.Context, tx *Tx, query string, fn func(cols []string, v
 		if err := tx.verify(ctx, rows, n, query); err != nil {
 			return err
 		}
+		tx.stopped = true
 		return fmt.Errorf("query %d returns no result set, it is not a SELECT: %s", n, excerpt(query))
 	}
 	vals := make([]any, len(cols))
@@ -99,11 +97,11 @@ func (t *Tx) verify(ctx context.Context, rows *sql.Rows, n int, query string) er
 	}
 	ok, err := t.inside(ctx, t.tx)
 	if err != nil {
-		t.left = true
+		t.stopped = true
 		return fmt.Errorf("after query %d, cannot verify the read-only transaction: %w", n, err)
 	}
 	if !ok {
-		t.left = true
+		t.stopped = true
 		return fmt.Errorf("query %d left the read-only transaction: %s", n, excerpt(query))
 	}
 	return nil
