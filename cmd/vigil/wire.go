@@ -139,7 +139,7 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 }
 
 // checkDeps is what check c needs at run time: its datasource opened, the
-// store's last result, a logger naming nothing yet.
+// store's last result, and the logger its runs warn on.
 func checkDeps(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) (checks.Deps, error) {
 	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, Logger: logger}
 	if st != nil {
