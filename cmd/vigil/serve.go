@@ -33,6 +33,8 @@ const (
 	// anchorEvery is how often the script log's head is anchored (when it
 	// changed): entries newer than the last anchor can be removed unseen.
 	anchorEvery = time.Minute
+	// vetTimeout bounds the inspection of the datasources at start.
+	vetTimeout = 30 * time.Second
 )
 
 // serveGCPercent is the garbage collector's target that `vigil serve`
@@ -105,6 +107,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	src := newSources(cfg)
 	defer src.Close()
 	src.use(opts.queues)
+	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
 	if err != nil {
@@ -134,6 +137,11 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
+	bg.Go(func() {
+		vetCtx, cancel := context.WithTimeout(bgCtx, vetTimeout)
+		defer cancel()
+		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
+	})
 	bg.Go(func() { lease.Run(bgCtx) })
 	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
 	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
@@ -192,7 +200,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 // replicas sharing a PostgreSQL store), run with the check's timeout,
 // record through the engine.
 func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, holder string, logger *slog.Logger) scheduler.Job {
-	chk := build(ctx, cfg, c, src, st)
+	chk := build(ctx, cfg, c, src, st, logger)
 	info := checkInfo(c)
 	return scheduler.Job{
 		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,

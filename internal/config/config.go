@@ -85,7 +85,10 @@ type Datasource struct {
 	DSN      string
 	Region   string // sqs only
 	Endpoint string // sqs only, optional
-	Line     int    // line of the datasource's name
+	// AllowPrivileged (SQL only) lets checks run on a role that may write
+	// or act on the server, which vigil otherwise refuses.
+	AllowPrivileged bool
+	Line            int // line of the datasource's name
 }
 
 // IsSQL reports whether the datasource is a SQL database.
@@ -345,6 +348,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 		f.secret("dsn", &d.DSN)
 		f.str("region", &d.Region)
 		f.str("endpoint", &d.Endpoint)
+		f.bool("allow_privileged", &d.AllowPrivileged)
 		f.done()
 		switch {
 		case d.Driver == "":
@@ -365,7 +369,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 			if d.Region == "" {
 				f.problem("region", "missing region")
 			}
-			for _, k := range []string{"dsn", "dsn_file"} {
+			for _, k := range []string{"dsn", "dsn_file", "allow_privileged"} {
 				if f.has(k) {
 					f.problem(k, "%s is only for sql datasources", k)
 				}

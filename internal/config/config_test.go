@@ -114,7 +114,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	wantDS := map[string]config.Datasource{
 		"policies":  {Name: "policies", Driver: "postgres", DSN: "postgres://reader:s3cret@db:5432/policies", Line: 7},
-		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", Line: 8},
+		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", AllowPrivileged: true, Line: 8},
 		"local":     {Name: "local", Driver: "sqlite", DSN: filepath.Join(dir, "data", "local.db"), Line: 9},
 		"queues":    {Name: "queues", Driver: "sqs", Region: "us-east-1", Endpoint: "http://10.0.0.7:9324", Line: 10},
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -208,6 +209,22 @@ func (f *fields) duration(key string, dst *time.Duration) {
 		return
 	}
 	*dst = d
+}
+
+// bool sets *dst to the value of key when it is present and true or false.
+func (f *fields) bool(key string, dst *bool) {
+	n, ok := f.scalar(key)
+	if !ok || f.l.bad[n] {
+		return
+	}
+	switch strings.ToLower(n.Value) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		f.l.addf(n.Line, "%s%s: want true or false, got %q", f.prefix, key, n.Value)
+	}
 }
 
 // int sets *dst to the value of key when it is present and an integer.

@@ -41,7 +41,7 @@ func mustKey(b []byte) Key {
 func openKeyedLog(tb testing.TB, driver string, key Key) (*SQL, *sql.DB) {
 	tb.Helper()
 	db := testdb.Open(tb, driver)
-	st, err := store.Open(context.Background(), driver, db.DSN)
+	st, err := store.Open(context.Background(), driver, db.AdminDSN)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
