@@ -42,6 +42,9 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 			return nil, err
 		}
 		s.datadog = dd
+		for _, w := range datadog.ConfigWarnings(cfg) {
+			logger.Warn("datadog tag rewritten", "warning", w.String())
+		}
 		s.sinks = append(s.sinks, dd)
 	}
 	if cfg.Sinks.Sentry.DSN != "" {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/vigilhq/vigil/internal/notify/datadog"
 )
 
 func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -25,6 +27,9 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
+	}
+	for _, w := range datadog.ConfigWarnings(cfg) {
+		fmt.Fprintln(stderr, w)
 	}
 	if len(problems) > 0 {
 		return exitBroken

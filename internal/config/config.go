@@ -103,6 +103,7 @@ type Datadog struct {
 	Addr      string
 	Namespace string // default DefaultNamespace
 	Tags      []string
+	TagLines  []int // the line of each of Tags
 }
 
 // Sentry configures the Sentry client.
@@ -132,8 +133,10 @@ type Check struct {
 	Tags                 []string
 	// FailAfter and ResolveAfter are at least 1 (the default).
 	FailAfter, ResolveAfter int
-	// Line is the line of the check's mapping in the config file.
-	Line int
+	// Line is the line of the check's mapping in the config file;
+	// OwnerLine that of its owner, TagLines that of each of its tags.
+	Line, OwnerLine int
+	TagLines        []int
 	// Spec is the kind-specific configuration, decoded into the kind's
 	// NewSpec() and validated.
 	Spec checks.Spec
@@ -385,6 +388,7 @@ func (l *loader) sinks(n *yaml.Node, line int) {
 	dd.str("addr", &s.Datadog.Addr)
 	dd.str("namespace", &s.Datadog.Namespace)
 	dd.strings("tags", &s.Datadog.Tags)
+	s.Datadog.TagLines = dd.elementLines("tags")
 	dd.done()
 
 	se := l.fieldsOf(f.value("sentry"), f.keyLine("sentry"), "sinks.sentry", "in sinks.sentry", "sinks.sentry: ")
