@@ -15,6 +15,11 @@
 //     check-in carries a monitor config derived from the check's schedule and
 //     timeout (MonitorConfig), so monitors create themselves.
 //
+// Events stay inside Sentry's size limits (see MaxSampleBytes): each
+// sample key and detail is cut on a character boundary and marked
+// ("… (cut 24 KB)"), the sample holds as many violations as fit (the
+// context's "omitted" counts the others), and the error text is cut too.
+//
 // The sink uses the *sentry.Client it is given, never the global hub. Give
 // that client BeforeSend (see ClientOptions) so DSNs, tokens and passwords
 // never leave the process.
@@ -28,6 +33,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -80,10 +86,12 @@ func New(client *sentry.Client, o Options) *Sink {
 }
 
 // ClientOptions returns the options vigil's Sentry client is made with:
-// the DSN, the environment, BeforeSend scrubbing secrets, and transport
-// (nil for sentry-go's default).
+// the DSN, the environment, BeforeSend scrubbing secrets, transport (nil
+// for sentry-go's default), and an HTTP transport that gzip-compresses
+// every envelope.
 func ClientOptions(dsn, environment string, transport sentry.Transport) sentry.ClientOptions {
-	return sentry.ClientOptions{Dsn: dsn, Environment: environment, Transport: transport, BeforeSend: BeforeSend}
+	return sentry.ClientOptions{Dsn: dsn, Environment: environment, Transport: transport, BeforeSend: BeforeSend,
+		HTTPTransport: gzipTransport{base: http.DefaultTransport}}
 }
 
 // Name returns "sentry".
@@ -165,7 +173,7 @@ func (s *Sink) capture(ev *sentry.Event, what string) error {
 // errorEvent is the exception event of a run that could not run.
 func (s *Sink) errorEvent(e engine.Event) *sentry.Event {
 	ev := s.base(e, sentry.LevelError)
-	text := e.Result.Error
+	text := cut(e.Result.Error, MaxTextBytes)
 	if text == "" {
 		text = "the check could not run"
 	}
@@ -185,11 +193,7 @@ func (s *Sink) openedEvent(e engine.Event) *sentry.Event {
 	}
 	ev.Message = fmt.Sprintf("Incident opened: %s is %s", e.Check.ID, what)
 	ev.Fingerprint = []string{e.Check.ID}
-	sample := make([]any, 0, len(r.Sample))
-	for _, v := range r.Sample {
-		sample = append(sample, map[string]any{"key": v.Key, "detail": v.Detail})
-	}
-	ev.Contexts["sample"] = sentry.Context{"violations": r.Violations, "shown": len(sample), "items": sample}
+	ev.Contexts["sample"] = sampleContext(r.Violations, r.Sample)
 	ev.Contexts["incident"] = sentry.Context{"id": inc.ID, "since": inc.Since, "opened_at": inc.OpenedAt, "opened_status": string(inc.OpenedStatus)}
 	ev.Tags["incident"] = fmt.Sprint(inc.ID)
 	return ev
@@ -203,13 +207,13 @@ func (s *Sink) base(e engine.Event, level sentry.Level) *sentry.Event {
 	ev.Logger = "vigil"
 	ev.Transaction = c.ID
 	ev.Timestamp = r.StartedAt
-	ev.Tags = map[string]string{"check": c.ID, "kind": r.Kind, "status": string(r.Status)}
+	ev.Tags = map[string]string{"check": cutRunes(c.ID, MaxTagRunes), "kind": r.Kind, "status": string(r.Status)}
 	if c.Owner != "" {
-		ev.Tags["owner"] = c.Owner
+		ev.Tags["owner"] = cutRunes(c.Owner, MaxTagRunes)
 	}
 	for _, t := range c.Tags {
 		if team, ok := strings.CutPrefix(t, "team:"); ok && team != "" {
-			ev.Tags["team"] = team
+			ev.Tags["team"] = cutRunes(team, MaxTagRunes)
 			break
 		}
 	}

@@ -3,10 +3,12 @@ package sentry_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gosentry "github.com/getsentry/sentry-go"
 
@@ -30,11 +33,31 @@ type item struct {
 	Raw     string
 }
 
-// fakeSentry receives envelopes at /api/42/envelope/.
+// Sentry's size limits (https://docs.sentry.io/concepts/data-management/size-limits/
+// and https://develop.sentry.dev/sdk/data-model/envelopes/#size-limits):
+// an event above 200 KB compressed or 1 MB decompressed is rejected with
+// 413 and lost.
+const (
+	maxCompressed   = 200 * 1000
+	maxDecompressed = 1000 * 1000
+)
+
+// envelope is one request as it reached the server: its size on the wire
+// (compressed when the SDK compressed it) and decompressed.
+type envelope struct {
+	encoding  string
+	wire, raw int
+	rejected  bool
+}
+
+// fakeSentry receives envelopes at /api/42/envelope/, decompressing a
+// gzip Content-Encoding as Sentry does, and rejects with 413 what Sentry's
+// size limits reject.
 type fakeSentry struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	items []item
+	srv       *httptest.Server
+	mu        sync.Mutex
+	items     []item
+	envelopes []envelope
 }
 
 func newFakeSentry(t *testing.T) *fakeSentry {
@@ -45,20 +68,60 @@ func newFakeSentry(t *testing.T) *fakeSentry {
 			http.NotFound(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
+		wire, _ := io.ReadAll(r.Body)
+		body := wire
+		switch enc := r.Header.Get("Content-Encoding"); enc {
+		case "":
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(wire))
+			if err == nil {
+				body, err = io.ReadAll(zr)
+			}
+			if err != nil {
+				t.Errorf("bad gzip body: %v", err)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		default:
+			t.Errorf("unexpected Content-Encoding %q", enc)
+			http.Error(w, "unsupported encoding", http.StatusUnsupportedMediaType)
+			return
+		}
 		items, err := parseEnvelope(body)
 		if err != nil {
 			t.Errorf("bad envelope: %v\n%s", err, body)
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		env := envelope{encoding: r.Header.Get("Content-Encoding"), wire: len(wire), raw: len(body)}
+		for _, it := range items {
+			if it.Type == "event" && (len(it.Raw) > maxDecompressed || (env.encoding == "" && len(it.Raw) > maxCompressed)) {
+				env.rejected = true
+			}
+		}
+		env.rejected = env.rejected || env.wire > maxCompressed
 		f.mu.Lock()
-		f.items = append(f.items, items...)
+		f.envelopes = append(f.envelopes, env)
+		if !env.rejected {
+			f.items = append(f.items, items...)
+		}
 		f.mu.Unlock()
+		if env.rejected {
+			http.Error(w, `{"detail":"envelope exceeded size limits"}`, http.StatusRequestEntityTooLarge)
+			return
+		}
 		w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+func (f *fakeSentry) takeEnvelopes() []envelope {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.envelopes
+	f.envelopes = nil
+	return out
 }
 
 func parseEnvelope(body []byte) ([]item, error) {
@@ -298,4 +361,87 @@ func TestBeforeSendScrubs(t *testing.T) {
 	if out.Tags["check"] != "c" || out.Request.Headers["Accept"] != "text/html" {
 		t.Errorf("ordinary values changed: %s", raw)
 	}
+}
+
+// TestIncidentEventFitsSentrySizeLimits: a check whose 60 failed rows
+// carry 25 KB details each (a JSON document per row) opens an incident;
+// its result's sample holds the first 50, as DESIGN's result contract says.
+// Its event must reach Sentry within the documented limits (see
+// maxCompressed, maxDecompressed) with each detail cut on a character
+// boundary and the cut marked, rather than be rejected with 413.
+func TestIncidentEventFitsSentrySizeLimits(t *testing.T) {
+	f := newFakeSentry(t)
+	s := sentry.New(f.client(t), sentry.Options{BaseURL: "https://vigil.example"})
+	var sample []checks.Violation
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("abcdefghijklmnopqrstuvwxyz0123456789 €é\"{}:,")
+	for i := range 60 {
+		// 25 KB of random multibyte text (as little compressible as real
+		// row dumps), so a byte cut would split characters.
+		var b strings.Builder
+		fmt.Fprintf(&b, "row %d: ", i)
+		for b.Len() < 25*1000 {
+			b.WriteRune(alphabet[rnd.IntN(len(alphabet))])
+		}
+		sample = append(sample, checks.Violation{Key: fmt.Sprintf("P-%04d", i), Detail: b.String()})
+	}
+	sample = sample[:50]
+	ev := engine.Event{Check: check, Result: checks.Result{Kind: "endorsements", Status: checks.Fail, Violations: 60, Sample: sample, StartedAt: time.Now()},
+		Transition: engine.Transition{Kind: engine.Opened, Incident: store.Incident{ID: 9, CheckID: check.ID, OpenedStatus: checks.Fail}}}
+	if err := s.Observe(context.Background(), ev); err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	envs := f.takeEnvelopes()
+	var event *item
+	for _, it := range f.take() {
+		if it.Type == "event" {
+			event = &it
+		}
+	}
+	for _, e := range envs {
+		t.Logf("envelope: %d bytes on the wire (%s), %d bytes decompressed", e.wire, orPlain(e.encoding), e.raw)
+		if e.encoding != "gzip" || e.wire >= e.raw {
+			t.Errorf("envelope sent %s, %d bytes for %d: want it gzip-compressed", orPlain(e.encoding), e.wire, e.raw)
+		}
+		if e.rejected {
+			t.Errorf("Sentry would reject an envelope of %d bytes on the wire, %d decompressed (limits %d compressed, %d decompressed)", e.wire, e.raw, maxCompressed, maxDecompressed)
+		}
+	}
+	if event == nil {
+		t.Fatal("the incident event did not reach Sentry")
+	}
+	if n := len(event.Raw); n > maxDecompressed {
+		t.Errorf("event is %d bytes decompressed, over %d", n, maxDecompressed)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(event.Raw))
+	zw.Close()
+	if gz.Len() > maxCompressed {
+		t.Errorf("event is %d bytes gzip-compressed, over %d", gz.Len(), maxCompressed)
+	}
+	if !utf8.ValidString(event.Raw) || strings.ContainsRune(event.Raw, utf8.RuneError) {
+		t.Errorf("event text was cut inside a character")
+	}
+	items, _ := path(event.Payload, "contexts", "sample", "items").([]any)
+	if len(items) == 0 {
+		t.Fatalf("sample context has no items: %v", path(event.Payload, "contexts", "sample"))
+	}
+	first, _ := items[0].(map[string]any)
+	detail, _ := first["detail"].(string)
+	if len(detail) > 1100 || !strings.Contains(detail, "… (cut ") {
+		t.Errorf("first detail is %d bytes (%q…): want it cut to about 1 KB and marked", len(detail), detail[:min(len(detail), 60)])
+	}
+	shown, _ := path(event.Payload, "contexts", "sample", "shown").(float64)
+	omitted, _ := path(event.Payload, "contexts", "sample", "omitted").(float64)
+	if int(shown) != len(items) || int(shown+omitted) != len(sample) {
+		t.Errorf("sample says shown %v, omitted %v for %d items of a %d-violation sample", shown, omitted, len(items), len(sample))
+	}
+}
+
+func orPlain(enc string) string {
+	if enc == "" {
+		return "uncompressed"
+	}
+	return enc
 }
