@@ -53,6 +53,19 @@ const Name = "sentry"
 // Sentry counts it missed (the scheduler's start-up jitter fits in it).
 const DefaultCheckInMargin = 5
 
+// SubMinuteCheckInMargin is the check-in margin, in minutes, of a check
+// that runs more often than once a minute: its monitor's interval is
+// Sentry's minimum (1 minute), so Sentry notices a stopped vigil within 2
+// minutes.
+const SubMinuteCheckInMargin = 1
+
+// MinCheckInSpacing is the shortest time between two check-ins of one
+// check that the sink sends: a run that starts sooner after the last
+// check-in sent (a check on "@every 5s", a manual run) sends none. Sentry
+// accepts at most 6 check-ins a minute per monitor and drops the rest
+// (https://docs.sentry.io/product/crons/); a pair every 30 s is 4.
+const MinCheckInSpacing = 30 * time.Second
+
 // ErrNotSent is returned when the client dropped an event (disabled client,
 // sampling or BeforeSend).
 var ErrNotSent = errors.New("sentry: event not sent")
@@ -65,6 +78,8 @@ type Options struct {
 	// CheckInMargin is the monitors' check-in margin in minutes
 	// (DefaultCheckInMargin when 0).
 	CheckInMargin int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Sink sends events and check-ins to Sentry through one client. Its
@@ -75,6 +90,7 @@ type Sink struct {
 
 	mu      sync.Mutex
 	pending map[string]sentry.EventID // check id -> its in_progress check-in
+	last    map[string]time.Time      // check id -> when its last check-in was sent
 }
 
 // New returns a sink that sends through client.
@@ -82,7 +98,10 @@ func New(client *sentry.Client, o Options) *Sink {
 	if o.CheckInMargin <= 0 {
 		o.CheckInMargin = DefaultCheckInMargin
 	}
-	return &Sink{client: client, o: o, pending: map[string]sentry.EventID{}}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Sink{client: client, o: o, pending: map[string]sentry.EventID{}, last: map[string]time.Time{}}
 }
 
 // ClientOptions returns the options vigil's Sentry client is made with:
@@ -122,7 +141,9 @@ func (s *Sink) Observe(_ context.Context, e engine.Event) error {
 
 // CheckIn sends a check-in for the check with status. Call it with
 // sentry.CheckInStatusInProgress just before a run starts; Observe closes
-// that check-in with ok or error. Runs of one check must not overlap (the
+// that check-in with ok or error. A run that starts within
+// MinCheckInSpacing of the check's last check-in sends none, and Observe
+// then sends none for it either. Runs of one check must not overlap (the
 // scheduler guarantees it). It returns ErrNotSent when the client dropped
 // the check-in, or an error for a schedule it cannot describe.
 func (s *Sink) CheckIn(_ context.Context, check engine.CheckInfo, status sentry.CheckInStatus) error {
@@ -138,18 +159,29 @@ func (s *Sink) checkIn(check engine.CheckInfo, status sentry.CheckInStatus, d ti
 		return err
 	}
 	in := &sentry.CheckIn{MonitorSlug: Slug(check.ID), Status: status}
+	now := s.o.Now()
 	s.mu.Lock()
-	if status == sentry.CheckInStatusInProgress {
+	open, isOpen := s.pending[check.ID]
+	delete(s.pending, check.ID)
+	if status == sentry.CheckInStatusInProgress || !isOpen {
+		// A new check-in (a run's start, or the result of a run whose
+		// start was not checked in): only when spaced from the last one.
+		if last, ok := s.last[check.ID]; ok && now.Sub(last) < MinCheckInSpacing {
+			s.mu.Unlock()
+			return nil
+		}
+		s.last[check.ID] = now
 		in.ID = newID()
-		s.pending[check.ID] = in.ID
+		if status == sentry.CheckInStatusInProgress {
+			s.pending[check.ID] = in.ID
+		}
 	} else {
-		in.ID, in.Duration = s.pending[check.ID], d
-		delete(s.pending, check.ID)
+		in.ID = open
+	}
+	if status != sentry.CheckInStatusInProgress {
+		in.Duration = d
 	}
 	s.mu.Unlock()
-	if in.ID == "" {
-		in.ID = newID()
-	}
 	if s.client.CaptureCheckIn(in, cfg, nil) == nil {
 		return ErrNotSent
 	}
@@ -256,12 +288,14 @@ func Slug(checkID string) string {
 }
 
 // MonitorConfig describes a check's schedule to Sentry: "@every D" is an
-// interval in whole minutes (hours or days when D divides evenly; at
-// least 1 minute), a cron expression (5 fields, or 6 with seconds, which
-// are dropped) or descriptor (@hourly, @daily, ...) is a crontab, and a
-// CRON_TZ= or TZ= prefix is the timezone. MaxRuntime is the timeout in
-// whole minutes plus one (for recording); margin is the check-in margin.
-// An empty schedule is vigil's default "@every 5m".
+// interval in whole minutes, rounded up (hours or days when D divides
+// evenly; at least 1 minute, Sentry's shortest); a cron expression (5
+// fields, or 6 with seconds, which are dropped) or descriptor (@hourly,
+// @daily, ...) is a crontab, and a CRON_TZ= or TZ= prefix is the timezone.
+// MaxRuntime is the timeout in whole minutes plus one (for recording);
+// margin is the check-in margin, except for "@every D" under a minute,
+// whose margin is SubMinuteCheckInMargin. An empty schedule is vigil's
+// default "@every 5m".
 func MonitorConfig(check engine.CheckInfo, margin int64) (*sentry.MonitorConfig, error) {
 	spec := strings.TrimSpace(check.Schedule)
 	if spec == "" {
@@ -281,6 +315,9 @@ func MonitorConfig(check engine.CheckInfo, margin int64) (*sentry.MonitorConfig,
 			return nil, fmt.Errorf("sentry: schedule %q: not a duration", check.Schedule)
 		}
 		cfg.Schedule = interval(d)
+		if d < time.Minute {
+			cfg.CheckInMargin = SubMinuteCheckInMargin
+		}
 		return cfg, nil
 	}
 	if cron, ok := descriptors[spec]; ok {

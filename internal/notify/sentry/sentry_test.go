@@ -316,7 +316,8 @@ func TestMonitorConfig(t *testing.T) {
 	}{
 		{name: "default", schedule: "", want: `{"schedule":{"type":"interval","value":5,"unit":"minute"},"checkin_margin":5}`},
 		{name: "every minutes", schedule: "@every 15m", timeout: 90 * time.Second, want: `{"schedule":{"type":"interval","value":15,"unit":"minute"},"checkin_margin":5,"max_runtime":3}`},
-		{name: "every seconds rounds up", schedule: "@every 30s", want: `{"schedule":{"type":"interval","value":1,"unit":"minute"},"checkin_margin":5}`},
+		{name: "every seconds: 1 minute, margin 1", schedule: "@every 30s", want: `{"schedule":{"type":"interval","value":1,"unit":"minute"},"checkin_margin":1}`},
+		{name: "every 90s rounds up", schedule: "@every 90s", want: `{"schedule":{"type":"interval","value":2,"unit":"minute"},"checkin_margin":5}`},
 		{name: "every hours", schedule: "@every 2h", want: `{"schedule":{"type":"interval","value":2,"unit":"hour"},"checkin_margin":5}`},
 		{name: "every day", schedule: "@every 24h", want: `{"schedule":{"type":"interval","value":1,"unit":"day"},"checkin_margin":5}`},
 		{name: "cron", schedule: "*/10 8-18 * * 1-5", want: `{"schedule":{"type":"crontab","value":"*/10 8-18 * * 1-5"},"checkin_margin":5}`},
@@ -444,4 +445,96 @@ func orPlain(enc string) string {
 		return "uncompressed"
 	}
 	return enc
+}
+
+// TestSubMinuteScheduleMonitor: a check on "@every 5s" runs for 3 minutes
+// (injected clock) and then vigil stops. Sentry's rules
+// (https://docs.sentry.io/product/crons/ and the SDKs' crons pages): an
+// interval schedule is at least 1 minute; a monitor is missed when no
+// check-in comes by the expected time plus checkin_margin (minutes, at least
+// 1); Crons accepts at most 6 check-ins per minute per monitor environment
+// and drops the rest. So the monitor config must declare an interval of at
+// least 1 minute, the check-ins must stay within 6 a minute while arriving
+// at least once per interval, and interval + margin must let Sentry notice
+// the stop within about 2 minutes.
+func TestSubMinuteScheduleMonitor(t *testing.T) {
+	c := check
+	c.Schedule, c.Timeout = "@every 5s", 5*time.Second
+	cfg, err := sentry.MonitorConfig(c, sentry.DefaultCheckInMargin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(cfg)
+	var mc struct {
+		Schedule struct {
+			Type  string `json:"type"`
+			Value int    `json:"value"`
+			Unit  string `json:"unit"`
+		} `json:"schedule"`
+		Margin     int `json:"checkin_margin"`
+		MaxRuntime int `json:"max_runtime"`
+	}
+	if err := json.Unmarshal(raw, &mc); err != nil {
+		t.Fatal(err)
+	}
+	if mc.Schedule.Type != "interval" || mc.Schedule.Unit != "minute" || mc.Schedule.Value < 1 {
+		t.Errorf("schedule %s: want an interval of at least 1 minute", raw)
+	}
+	if mc.Margin < 1 || mc.Schedule.Value+mc.Margin > 2 {
+		t.Errorf("monitor config %s: a stopped vigil is noticed after %d minutes, want about 2", raw, mc.Schedule.Value+mc.Margin)
+	}
+	if mc.MaxRuntime < 1 {
+		t.Errorf("max_runtime %d, want at least 1 minute", mc.MaxRuntime)
+	}
+
+	f := newFakeSentry(t)
+	start := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	now := start
+	s := sentry.New(f.client(t), sentry.Options{Now: func() time.Time { return now }})
+	var sent []time.Time // when each check-in left, by the injected clock
+	open := map[any]bool{}
+	for now.Before(start.Add(3 * time.Minute)) {
+		if err := s.CheckIn(context.Background(), c, gosentry.CheckInStatusInProgress); err != nil {
+			t.Fatalf("CheckIn: %v", err)
+		}
+		now = now.Add(time.Second)
+		if err := s.Observe(context.Background(), engine.Event{Check: c, Result: checks.Result{Status: checks.Pass, Duration: time.Second}}); err != nil {
+			t.Fatalf("Observe: %v", err)
+		}
+		for _, it := range f.take() {
+			if it.Type != "check_in" {
+				continue
+			}
+			sent = append(sent, now)
+			switch id := it.Payload["check_in_id"]; it.Payload["status"] {
+			case "in_progress":
+				open[id] = true
+			default:
+				if !open[id] {
+					t.Errorf("check-in %v closes no in_progress check-in", id)
+				}
+				delete(open, id)
+			}
+		}
+		now = now.Add(4 * time.Second)
+	}
+	if len(sent) == 0 {
+		t.Fatal("no check-in sent")
+	}
+	for i := range sent {
+		n := 0
+		for _, at := range sent[i:] {
+			if at.Sub(sent[i]) < time.Minute {
+				n++
+			}
+		}
+		if n > 6 {
+			t.Fatalf("%d check-ins in the minute from %s: Sentry drops those over 6", n, sent[i].Format(time.TimeOnly))
+		}
+	}
+	for i := 1; i < len(sent); i++ {
+		if gap := sent[i].Sub(sent[i-1]); gap > time.Duration(mc.Schedule.Value)*time.Minute {
+			t.Errorf("no check-in for %s before %s: Sentry would count a miss while vigil runs", gap, sent[i].Format(time.TimeOnly))
+		}
+	}
 }
