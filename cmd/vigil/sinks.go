@@ -48,7 +48,7 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 		s.sinks = append(s.sinks, dd)
 	}
 	if cfg.Sinks.Sentry.DSN != "" {
-		client, err := sentry.NewClient(vsentry.ClientOptions(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport))
+		client, err := vsentry.NewClient(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport)
 		if err != nil {
 			return nil, err
 		}

@@ -395,6 +395,15 @@ func (l *loader) sinks(n *yaml.Node, line int) {
 	se.secret("dsn", &s.Sentry.DSN)
 	se.str("environment", &s.Sentry.Environment)
 	se.done()
+	if s.Sentry.DSN != "" {
+		if msg := sentryDSNProblem(s.Sentry.DSN); msg != "" {
+			key := "dsn"
+			if !se.has(key) {
+				key = "dsn_file"
+			}
+			l.addf(se.keyLine(key), "sinks.sentry.dsn: %s (want https://PUBLIC_KEY@HOST/PROJECT_ID)", msg) // never echo the DSN
+		}
+	}
 
 	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
 	sl.secret("webhook_url", &s.Slack.WebhookURL)

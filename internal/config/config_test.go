@@ -122,7 +122,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("Datasources =\n%+v\nwant\n%+v", cfg.Datasources, wantDS)
 	}
 	wantSinks := config.Sinks{
-		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}},
+		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}, TagLines: []int{12, 12}},
 		Sentry:  config.Sentry{DSN: "https://key@sentry.example.com/1", Environment: "prod"},
 		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X"},
 	}
@@ -140,7 +140,7 @@ func TestLoadFull(t *testing.T) {
 		{
 			ID: "missing-endorsements", Kind: "fake", Datasource: "policies", Schedule: "@every 1m",
 			Timeout: 90 * time.Second, Runbook: "missing-endorsements", Owner: "policy-team",
-			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18,
+			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18, OwnerLine: 24, TagLines: []int{25, 25},
 			Spec: &fakeSpec{
 				Thresholds: checks.Thresholds{WarnAbove: intp(1), FailAbove: intp(5)},
 				Query:      "SELECT id FROM policies WHERE cost > $1",

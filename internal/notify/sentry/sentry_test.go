@@ -538,3 +538,30 @@ func TestSubMinuteScheduleMonitor(t *testing.T) {
 		}
 	}
 }
+
+// TestDSNKeyNeverInErrors: the public key of a DSN authenticates whoever
+// sends events to the project, so like Alertmanager's RedactURL, vigil
+// shows a DSN as scheme://xxxxx@host/project in every error and log line.
+func TestDSNKeyNeverInErrors(t *testing.T) {
+	const key = "abc123s3cr3tkey"
+	for _, tt := range []struct{ dsn, want string }{
+		{dsn: "https://" + key + "@o1.ingest.sentry.io/42", want: "https://xxxxx@o1.ingest.sentry.io/42"},
+		{dsn: "https://" + key + ":legacysecret@o1.ingest.sentry.io/42", want: "https://xxxxx@o1.ingest.sentry.io/42"},
+		{dsn: "https://" + key + "@o1.ingest.sentry.io:bad/42", want: "https://xxxxx@o1.ingest.sentry.io:bad/42"},
+		{dsn: key + "@o1.ingest.sentry.io/42", want: "xxxxx@o1.ingest.sentry.io/42"},
+	} {
+		if got := sentry.RedactDSN(tt.dsn); got != tt.want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+	for _, dsn := range []string{"https://" + key + "@o1.ingest.sentry.io:bad/42", "ftp://" + key + "@o1.ingest.sentry.io/42", "https://" + key + "@o1.ingest.sentry.io/"} {
+		_, err := sentry.NewClient(dsn, "test", nil)
+		if err == nil {
+			t.Errorf("NewClient(%q) accepted a malformed DSN", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "legacysecret") {
+			t.Errorf("error quotes the key: %v", err)
+		}
+	}
+}
