@@ -57,7 +57,8 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 		s.sinks = append(s.sinks, s.sentry)
 	}
 	if cfg.Sinks.Slack.WebhookURL != "" {
-		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL}, Logger: logger})
+		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL},
+			Logger: logger, GroupWait: cfg.Sinks.Slack.GroupWait, PollInterval: deliverEvery})
 		if err != nil {
 			return nil, err
 		}

@@ -29,6 +29,9 @@ const (
 	DefaultSchedule     = "@every 5m"
 	DefaultTimeout      = 60 * time.Second
 	DefaultRetentionRaw = 14 * 24 * time.Hour
+	// DefaultGroupWait is sinks.slack.group_wait: how long an opened
+	// alert waits for others to group with.
+	DefaultGroupWait = 10 * time.Second
 )
 
 // Datasource drivers.
@@ -115,6 +118,9 @@ type Sentry struct {
 // Slack configures the incoming webhook.
 type Slack struct {
 	WebhookURL string
+	// GroupWait is how long an opened alert waits for others to group
+	// with (default DefaultGroupWait; 0 sends at once).
+	GroupWait time.Duration
 }
 
 // Retention is the `retention` section.
@@ -382,7 +388,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 
 func (l *loader) sinks(n *yaml.Node, line int) {
 	f := l.fieldsOf(n, line, "sinks", "in sinks", "sinks: ")
-	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}}
+	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}, Slack: Slack{GroupWait: DefaultGroupWait}}
 
 	dd := l.fieldsOf(f.value("datadog"), f.keyLine("datadog"), "sinks.datadog", "in sinks.datadog", "sinks.datadog: ")
 	dd.str("addr", &s.Datadog.Addr)
@@ -407,7 +413,11 @@ func (l *loader) sinks(n *yaml.Node, line int) {
 
 	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
 	sl.secret("webhook_url", &s.Slack.WebhookURL)
+	sl.duration("group_wait", &s.Slack.GroupWait)
 	sl.done()
+	if s.Slack.GroupWait < 0 {
+		sl.problem("group_wait", "group_wait: must not be negative, got %s", s.Slack.GroupWait)
+	}
 	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
 		sl.problem("webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
 	}

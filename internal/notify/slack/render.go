@@ -157,7 +157,7 @@ func RenderGroup(ms []engine.Message, links Links) Payload {
 			break
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "• *%s* %s, %s", link(links.Check(m.Check), name(m.Check)), esc(string(m.Status)), plural(m.Violations, "violation"))
+		fmt.Fprintf(&b, "• *%s* %s, %s · incident #%d", link(links.Check(m.Check), name(m.Check)), esc(string(m.Status)), plural(m.Violations, "violation"), m.IncidentID)
 		if m.Owner != "" {
 			fmt.Fprintf(&b, " · %s", name(m.Owner))
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilhq/vigil/internal/config"
 )
@@ -55,6 +56,48 @@ func TestSentryDSNIsParsedWithoutEchoingTheKey(t *testing.T) {
 			}
 			if want := path + ":4: " + tt.want + " (want https://PUBLIC_KEY@HOST/PROJECT_ID)"; got != want {
 				t.Errorf("problem\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestSlackGroupWait: sinks.slack.group_wait is a duration, 10s by
+// default, 0 to send at once, never negative.
+func TestSlackGroupWait(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        time.Duration
+		problem     string
+	}{
+		{name: "default", want: config.DefaultGroupWait},
+		{name: "set", value: "30s", want: 30 * time.Second},
+		{name: "off", value: "0s", want: 0},
+		{name: "negative", value: "-1s", problem: ":4: sinks.slack: group_wait: must not be negative, got -1s"},
+		{name: "not a duration", value: "soon", problem: `:4: sinks.slack: group_wait: invalid duration "soon"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vigil.yaml")
+			slack := "  slack:\n    webhook_url: https://hooks.slack.com/services/T/B/X\n"
+			if tt.value != "" {
+				slack += "    group_wait: " + tt.value + "\n"
+			}
+			yaml := "sinks:\n" + slack + "datasources:\n  db: {driver: sqlite, dsn: x.db}\nchecks:\n  - {id: c, kind: fake, datasource: db, query: SELECT 1}\n"
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path, fakeKinds())
+			if tt.problem != "" {
+				if err == nil || err.Error() != path+tt.problem {
+					t.Errorf("error %v, want %s%s", err, path, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Sinks.Slack.GroupWait != tt.want {
+				t.Errorf("GroupWait = %s, want %s", cfg.Sinks.Slack.GroupWait, tt.want)
 			}
 		})
 	}
