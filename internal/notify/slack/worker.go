@@ -327,7 +327,7 @@ func (w *Worker) deliverDue(ctx context.Context, flush bool) (Stats, error) {
 			st.Posts++
 			st.Delivered++
 			if it.msg.Kind == store.OutboxOpened {
-				w.opened[it.webhook] = append(w.opened[it.webhook], it.msg.CreatedAt)
+				w.noteOpened(it.webhook, it.msg.CreatedAt)
 			}
 		} else {
 			blocked[it.msg.CheckID] = true
@@ -394,7 +394,7 @@ func (w *Worker) deliverGroups(ctx context.Context, items []item, now time.Time,
 			st.Posts++
 			st.Delivered += len(msgs)
 			for _, m := range msgs {
-				w.opened[hook] = append(w.opened[hook], m.CreatedAt)
+				w.noteOpened(hook, m.CreatedAt)
 			}
 			continue
 		}
@@ -406,12 +406,30 @@ func (w *Worker) deliverGroups(ctx context.Context, items []item, now time.Time,
 	return nil
 }
 
+// noteOpened remembers that an opened alert created at was posted to hook,
+// forgetting those created more than GroupWindow before the newest.
+func (w *Worker) noteOpened(hook string, at time.Time) {
+	newest := at
+	for _, t := range w.opened[hook] {
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	from := newest.Add(-w.o.GroupWindow)
+	w.opened[hook] = append(slices.DeleteFunc(w.opened[hook], func(t time.Time) bool { return t.Before(from) }), at)
+}
+
 // recentOpenings counts the opened alerts posted to hook that were created
-// within GroupWindow before since, forgetting older ones.
+// within GroupWindow before since (or later).
 func (w *Worker) recentOpenings(hook string, since time.Time) int {
 	from := since.Add(-w.o.GroupWindow)
-	w.opened[hook] = slices.DeleteFunc(w.opened[hook], func(at time.Time) bool { return at.Before(from) })
-	return len(w.opened[hook])
+	n := 0
+	for _, at := range w.opened[hook] {
+		if !at.Before(from) {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *Worker) webhookFor(m engine.Message) string {
