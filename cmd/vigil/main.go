@@ -43,7 +43,7 @@ func commands() []command {
 		{"scriptlog", "verify, search and show the script log (scriptlog verify|list|show -c FILE)", cmdScriptlog},
 		{"hash-password", "print the argon2id hash of a password read from standard input (for auth.users)", cmdHashPassword},
 		{"redrive", "move a dead-letter queue's messages back to their source (--queue NAME)", cmdRedrive},
-		{"datadog", "print the Datadog dashboard, SLOs and monitors (datadog export [--namespace N])", cmdDatadog},
+		{"datadog", "print the Datadog dashboard, SLOs and monitors (datadog export [-c FILE] [--namespace N])", cmdDatadog},
 	}
 }
 

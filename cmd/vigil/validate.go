@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/notify/datadog"
 )
 
 // connectTimeout bounds how long validate --connect waits for one
@@ -41,6 +42,9 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	bad := len(problems) > 0
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
+	}
+	for _, w := range datadog.ConfigWarnings(cfg) {
+		fmt.Fprintln(stderr, w)
 	}
 	if *connect {
 		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

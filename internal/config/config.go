@@ -29,6 +29,9 @@ const (
 	DefaultSchedule     = "@every 5m"
 	DefaultTimeout      = 60 * time.Second
 	DefaultRetentionRaw = 14 * 24 * time.Hour
+	// DefaultGroupWait is sinks.slack.group_wait: how long an opened
+	// alert waits for others to group with.
+	DefaultGroupWait = 10 * time.Second
 )
 
 // Datasource drivers.
@@ -108,6 +111,7 @@ type Datadog struct {
 	Addr      string
 	Namespace string // default DefaultNamespace
 	Tags      []string
+	TagLines  []int // the line of each of Tags
 }
 
 // Sentry configures the Sentry client.
@@ -119,6 +123,9 @@ type Sentry struct {
 // Slack configures the incoming webhook.
 type Slack struct {
 	WebhookURL string
+	// GroupWait is how long an opened alert waits for others to group
+	// with (default DefaultGroupWait; 0 sends at once).
+	GroupWait time.Duration
 }
 
 // Retention is the `retention` section.
@@ -137,8 +144,10 @@ type Check struct {
 	Tags                 []string
 	// FailAfter and ResolveAfter are at least 1 (the default).
 	FailAfter, ResolveAfter int
-	// Line is the line of the check's mapping in the config file.
-	Line int
+	// Line is the line of the check's mapping in the config file;
+	// OwnerLine that of its owner, TagLines that of each of its tags.
+	Line, OwnerLine int
+	TagLines        []int
 	// Spec is the kind-specific configuration, decoded into the kind's
 	// NewSpec() and validated.
 	Spec checks.Spec
@@ -386,22 +395,36 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 
 func (l *loader) sinks(n *yaml.Node, line int) {
 	f := l.fieldsOf(n, line, "sinks", "in sinks", "sinks: ")
-	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}}
+	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}, Slack: Slack{GroupWait: DefaultGroupWait}}
 
 	dd := l.fieldsOf(f.value("datadog"), f.keyLine("datadog"), "sinks.datadog", "in sinks.datadog", "sinks.datadog: ")
 	dd.str("addr", &s.Datadog.Addr)
 	dd.str("namespace", &s.Datadog.Namespace)
 	dd.strings("tags", &s.Datadog.Tags)
+	s.Datadog.TagLines = dd.elementLines("tags")
 	dd.done()
 
 	se := l.fieldsOf(f.value("sentry"), f.keyLine("sentry"), "sinks.sentry", "in sinks.sentry", "sinks.sentry: ")
 	se.secret("dsn", &s.Sentry.DSN)
 	se.str("environment", &s.Sentry.Environment)
 	se.done()
+	if s.Sentry.DSN != "" {
+		if msg := sentryDSNProblem(s.Sentry.DSN); msg != "" {
+			key := "dsn"
+			if !se.has(key) {
+				key = "dsn_file"
+			}
+			l.addf(se.keyLine(key), "sinks.sentry.dsn: %s (want https://PUBLIC_KEY@HOST/PROJECT_ID)", msg) // never echo the DSN
+		}
+	}
 
 	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
 	sl.secret("webhook_url", &s.Slack.WebhookURL)
+	sl.duration("group_wait", &s.Slack.GroupWait)
 	sl.done()
+	if s.Slack.GroupWait < 0 {
+		sl.problem("group_wait", "group_wait: must not be negative, got %s", s.Slack.GroupWait)
+	}
 	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
 		sl.problem("webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
 	}

@@ -122,9 +122,9 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("Datasources =\n%+v\nwant\n%+v", cfg.Datasources, wantDS)
 	}
 	wantSinks := config.Sinks{
-		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}},
+		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}, TagLines: []int{12, 12}},
 		Sentry:  config.Sentry{DSN: "https://key@sentry.example.com/1", Environment: "prod"},
-		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X"},
+		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X", GroupWait: config.DefaultGroupWait},
 	}
 	if !reflect.DeepEqual(cfg.Sinks, wantSinks) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, wantSinks)
@@ -140,7 +140,7 @@ func TestLoadFull(t *testing.T) {
 		{
 			ID: "missing-endorsements", Kind: "fake", Datasource: "policies", Schedule: "@every 1m",
 			Timeout: 90 * time.Second, Runbook: "missing-endorsements", Owner: "policy-team",
-			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18,
+			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18, OwnerLine: 24, TagLines: []int{25, 25},
 			Spec: &fakeSpec{
 				Thresholds: checks.Thresholds{WarnAbove: intp(1), FailAbove: intp(5)},
 				Query:      "SELECT id FROM policies WHERE cost > $1",
@@ -194,7 +194,7 @@ func TestLoadDefaults(t *testing.T) {
 	if want := (config.Store{Driver: "sqlite", DSN: filepath.Join(dir, "vigil.db")}); cfg.Store != want {
 		t.Errorf("Store = %+v, want %+v", cfg.Store, want)
 	}
-	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}}); !reflect.DeepEqual(cfg.Sinks, want) {
+	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}, Slack: config.Slack{GroupWait: config.DefaultGroupWait}}); !reflect.DeepEqual(cfg.Sinks, want) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, want)
 	}
 	if want := filepath.Join(dir, "runbooks"); cfg.RunbooksDir != want {

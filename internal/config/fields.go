@@ -267,6 +267,20 @@ func (f *fields) strings(key string, dst *[]string) {
 	*dst = out
 }
 
+// elementLines returns the line of each element of the list under key (nil
+// when key is absent or not a list).
+func (f *fields) elementLines(key string) []int {
+	n := f.value(key)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]int, len(n.Content))
+	for i, e := range n.Content {
+		out[i] = e.Line
+	}
+	return out
+}
+
 // secret sets *dst from key or, when key_file is set instead, from the
 // trimmed content of that file (relative to the config's directory).
 func (f *fields) secret(key string, dst *string) {

@@ -2,10 +2,12 @@ package config
 
 import (
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"strings"
 	"unicode"
 
+	"github.com/getsentry/sentry-go"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/vigilhq/vigil/checks"
@@ -44,6 +46,9 @@ func (c *Config) SecretValues() []string {
 		out = append(out, v)
 		if u, err := url.Parse(v); err == nil && u.User != nil {
 			out = append(out, u.User.Username()) // the Sentry key
+			if secret, ok := u.User.Password(); ok && secret != "" {
+				out = append(out, secret) // a legacy secret key
+			}
 		}
 	}
 	if v := c.Sinks.Slack.WebhookURL; v != "" {
@@ -127,4 +132,47 @@ func libpqKeywordValues(s string) map[string]string {
 		}
 		out[key] = v.String()
 	}
+}
+
+// sentryDSNProblem says why sentry-go cannot parse dsn, "" when it can.
+// The text never quotes the DSN's keys: a detail of the URL parser that
+// contains the user info is left out.
+func sentryDSNProblem(dsn string) string {
+	_, err := sentry.NewDsn(dsn)
+	if err == nil {
+		return ""
+	}
+	var pe *sentry.DsnParseError
+	if !errors.As(err, &pe) {
+		return "not a Sentry DSN"
+	}
+	switch pe.Message {
+	case "invalid scheme":
+		return "scheme must be http or https"
+	case "empty username":
+		return "no public key"
+	case "empty host":
+		return "no host"
+	case "empty project id":
+		return "no project id"
+	case "invalid port":
+		return "invalid port"
+	}
+	msg := "not a URL"
+	var ue *url.Error
+	if _, perr := url.Parse(dsn); errors.As(perr, &ue) {
+		detail, rest := ue.Err.Error(), dsn
+		if _, after, ok := strings.Cut(dsn, "://"); ok {
+			rest = after
+		}
+		userinfo, _, _ := strings.Cut(rest, "@")
+		leaks := false
+		for _, part := range strings.FieldsFunc(userinfo, func(r rune) bool { return r == ':' || r == '/' }) {
+			leaks = leaks || (len(part) >= 4 && strings.Contains(detail, part))
+		}
+		if !leaks {
+			msg += ": " + detail
+		}
+	}
+	return msg
 }
