@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -127,4 +128,25 @@ func getStatus(client *http.Client, url string) (int, string, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), nil
+}
+
+// TestGuardedPanicIsAFailure: a background loop (lease, engine tick,
+// outbox, retention) that panics becomes a component failure, so serve
+// drains and exits 1 (systemd restarts it) instead of crashing without
+// draining; one that returns reports nothing.
+func TestGuardedPanicIsAFailure(t *testing.T) {
+	fatal := make(chan error, 2)
+	guarded("outbox delivery", fatal, func() { panic("boom") })()
+	guarded("retention", fatal, func() {})()
+	select {
+	case err := <-fatal:
+		if !errors.Is(err, errComponentFailed) || !strings.Contains(err.Error(), "outbox delivery panicked: boom") {
+			t.Errorf("failure = %v; want errComponentFailed naming the loop and the panic", err)
+		}
+	default:
+		t.Fatal("a panicking loop reported no failure")
+	}
+	if len(fatal) != 0 {
+		t.Errorf("a loop that returned reported %v", <-fatal)
+	}
 }
