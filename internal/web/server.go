@@ -173,7 +173,7 @@ func New(opts Options) (*Server, error) {
 	nofile := fdLimit()
 	var fits bool
 	if s.conns, fits = connLimitsFor(cfg.Server.MaxConnections, nofile, sqlSources); !fits {
-		s.log.Warn("server.max_connections leaves too few file descriptors for the store, datasources and sinks: connections beyond the limit will be retried, not served",
+		s.log.Warn("server.max_connections leaves fewer file descriptors than the store, datasources and sinks may need (accept retries when they run out)",
 			"max_connections", s.conns.Max, "rlimit_nofile", nofile)
 	}
 	if !cfg.Auth.Configured() {
