@@ -66,15 +66,42 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer startProfiles(logger)()
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("serve", "err", err)
+		if errors.Is(err, errComponentFailed) {
+			return exitFail // it ran, then broke: a supervisor should restart it
+		}
 		return exitBroken
 	}
 	return exitOK
 }
 
-// serve runs the scheduler, engine and web server until ctx ends, then
-// shuts down in order: stop scheduling, drain or interrupt running checks,
-// flush sinks, release the lease, stop the web server, close the store.
-// ready, when set, receives the listening address once the server accepts.
+// errComponentFailed is returned by serve when a part of it (the web
+// server, a background worker) stopped while serving: serve shuts the rest
+// down in order and `vigil serve` exits 1, so that systemd's
+// Restart=on-failure restarts it. A clean exit (0) only follows SIGTERM or
+// SIGINT.
+var errComponentFailed = errors.New("a component of vigil serve failed")
+
+// guarded runs fn, turning a panic into an errComponentFailed sent to
+// fatal (which must have room for it) instead of a crash that skips the
+// drain.
+func guarded(name string, fatal chan<- error, fn func()) func() {
+	return func() {
+		defer func() {
+			if r := recover(); r != nil {
+				fatal <- fmt.Errorf("%w: %s panicked: %v\n%s", errComponentFailed, name, r, debug.Stack())
+			}
+		}()
+		fn()
+	}
+}
+
+// serve runs the scheduler, engine and web server until ctx ends or one of
+// them fails, then shuts down in order: stop scheduling, drain or interrupt
+// running checks, flush sinks, release the lease, stop the web server,
+// close the store. It returns nil after ctx ended, an error wrapping
+// errComponentFailed when a component failed, or another error when it
+// could not start. ready, when set, receives the listening address once
+// the server accepts.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready chan<- string) error {
 	return serveWith(ctx, cfg, logger, serveOptions{ready: ready})
 }
@@ -124,7 +151,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Lease: lease, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
 	if err != nil {
 		return err
 	}
@@ -132,8 +159,16 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	// Each component reports its failure here, once: the web server and
+	// the four background loops.
+	fatal := make(chan error, 5)
+	go func() {
+		err := srv.Serve(ln)
+		if err == nil {
+			err = errors.New("stopped accepting connections")
+		}
+		fatal <- fmt.Errorf("%w: web server: %w", errComponentFailed, err)
+	}()
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
@@ -142,12 +177,16 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		defer cancel()
 		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
 	})
-	bg.Go(func() { lease.Run(bgCtx) })
-	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
-	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
-	bg.Go(func() {
+	bg.Go(guarded("scheduler lease", fatal, func() { lease.Run(bgCtx) }))
+	bg.Go(guarded("engine tick", fatal, func() {
+		every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) })
+	}))
+	bg.Go(guarded("outbox delivery", fatal, func() {
+		every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) })
+	}))
+	bg.Go(guarded("retention", fatal, func() {
 		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, scripts, lease, cfg.Retention.Raw, logger) })
-	})
+	}))
 	var anchored scriptlog.Anchor
 	anchor := func(ctx context.Context) {
 		if cfg.Scriptlog.AnchorFile == "" {
@@ -158,9 +197,11 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 			logger.Error("script log: anchor the head", "err", err)
 		}
 	}
-	bg.Go(func() { every(bgCtx, anchorEvery, anchor) })
+	bg.Go(guarded("script log anchor", fatal, func() { every(bgCtx, anchorEvery, anchor) }))
 	sched.Start()
-	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
+	limits := srv.Limits()
+	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver,
+		"max_connections", limits.Max, "max_connections_per_ip", limits.PerAddr)
 	if opts.started != nil {
 		opts.started(serving{Store: st, Engine: eng, Scheduler: sched})
 	}
@@ -168,11 +209,12 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		opts.ready <- ln.Addr().String()
 	}
 
+	var failed error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
-	case err := <-httpDone:
-		logger.Error("web server stopped", "err", err)
+	case failed = <-fatal:
+		logger.Error("shutting down: a component failed; draining running checks", "err", failed, "timeout", drainTimeout)
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	if err := sched.Stop(drainCtx); err != nil {
@@ -192,7 +234,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		logger.Warn("shutdown: web server", "err", err)
 	}
 	logger.Info("vigil stopped")
-	return nil
+	return failed
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and

@@ -45,7 +45,13 @@ func (s *syncBuffer) String() string {
 // startServe starts `vigil serve` and returns its base URL once it listens.
 func startServe(t *testing.T, cfgPath string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(vigilBin, "serve", "-c", cfgPath, "--listen", "127.0.0.1:0")
+	return startServeCmd(t, exec.Command(vigilBin, "serve", "-c", cfgPath, "--listen", "127.0.0.1:0"))
+}
+
+// startServeCmd starts cmd, a `vigil serve` command line (possibly behind
+// a wrapper such as prlimit), and returns its base URL once it listens.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,6 +70,12 @@ type Config struct {
 type Server struct {
 	Listen  string // default DefaultListen
 	BaseURL string // default "http://" + Listen; never ends in "/"
+	// MaxConnections caps the dashboard's concurrent connections; 0 (the
+	// default) derives the cap from the file-descriptor limit at start.
+	MaxConnections int
+	// TrustedProxies are the reverse proxies (networks; a bare address is
+	// one host) whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Store is the `store` section: where vigil keeps its own records.
@@ -298,7 +305,12 @@ func (l *loader) server(n *yaml.Node, line int) {
 	s := Server{Listen: DefaultListen}
 	f.str("listen", &s.Listen)
 	f.str("base_url", &s.BaseURL)
+	f.int("max_connections", &s.MaxConnections)
+	s.TrustedProxies = l.trustedProxies(f)
 	f.done()
+	if f.has("max_connections") && s.MaxConnections < 1 {
+		f.problem("max_connections", "max_connections: must be at least 1, got %d (leave it out to derive it from the file-descriptor limit)", s.MaxConnections)
+	}
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		f.problem("listen", "listen: invalid address %q (want host:port)", s.Listen)
 	}
@@ -309,6 +321,39 @@ func (l *loader) server(n *yaml.Node, line int) {
 		f.problem("base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
 	}
 	l.cfg.Server = s
+}
+
+// trustedProxies reads server.trusted_proxies: addresses or CIDR networks.
+// A network of every address (0.0.0.0/0, ::/0) is refused: it would let any
+// client name itself in X-Forwarded-For.
+func (l *loader) trustedProxies(f *fields) []netip.Prefix {
+	var raw []string
+	f.strings("trusted_proxies", &raw) // marks the key and reports a wrong shape
+	if raw == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, e := range resolve(f.value("trusted_proxies")).Content {
+		if e = resolve(e); e.Kind != yaml.ScalarNode || l.bad[e] {
+			continue
+		}
+		p, err := netip.ParsePrefix(e.Value)
+		if err != nil {
+			a, aerr := netip.ParseAddr(e.Value)
+			if aerr != nil {
+				l.addf(e.Line, "server: trusted_proxies: invalid address or CIDR %q (want e.g. 10.0.0.0/8 or 192.0.2.10)", e.Value)
+				continue
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			l.addf(e.Line, "server: trusted_proxies: %s would trust every client's X-Forwarded-For; list your proxies' addresses", e.Value)
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.

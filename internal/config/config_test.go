@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -106,7 +107,9 @@ func TestLoadFull(t *testing.T) {
 	if cfg.Path != path || cfg.Dir != dir {
 		t.Errorf("Path, Dir = %q, %q; want %q, %q", cfg.Path, cfg.Dir, path, dir)
 	}
-	if want := (config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com"}); cfg.Server != want {
+	wantServer := config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com", MaxConnections: 500,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/32")}}
+	if want := wantServer; !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "postgres", DSN: "postgres://vigil@localhost/vigil"}); cfg.Store != want {
@@ -188,7 +191,7 @@ func TestLoadDefaults(t *testing.T) {
 
 	cfg := load(t, path)
 
-	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); cfg.Server != want {
+	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "sqlite", DSN: filepath.Join(dir, "vigil.db")}); cfg.Store != want {
