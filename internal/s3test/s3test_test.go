@@ -1,0 +1,41 @@
+package s3test_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/vigilhq/vigil/internal/s3test"
+)
+
+// ListObjectsV2 pages through a prefix with continuation tokens (S3 API
+// reference, ListObjectsV2: IsTruncated, NextContinuationToken), which the
+// s3_freshness kind relies on.
+func TestPaginatesWithContinuationTokens(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "landing")
+	for _, k := range []string{"raw/a", "raw/b", "raw/c", "raw/d", "raw/e", "other/x"} {
+		srv.Put(t, "landing", k, 3)
+	}
+	p := s3.NewListObjectsV2Paginator(srv.Client, &s3.ListObjectsV2Input{Bucket: aws.String("landing"), Prefix: aws.String("raw/"), MaxKeys: aws.Int32(2)})
+	var keys []string
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+			if aws.ToInt64(o.Size) != 3 {
+				t.Errorf("%s: size %d, want 3", aws.ToString(o.Key), aws.ToInt64(o.Size))
+			}
+		}
+	}
+	if pages != 3 || len(keys) != 5 || keys[0] != "raw/a" || keys[4] != "raw/e" {
+		t.Fatalf("%d pages, keys %q; want 3 pages and raw/a..raw/e in order", pages, keys)
+	}
+}
