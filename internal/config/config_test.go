@@ -71,7 +71,9 @@ type fakeObjectsSpec struct {
 
 func (s *fakeObjectsSpec) Validate(checks.SpecEnv) []checks.Problem { return nil }
 
-func (s *fakeObjectsSpec) Build(checks.Deps) (checks.Check, error) { return nil, errors.New("fake kind") }
+func (s *fakeObjectsSpec) Build(checks.Deps) (checks.Check, error) {
+	return nil, errors.New("fake kind")
+}
 
 type fakeHTTPSpec struct {
 	URL string `yaml:"url"`
