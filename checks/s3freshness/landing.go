@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -67,7 +68,6 @@ type lister struct {
 	maxPages int
 	pageSize int32
 	pages    int // read so far
-	keys     int // keys and common prefixes seen so far
 }
 
 // list reads every page under prefix (with delimiter when not empty) and
@@ -84,15 +84,14 @@ func (l *lister) list(ctx context.Context, prefix, delimiter string, fn func(*s3
 	p := s3.NewListObjectsV2Paginator(l.client, in)
 	for p.HasMorePages() {
 		if l.pages >= l.maxPages {
-			return fmt.Errorf("%w: listing stopped after %d pages (%d keys) by max_pages; the newest object may be among the keys not read: "+
-				"point the prefix at a dated layout (dt=YYYY-MM-DD/ or YYYY/MM/DD/) or raise max_pages", errTooManyPages, l.pages, l.keys)
+			return fmt.Errorf("%w: read max_pages (%d) pages and more remain, so the newest object may be among the keys not read: "+
+				"point the prefix at a dated layout (dt=YYYY-MM-DD/ or YYYY/MM/DD/) or raise max_pages", errTooManyPages, l.maxPages)
 		}
 		out, err := p.NextPage(ctx)
 		if err != nil {
 			return apiError(err)
 		}
 		l.pages++
-		l.keys += len(out.Contents) + len(out.CommonPrefixes)
 		fn(out)
 	}
 	return nil
@@ -108,33 +107,40 @@ func apiError(err error) error {
 }
 
 // children returns the sub-prefixes right below base, relative to it
-// ("dt=2026-12-03/").
-func (l *lister) children(ctx context.Context, base string) ([]string, error) {
-	var out []string
-	err := l.list(ctx, base, "/", func(page *s3.ListObjectsV2Output) {
+// ("dt=2026-12-03/"), and the objects right below it.
+func (l *lister) children(ctx context.Context, base string) (dirs []string, direct []types.Object, err error) {
+	err = l.list(ctx, base, "/", func(page *s3.ListObjectsV2Output) {
 		for _, cp := range page.CommonPrefixes {
 			if p := aws.ToString(cp.Prefix); strings.HasPrefix(p, base) {
-				out = append(out, p[len(base):])
+				dirs = append(dirs, p[len(base):])
 			}
 		}
+		direct = append(direct, page.Contents...)
 	})
-	return out, err
+	return dirs, direct, err
 }
 
 // objects returns every object under prefix, split into data objects and a
 // count of hidden ones (hidden relative to base, the configured prefix).
 func (l *lister) objects(ctx context.Context, base, prefix string) (data []object, hidden int, err error) {
 	err = l.list(ctx, prefix, "", func(page *s3.ListObjectsV2Output) {
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if isHidden(key[min(len(base), len(key)):]) {
-				hidden++
-				continue
-			}
-			data = append(data, object{key: key, size: aws.ToInt64(o.Size), modified: aws.ToTime(o.LastModified)})
-		}
+		data, hidden = sortOut(base, page.Contents, data, hidden)
 	})
 	return data, hidden, err
+}
+
+// sortOut appends the data objects of listed to data and counts the hidden
+// ones (relative to base) in hidden.
+func sortOut(base string, listed []types.Object, data []object, hidden int) ([]object, int) {
+	for _, o := range listed {
+		key := aws.ToString(o.Key)
+		if isHidden(key[min(len(base), len(key)):]) {
+			hidden++
+			continue
+		}
+		data = append(data, object{key: key, size: aws.ToInt64(o.Size), modified: aws.ToTime(o.LastModified)})
+	}
+	return data, hidden
 }
 
 // isHidden reports whether a key (relative to the prefix) is a folder
@@ -177,7 +183,7 @@ func newestFirst(ds []dated) {
 // land reads a prefix: its newest partition and that partition's data
 // objects.
 func (l *lister) land(ctx context.Context, prefix string) (Landing, error) {
-	tops, err := l.children(ctx, prefix)
+	tops, direct, err := l.children(ctx, prefix)
 	if err != nil {
 		return Landing{}, err
 	}
@@ -198,7 +204,7 @@ func (l *lister) land(ctx context.Context, prefix string) (Landing, error) {
 		}
 	}
 	if len(days) == 0 {
-		return l.undated(ctx, prefix)
+		return l.undated(ctx, prefix, tops, direct)
 	}
 	newestFirst(days)
 	var hiddenAll int
@@ -223,7 +229,7 @@ func (l *lister) yearMonthDay(ctx context.Context, prefix string, years []string
 	sort.Sort(sort.Reverse(sort.StringSlice(years)))
 	for _, y := range years {
 		year, _ := strconv.Atoi(yearDir.FindStringSubmatch(y)[1])
-		months, err := l.children(ctx, prefix+y)
+		months, _, err := l.children(ctx, prefix+y)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +247,7 @@ func (l *lister) yearMonthDay(ctx context.Context, prefix string, years []string
 		}
 		sort.Slice(ms, func(i, j int) bool { return ms[i].n > ms[j].n })
 		for _, m := range ms {
-			dayDirs, err := l.children(ctx, prefix+y+m.rel)
+			dayDirs, _, err := l.children(ctx, prefix+y+m.rel)
 			if err != nil {
 				return nil, err
 			}
@@ -266,10 +272,18 @@ func (l *lister) yearMonthDay(ctx context.Context, prefix string, years []string
 }
 
 // undated reads a prefix without date sub-prefixes: every object under it.
-func (l *lister) undated(ctx context.Context, prefix string) (Landing, error) {
-	data, hidden, err := l.objects(ctx, prefix, prefix)
-	if err != nil {
-		return Landing{}, err
+// When it has no sub-prefix at all, the objects right below it (direct,
+// from the listing of its sub-prefixes) are all there is.
+func (l *lister) undated(ctx context.Context, prefix string, dirs []string, direct []types.Object) (Landing, error) {
+	var data []object
+	var hidden int
+	if len(dirs) == 0 {
+		data, hidden = sortOut(prefix, direct, nil, 0)
+	} else {
+		var err error
+		if data, hidden, err = l.objects(ctx, prefix, prefix); err != nil {
+			return Landing{}, err
+		}
 	}
 	if len(data) == 0 {
 		return Landing{Hidden: hidden}, nil

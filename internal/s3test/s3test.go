@@ -38,8 +38,29 @@ type Server struct {
 // startScript starts s3rver on port 0 with its objects in
 // VIGIL_S3RVER_DIR, prints the chosen port as one JSON line, and exits when
 // its stdin closes.
+//
+// s3rver 3.7.1 rolls up into CommonPrefixes only the keys one level below
+// the prefix: a delimiter listing of "raw/" misses "raw/2026/" when every
+// key under it is deeper (raw/2026/12/03/x). S3 rolls up every key that
+// holds the delimiter after the prefix (ListObjectsV2, Delimiter), so the
+// script lists such requests without the delimiter and rolls the keys up
+// as S3 does, returning them in one page.
 const startScript = `
 const S3rver = require(process.env.VIGIL_NODE_MODULE);
+const FilesystemStore = require(process.env.VIGIL_NODE_MODULE + "/lib/stores/filesystem");
+const list = FilesystemStore.prototype.listObjects;
+FilesystemStore.prototype.listObjects = async function (bucket, options) {
+  if (!options.delimiter) return list.call(this, bucket, options);
+  const all = await list.call(this, bucket, { ...options, delimiter: undefined, maxKeys: Infinity });
+  const prefix = options.prefix || "";
+  const objects = [], prefixes = new Set();
+  for (const o of all.objects) {
+    const i = o.key.indexOf(options.delimiter, prefix.length);
+    if (i === -1) objects.push(o);
+    else prefixes.add(o.key.slice(0, i + options.delimiter.length));
+  }
+  return { objects, commonPrefixes: [...prefixes].sort(), isTruncated: false };
+};
 const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: process.env.VIGIL_S3RVER_DIR });
 server.run()
   .then((addr) => {

@@ -2,6 +2,7 @@ package s3test_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,5 +38,30 @@ func TestPaginatesWithContinuationTokens(t *testing.T) {
 	}
 	if pages != 3 || len(keys) != 5 || keys[0] != "raw/a" || keys[4] != "raw/e" {
 		t.Fatalf("%d pages, keys %q; want 3 pages and raw/a..raw/e in order", pages, keys)
+	}
+}
+
+// A delimiter listing rolls up every key holding the delimiter after the
+// prefix into CommonPrefixes, however deep (S3 API reference,
+// ListObjectsV2: Delimiter, CommonPrefixes).
+func TestCommonPrefixesOfDeepKeys(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "landing")
+	for _, k := range []string{"raw/2026/12/03/10/a", "raw/2025/01/01/b", "raw/top.csv", "raw/dt=2026-12-03/c"} {
+		srv.Put(t, "landing", k, 1)
+	}
+	out, err := srv.Client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("landing"), Prefix: aws.String("raw/"), Delimiter: aws.String("/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prefixes, keys []string
+	for _, p := range out.CommonPrefixes {
+		prefixes = append(prefixes, aws.ToString(p.Prefix))
+	}
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if strings.Join(prefixes, " ") != "raw/2025/ raw/2026/ raw/dt=2026-12-03/" || strings.Join(keys, " ") != "raw/top.csv" {
+		t.Fatalf("common prefixes %q, keys %q", prefixes, keys)
 	}
 }
