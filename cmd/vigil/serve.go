@@ -104,7 +104,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	}
 	src := newSources(cfg)
 	defer src.Close()
-	src.use(opts.queues)
+	src.use(opts.queues, opts.buckets)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
 	if err != nil {
