@@ -20,9 +20,10 @@ func HumanDuration(d time.Duration) string {
 	return strings.Join(durationUnits(d), " ")
 }
 
-// HumanAge writes how long ago (or ahead) something happened in its two
-// largest units, truncated so that it never reads older than it is:
-// "3d 4h", "3h 12m", "45s", "750ms". A span too long for a time.Duration
+// HumanAge writes how long ago (or ahead) something happened in its
+// largest unit and the next one (left out when zero), truncated so that it
+// never reads older than it is: "3d 4h", "5d" for 5d 0h 59m, "3h 12m",
+// "45s", "750ms". A span too long for a time.Duration
 // (about 292 years) reads "more than 292 years".
 func HumanAge(d time.Duration) string {
 	if d == math.MaxInt64 || d == math.MinInt64 {
@@ -34,8 +35,20 @@ func HumanAge(d time.Duration) string {
 	if d < time.Second {
 		return HumanDuration(d.Truncate(time.Millisecond))
 	}
-	parts := durationUnits(d)
-	return strings.Join(parts[:min(2, len(parts))], " ")
+	for _, u := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
+		if d >= u {
+			return strings.Join(durationUnits(d.Truncate(u/unitRatio(u))), " ")
+		}
+	}
+	return HumanDuration(d)
+}
+
+// unitRatio is how many of the next smaller unit make u.
+func unitRatio(u time.Duration) time.Duration {
+	if u == 24*time.Hour {
+		return 24
+	}
+	return 60
 }
 
 // durationUnits splits d (at least a second) into its non-zero days,

@@ -18,6 +18,7 @@ func TestHumanAge(t *testing.T) {
 		{"just under a threshold", 6*time.Hour - time.Second, "5h 59m"},
 		{"days and hours", 3*24*time.Hour + 4*time.Hour + 59*time.Minute, "3d 4h"},
 		{"whole hours", 2 * time.Hour, "2h"},
+		{"a zero second unit is left out, not replaced by a third", 5*24*time.Hour + 59*time.Minute, "5d"},
 		{"seconds", 45*time.Second + 900*time.Millisecond, "45s"},
 		{"under a second", 750*time.Millisecond + 999*time.Microsecond, "750ms"},
 		{"ahead reads the same", -(90 * time.Second), "1m 30s"},
