@@ -3,9 +3,11 @@ package httpcheck
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -64,10 +66,24 @@ func (a JSONAssertion) problems(field string) []checks.Problem {
 	if a.Exists != nil && !*a.Exists && (a.Equals != nil || a.Min != nil || a.Max != nil) {
 		ps = append(ps, checks.Problem{Field: field + ".exists", Msg: "exists: false cannot be combined with equals, min or max"})
 	}
-	switch a.Equals.(type) {
-	case nil, string, bool, int, int64, uint64, float64:
+	switch e := a.Equals.(type) {
+	case nil, string, bool, int, int64, uint64:
+	case float64:
+		if math.IsInf(e, 0) || math.IsNaN(e) {
+			ps = append(ps, checks.Problem{Field: field + ".equals", Msg: "equals must be a finite number"})
+		}
+	case time.Time:
+		ps = append(ps, checks.Problem{Field: field + ".equals", Msg: "equals reads as a YAML timestamp: quote it to compare a string (equals: \"2026-12-03\")"})
 	default:
 		ps = append(ps, checks.Problem{Field: field + ".equals", Msg: "equals must be a string, a number or true/false (for null use exists: false)"})
+	}
+	for _, b := range []struct {
+		name string
+		v    *float64
+	}{{"min", a.Min}, {"max", a.Max}} {
+		if b.v != nil && (math.IsInf(*b.v, 0) || math.IsNaN(*b.v)) {
+			ps = append(ps, checks.Problem{Field: field + "." + b.name, Msg: b.name + " must be a finite number"})
+		}
 	}
 	if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
 		ps = append(ps, checks.Problem{Field: field + ".min", Msg: fmt.Sprintf("min (%s) must not be greater than max (%s)", num(*a.Min), num(*a.Max))})

@@ -467,6 +467,11 @@ func TestValidateBodyFields(t *testing.T) {
 			{Field: "json[3].min", Msg: "min (5) must not be greater than max (1)"},
 			{Field: "json[4].path", Msg: `path "c" is asserted twice (also json[3]): put both in one assertion`},
 		}},
+		{"json scalars YAML reads as something else", `{url: "https://api.example.com/", json: [{path: a, equals: 2026-12-03}, {path: b, equals: .nan}, {path: c, min: .inf}]}`, []checks.Problem{
+			{Field: "json[0].equals", Msg: `equals reads as a YAML timestamp: quote it to compare a string (equals: "2026-12-03")`},
+			{Field: "json[1].equals", Msg: "equals must be a finite number"},
+			{Field: "json[2].min", Msg: "min must be a finite number"},
+		}},
 		{"tls", `{url: "http://api.example.com/", tls: {min_days_left: 7, error_days_left: 14}}`, []checks.Problem{
 			{Field: "tls", Msg: "tls needs an https:// url"},
 			{Field: "tls.error_days_left", Msg: "error_days_left (14) must not be greater than min_days_left (7)"},

@@ -424,6 +424,12 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 	if err != nil {
 		return checks.Result{}, fmt.Errorf("http %s: build request for %s: %s", c.id, c.key, c.scrub(err.Error()))
 	}
+	if c.spec.GraphQL != nil {
+		// GraphQL over HTTP: a JSON request, and a JSON answer preferred in
+		// the GraphQL media type (headers may set another Accept).
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/graphql-response+json, application/json;q=0.9")
+	}
 	for name, v := range c.spec.Headers {
 		if strings.EqualFold(name, "Host") {
 			req.Host = v
@@ -433,12 +439,6 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 	}
 	for name, v := range c.spec.fileHeaders {
 		req.Header.Set(name, v)
-	}
-	if c.spec.GraphQL != nil {
-		// GraphQL over HTTP: a JSON request, and a JSON answer preferred in
-		// the GraphQL media type.
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/graphql-response+json, application/json;q=0.9")
 	}
 
 	start := c.now()

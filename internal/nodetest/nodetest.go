@@ -85,6 +85,21 @@ func Start(tb testing.TB, s Server) int {
 	return port
 }
 
+// AWSEnvironment points the AWS SDK's default chain at the test's stand-in:
+// these static credentials and region, no profile, no shared files, no
+// instance metadata (tb.Setenv, so tests using it cannot run in parallel).
+func AWSEnvironment(tb testing.TB, accessKey, secretKey, region string) {
+	tb.Helper()
+	tb.Setenv("AWS_ACCESS_KEY_ID", accessKey)
+	tb.Setenv("AWS_SECRET_ACCESS_KEY", secretKey)
+	tb.Setenv("AWS_SESSION_TOKEN", "")
+	tb.Setenv("AWS_REGION", region)
+	tb.Setenv("AWS_PROFILE", "")
+	tb.Setenv("AWS_CONFIG_FILE", filepath.Join(tb.TempDir(), "aws-config"))
+	tb.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(tb.TempDir(), "aws-credentials"))
+	tb.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
 // NodeModules returns the node_modules folder the harness reads:
 // VIGIL_NODE_MODULES, else <repo>/.cache/node/node_modules where <repo> is
 // the nearest folder above the working directory holding go.mod.

@@ -8,7 +8,6 @@ package s3test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -78,14 +77,7 @@ server.run()
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	// s3rver checks SigV4 signatures made with this key pair.
-	tb.Setenv("AWS_ACCESS_KEY_ID", "S3RVER")
-	tb.Setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
-	tb.Setenv("AWS_SESSION_TOKEN", "")
-	tb.Setenv("AWS_REGION", Region)
-	tb.Setenv("AWS_PROFILE", "")
-	tb.Setenv("AWS_CONFIG_FILE", filepath.Join(tb.TempDir(), "aws-config"))
-	tb.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(tb.TempDir(), "aws-credentials"))
-	tb.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	nodetest.AWSEnvironment(tb, "S3RVER", "S3RVER", Region)
 
 	port := nodetest.Start(tb, nodetest.Server{
 		Package: "s3rver", Version: Version, Script: startScript,

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,14 +53,7 @@ createSqsServer({ port: 0, hostname: "127.0.0.1", emulateQueueCreationLifecycle:
 // it cannot run in parallel.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	tb.Setenv("AWS_ACCESS_KEY_ID", "test")
-	tb.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	tb.Setenv("AWS_SESSION_TOKEN", "")
-	tb.Setenv("AWS_REGION", Region)
-	tb.Setenv("AWS_PROFILE", "")
-	tb.Setenv("AWS_CONFIG_FILE", filepath.Join(tb.TempDir(), "aws-config"))
-	tb.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(tb.TempDir(), "aws-credentials"))
-	tb.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	nodetest.AWSEnvironment(tb, "test", "test", Region)
 
 	port := nodetest.Start(tb, nodetest.Server{Package: "local-aws-sqs", Version: Version, Script: startScript})
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
