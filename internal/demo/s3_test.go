@@ -139,3 +139,45 @@ func TestStaleWarehouseStallsTheLandingZone(t *testing.T) {
 		t.Fatalf("cleared landing zone: %+v", res)
 	}
 }
+
+// The extracts keep landing files every LandEvery, except under
+// raw/policies/ while stale-warehouse is injected.
+func TestLandingLoop(t *testing.T) {
+	sb, err := Start(t.Context(), SandboxOptions{
+		Dir: t.TempDir(), Listen: "127.0.0.1:0", Policies: 100, TrafficEvery: 10 * time.Millisecond, LandEvery: 30 * time.Millisecond,
+		HashPassword: func(p string) (string, error) { return "x" + p, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	newest := func(prefix string) time.Time {
+		var at time.Time
+		p := s3.NewListObjectsV2Paginator(sb.S3().Client(), &s3.ListObjectsV2Input{Bucket: aws.String(LandingBucket), Prefix: aws.String(prefix)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(t.Context())
+			if err != nil {
+				t.Fatalf("list %s: %v", prefix, err)
+			}
+			for _, o := range page.Contents {
+				if o.LastModified.After(at) {
+					at = *o.LastModified
+				}
+			}
+		}
+		return at
+	}
+	if err := sb.Inject(t.Context(), ScenarioStaleWarehouse); err != nil {
+		t.Fatal(err)
+	}
+	injected := time.Now()
+	eventually(t, "files to land under raw/claims/", func() bool { return newest("raw/claims/").After(injected) })
+	if at := newest(StalledPrefix); at.After(injected.Add(-heldBack)) {
+		t.Fatalf("a file landed under %s at %s while the extract is stalled", StalledPrefix, at)
+	}
+	if err := sb.Clear(t.Context(), ScenarioStaleWarehouse); err != nil {
+		t.Fatal(err)
+	}
+	cleared := time.Now()
+	eventually(t, "files to land under raw/policies/ again", func() bool { return newest(StalledPrefix).After(cleared.Add(-time.Second)) })
+}
