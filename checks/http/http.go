@@ -370,8 +370,12 @@ func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {
 	if s.rootCAs != nil {
 		transport.TLSClientConfig = &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}
 	}
-	secrets := append(secretsOf(u), s.headerSecrets()...)
-	secrets = slices.DeleteFunc(secrets, func(v string) bool { return len(v) < 4 }) // too short to mask without mangling text
+	secrets := secretsOf(u)
+	for _, v := range s.headerSecrets() {
+		if len(v) >= 4 { // a shorter value ("1", "en") would mangle text
+			secrets = append(secrets, v)
+		}
+	}
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	return &Check{
 		id:      deps.CheckID,
