@@ -39,51 +39,57 @@ const (
 	DriverSQS      = "sqs"
 )
 
-// Config is a loaded, validated vigil.yaml with every default applied.
+// Config is a loaded, validated vigil.yaml with every default applied. Its
+// yaml-tagged types are both what the loader decodes the file into and
+// what `vigil schema` describes.
 type Config struct {
 	// Path is the config file as given to Load; Dir is its directory, the
 	// base of every relative path in the configuration.
-	Path, Dir   string
-	Server      Server
-	Store       Store
-	Datasources map[string]Datasource
-	Sinks       Sinks
+	Path        string                `yaml:"-"`
+	Dir         string                `yaml:"-"`
+	Server      Server                `yaml:"server"`
+	Store       Store                 `yaml:"store"`
+	Datasources map[string]Datasource `yaml:"datasources"`
+	Sinks       Sinks                 `yaml:"sinks"`
 	// RunbooksDir is `runbooks_dir` made relative to Dir, by default
 	// Dir/runbooks.
-	RunbooksDir string
-	Retention   Retention
+	RunbooksDir string    `yaml:"runbooks_dir"`
+	Retention   Retention `yaml:"retention"`
 	// Scheduler is the `scheduler` section (the replicas' lease).
-	Scheduler Scheduler
+	Scheduler Scheduler `yaml:"scheduler"`
 	// Auth is the `auth` section; see Auth.Configured for local mode.
-	Auth Auth
+	Auth Auth `yaml:"auth"`
 	// Checks are in file order.
-	Checks []Check
+	Checks []Check `yaml:"checks" jsonschema:"required"`
 }
 
 // Server is the `server` section.
 type Server struct {
-	Listen  string // default DefaultListen
-	BaseURL string // default "http://" + Listen; never ends in "/"
+	Listen  string `yaml:"listen"`   // default DefaultListen
+	BaseURL string `yaml:"base_url"` // default "http://" + Listen; never ends in "/"
 }
 
 // Store is the `store` section: where vigil keeps its own records.
 type Store struct {
-	Driver string // "sqlite" (default) or "postgres"
+	Driver string `yaml:"driver" jsonschema:"enum=sqlite,enum=postgres"` // "sqlite" (default) or "postgres"
 	// DSN defaults to Dir/vigil.db for SQLite; a relative SQLite path is
-	// relative to Dir.
-	DSN string
+	// relative to Dir. With dsn_file, it is that file's trimmed content.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
 }
 
 // Datasource is one entry of `datasources`: a system checks validate.
 type Datasource struct {
-	Name   string
-	Driver string // postgres, mysql, sqlite or sqs
+	Name   string `yaml:"-"`
+	Driver string `yaml:"driver" jsonschema:"required,enum=postgres,enum=mysql,enum=sqlite,enum=sqs"`
 	// DSN is in the driver's own format (SQL drivers only); a relative
-	// SQLite path is relative to Dir.
-	DSN      string
-	Region   string // sqs only
-	Endpoint string // sqs only, optional
-	Line     int    // line of the datasource's name
+	// SQLite path is relative to Dir. With dsn_file, it is that file's
+	// trimmed content.
+	DSN      string `yaml:"dsn"`
+	DSNFile  string `yaml:"dsn_file"`
+	Region   string `yaml:"region"`   // sqs only
+	Endpoint string `yaml:"endpoint"` // sqs only, optional
+	Line     int    `yaml:"-"`        // line of the datasource's name
 }
 
 // IsSQL reports whether the datasource is a SQL database.
@@ -93,50 +99,57 @@ func (d Datasource) IsSQL() bool {
 
 // Sinks is the `sinks` section. A sink whose address is empty is off.
 type Sinks struct {
-	Datadog Datadog
-	Sentry  Sentry
-	Slack   Slack
+	Datadog Datadog `yaml:"datadog"`
+	Sentry  Sentry  `yaml:"sentry"`
+	Slack   Slack   `yaml:"slack"`
 }
 
 // Datadog configures the DogStatsD client.
 type Datadog struct {
-	Addr      string
-	Namespace string // default DefaultNamespace
-	Tags      []string
+	Addr      string   `yaml:"addr"`
+	Namespace string   `yaml:"namespace"` // default DefaultNamespace
+	Tags      []string `yaml:"tags"`
 }
 
 // Sentry configures the Sentry client.
 type Sentry struct {
-	DSN         string
-	Environment string
+	DSN         string `yaml:"dsn"`
+	DSNFile     string `yaml:"dsn_file"`
+	Environment string `yaml:"environment"`
 }
 
 // Slack configures the incoming webhook.
 type Slack struct {
-	WebhookURL string
+	WebhookURL     string `yaml:"webhook_url"`
+	WebhookURLFile string `yaml:"webhook_url_file"`
 }
 
 // Retention is the `retention` section.
 type Retention struct {
 	// Raw is how long raw results are kept before they are rolled up;
 	// default DefaultRetentionRaw.
-	Raw time.Duration
+	Raw time.Duration `yaml:"raw"`
 }
 
-// Check is one entry of `checks`, with its defaults applied.
+// Check is one entry of `checks`, with its defaults applied. The fields
+// every kind shares are yaml-tagged; the others are the kind's Spec.
 type Check struct {
-	ID, Kind, Datasource string
-	Schedule             string        // a robfig/cron spec; default DefaultSchedule
-	Timeout              time.Duration // default DefaultTimeout
-	Runbook, Owner       string
-	Tags                 []string
+	ID         string        `yaml:"id" jsonschema:"required,pattern=^[a-z0-9-]+$"`
+	Kind       string        `yaml:"kind" jsonschema:"required"`
+	Datasource string        `yaml:"datasource"`
+	Schedule   string        `yaml:"schedule"` // a robfig/cron spec; default DefaultSchedule
+	Timeout    time.Duration `yaml:"timeout"`  // default DefaultTimeout
+	Runbook    string        `yaml:"runbook"`
+	Owner      string        `yaml:"owner"`
+	Tags       []string      `yaml:"tags"`
 	// FailAfter and ResolveAfter are at least 1 (the default).
-	FailAfter, ResolveAfter int
+	FailAfter    int `yaml:"fail_after" jsonschema:"minimum=1"`
+	ResolveAfter int `yaml:"resolve_after" jsonschema:"minimum=1"`
 	// Line is the line of the check's mapping in the config file.
-	Line int
+	Line int `yaml:"-"`
 	// Spec is the kind-specific configuration, decoded into the kind's
 	// NewSpec() and validated.
-	Spec checks.Spec
+	Spec checks.Spec `yaml:"-"`
 }
 
 // Check returns the check with the given id.
@@ -156,6 +169,19 @@ func (c *Config) Check(id string) (Check, bool) {
 // *Problems error listing all of them (never just the first), each as
 // "file:line: msg".
 func Load(path string, kinds checks.Registry) (*Config, error) {
+	cfg, err := LoadPartial(path, kinds)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadPartial is Load that also returns, with the problems, the config as
+// far as it could be read (for `vigil validate`, which cross-checks the
+// runbooks of a config that has problems). In that config, a check whose
+// kind-specific fields had a problem has a nil Spec, and a check without an
+// id is left out. The config is never nil.
+func LoadPartial(path string, kinds checks.Registry) (*Config, error) {
 	l := &loader{
 		cfg:       &Config{Path: path, Dir: filepath.Dir(path)},
 		kinds:     kinds,
@@ -170,7 +196,7 @@ func Load(path string, kinds checks.Registry) (*Config, error) {
 	}
 	if len(l.problems) > 0 {
 		ps := l.problems.sorted()
-		return nil, &ps
+		return l.cfg, &ps
 	}
 	return l.cfg, nil
 }
@@ -228,6 +254,13 @@ func (l *loader) yamlError(err error) {
 	l.addf(0, "%s", strings.TrimPrefix(msg, "yaml: "))
 }
 
+// The top-level keys decoded on their own: each datasource and check has
+// its own label in messages, and a check's fields depend on its kind.
+const (
+	keyDatasources = "datasources"
+	keyChecks      = "checks"
+)
+
 // load decodes and validates the whole document.
 func (l *loader) load(data []byte) {
 	data, l.refs = protectRefs(data)
@@ -240,25 +273,49 @@ func (l *loader) load(data []byte) {
 	if root != nil {
 		line = root.Line
 	}
-	top := l.fieldsOf(root, line, "the config", "", "")
-	if !top.has("datasources") {
-		l.addf(top.keyLine("datasources"), "missing required field %q", "datasources")
+	cfg := l.cfg
+	cfg.Server.Listen = DefaultListen
+	cfg.Store.Driver = DefaultStoreDriver
+	cfg.Sinks.Datadog.Namespace = DefaultNamespace
+	cfg.RunbooksDir = "runbooks"
+	cfg.Retention.Raw = DefaultRetentionRaw
+	cfg.Scheduler.LeaseTTL = DefaultLeaseTTL
+	cfg.Auth.SessionTTL = DefaultSessionTTL
+	cfg.Datasources = map[string]Datasource{}
+
+	// The sections, in one strict decode; datasources and checks after.
+	var datasources, checkList *yaml.Node
+	datasourcesLine, checksLine := line, line
+	sections := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line}
+	if r := resolve(root); !isNull(r) {
+		if r.Kind != yaml.MappingNode {
+			l.addf(r.Line, "the config must be a mapping, got %s", kindName(r))
+			return
+		}
+		for _, p := range l.mappingPairs(r) {
+			switch p.key.Value {
+			case keyDatasources:
+				datasources, datasourcesLine = p.value, p.key.Line
+			case keyChecks:
+				checkList, checksLine = p.value, p.key.Line
+			default:
+				sections.Content = append(sections.Content, p.key, p.value)
+			}
+		}
 	}
-	if !top.has("checks") {
-		l.addf(top.keyLine("checks"), "missing required field %q", "checks")
+	if checkList == nil {
+		l.addf(line, "missing required field %q", keyChecks)
 	}
-	l.server(top.value("server"), top.keyLine("server"))
-	l.store(top.value("store"), top.keyLine("store"))
-	l.datasources(top.value("datasources"), top.keyLine("datasources"))
-	l.sinks(top.value("sinks"), top.keyLine("sinks"))
-	l.cfg.RunbooksDir = "runbooks"
-	top.str("runbooks_dir", &l.cfg.RunbooksDir)
-	l.cfg.RunbooksDir = l.relative(l.cfg.RunbooksDir)
-	l.retention(top.value("retention"), top.keyLine("retention"))
-	l.scheduler(top.value("scheduler"), top.keyLine("scheduler"))
-	l.auth(top.value("auth"), top.keyLine("auth"))
-	l.checks(top.value("checks"), top.keyLine("checks"))
-	top.done()
+	top := l.decode(sections, line, "", true, cfg)
+	l.server(top)
+	l.store(top)
+	l.datasources(datasources, datasourcesLine)
+	l.sinks(top)
+	cfg.RunbooksDir = l.relative(cfg.RunbooksDir)
+	l.retention(top)
+	l.scheduler(top)
+	l.auth(top)
+	l.checks(checkList, checksLine)
 }
 
 // relative makes a relative path relative to the config's directory.
@@ -278,22 +335,17 @@ func (l *loader) sqlitePath(dsn string) string {
 	return l.relative(dsn)
 }
 
-func (l *loader) server(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "server", "in server", "server: ")
-	s := Server{Listen: DefaultListen}
-	f.str("listen", &s.Listen)
-	f.str("base_url", &s.BaseURL)
-	f.done()
+func (l *loader) server(top *decoded) {
+	s := &l.cfg.Server
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-		f.problem("listen", "listen: invalid address %q (want host:port)", s.Listen)
+		top.problem("server.listen", "listen: invalid address %q (want host:port)", s.Listen)
 	}
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	if s.BaseURL == "" {
 		s.BaseURL = "http://" + s.Listen
 	} else if !isHTTPURL(s.BaseURL) {
-		f.problem("base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
+		top.problem("server.base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
 	}
-	l.cfg.Server = s
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.
@@ -302,12 +354,9 @@ func isHTTPURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-func (l *loader) store(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "store", "in store", "store: ")
-	s := Store{Driver: DefaultStoreDriver}
-	f.str("driver", &s.Driver)
-	f.secret("dsn", &s.DSN)
-	f.done()
+func (l *loader) store(top *decoded) {
+	s := &l.cfg.Store
+	top.secret("store.dsn", &s.DSN, s.DSNFile)
 	switch s.Driver {
 	case DriverSQLite:
 		if s.DSN == "" {
@@ -315,34 +364,29 @@ func (l *loader) store(n *yaml.Node, line int) {
 		}
 		s.DSN = l.sqlitePath(s.DSN)
 	case DriverPostgres:
-		if s.DSN == "" && !f.has("dsn_file") {
-			f.problem("driver", "postgres needs a dsn")
+		if s.DSN == "" && !top.has("store.dsn_file") {
+			top.problem("store.driver", "postgres needs a dsn")
 		}
 	default:
-		f.problem("driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
+		top.problem("store.driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
 	}
-	l.cfg.Store = s
 }
 
+// datasources decodes each entry of the `datasources` mapping, which is
+// optional: a config whose checks need no datasource (http) has none.
 func (l *loader) datasources(n *yaml.Node, line int) {
-	l.cfg.Datasources = map[string]Datasource{}
 	if isNull(n) {
 		return
 	}
-	if n.Kind != yaml.MappingNode {
+	if r := resolve(n); r.Kind != yaml.MappingNode {
 		l.addf(n.Line, "datasources must be a mapping of names to datasources, got %s", kindName(n))
 		return
 	}
-	for _, p := range l.mappingPairs(n) {
+	for _, p := range l.mappingPairs(resolve(n)) {
 		name := p.key.Value
-		where := fmt.Sprintf("datasource %q", name)
-		f := l.fieldsOf(p.value, p.key.Line, where, "in "+where, where+": ")
 		d := Datasource{Name: name, Line: p.key.Line}
-		f.str("driver", &d.Driver)
-		f.secret("dsn", &d.DSN)
-		f.str("region", &d.Region)
-		f.str("endpoint", &d.Endpoint)
-		f.done()
+		f := l.decode(p.value, p.key.Line, fmt.Sprintf("datasource %q", name), true, &d)
+		f.secret("dsn", &d.DSN, d.DSNFile)
 		switch {
 		case d.Driver == "":
 			f.problem("driver", "missing driver (want postgres, mysql, sqlite or sqs)")
@@ -377,39 +421,17 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 	}
 }
 
-func (l *loader) sinks(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "sinks", "in sinks", "sinks: ")
-	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}}
-
-	dd := l.fieldsOf(f.value("datadog"), f.keyLine("datadog"), "sinks.datadog", "in sinks.datadog", "sinks.datadog: ")
-	dd.str("addr", &s.Datadog.Addr)
-	dd.str("namespace", &s.Datadog.Namespace)
-	dd.strings("tags", &s.Datadog.Tags)
-	dd.done()
-
-	se := l.fieldsOf(f.value("sentry"), f.keyLine("sentry"), "sinks.sentry", "in sinks.sentry", "sinks.sentry: ")
-	se.secret("dsn", &s.Sentry.DSN)
-	se.str("environment", &s.Sentry.Environment)
-	se.done()
-
-	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
-	sl.secret("webhook_url", &s.Slack.WebhookURL)
-	sl.done()
+func (l *loader) sinks(top *decoded) {
+	s := &l.cfg.Sinks
+	top.secret("sinks.sentry.dsn", &s.Sentry.DSN, s.Sentry.DSNFile)
+	top.secret("sinks.slack.webhook_url", &s.Slack.WebhookURL, s.Slack.WebhookURLFile)
 	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
-		sl.problem("webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
+		top.problem("sinks.slack.webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
 	}
-
-	f.done()
-	l.cfg.Sinks = s
 }
 
-func (l *loader) retention(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "retention", "in retention", "retention: ")
-	r := Retention{Raw: DefaultRetentionRaw}
-	f.duration("raw", &r.Raw)
-	f.done()
-	if r.Raw <= 0 {
-		f.problem("raw", "raw: must be positive, got %s", r.Raw)
+func (l *loader) retention(top *decoded) {
+	if r := l.cfg.Retention.Raw; r <= 0 {
+		top.problem("retention.raw", "raw: must be positive, got %s", r)
 	}
-	l.cfg.Retention = r
 }
