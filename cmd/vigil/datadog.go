@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,15 +12,19 @@ import (
 // document {"dashboard": ..., "slos": [...], "monitors": [...]} holding the
 // dashboards/ files with the metric namespace applied (default "vigil").
 func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "export" {
+	fs := newFlags("datadog export", "[--namespace N]",
+		"Print the dashboards/ JSON (dashboard, SLOs, monitors) with the metric namespace applied.", stdout, stderr)
+	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace `N`, as in sinks.datadog.namespace")
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		parseFlags(fs, []string{"-h"}, stdout)
+		return exitOK
+	case len(args) == 0 || args[0] != "export":
 		fmt.Fprintln(stderr, "usage: vigil datadog export [--namespace N]")
 		return exitBroken
 	}
-	fs := flag.NewFlagSet("vigil datadog export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace, as in sinks.datadog.namespace")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitBroken
+	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil datadog export: unexpected argument %q\n", fs.Arg(0))

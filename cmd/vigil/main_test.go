@@ -229,7 +229,7 @@ checks:
 		t.Fatalf("exit %d, want 2", code)
 	}
 	for _, want := range []string{
-		`vigil.yaml:6: check "uncovered" has no runbook`,
+		`warning: ` + filepath.Join(dir, "vigil.yaml") + `:6: check "uncovered" has no runbook`,
 		`orphan.md:3: runbook names unknown check "ghost"`,
 		`partial.md:1: runbook has no "Impact" section`,
 	} {

@@ -28,7 +28,11 @@ func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		{"list", "search the script runs, newest first", scriptlogList},
 		{"show", "print one script run with its output", scriptlogShow},
 	}
-	if len(args) > 0 {
+	w, code := stderr, exitBroken
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		w, code = stdout, exitOK
+	case len(args) > 0:
 		for _, s := range subs {
 			if s.name == args[0] {
 				return s.run(ctx, args[1:], stdout, stderr)
@@ -36,11 +40,24 @@ func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stderr, "vigil scriptlog: unknown subcommand %q\n", args[0])
 	}
-	fmt.Fprintln(stderr, "usage: vigil scriptlog <subcommand> [-c FILE] [flags]")
+	fmt.Fprintln(w, "usage: vigil scriptlog verify|list|show [-c FILE] [flags] [ID]")
 	for _, s := range subs {
-		fmt.Fprintf(stderr, "  %-7s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "  %-7s %s\n", s.name, s.summary)
 	}
-	return exitBroken
+	fmt.Fprintln(w, "Run 'vigil scriptlog <subcommand> -h' for its flags.")
+	return code
+}
+
+// parseScriptlogFlags parses flags that may come before or after the
+// positional arguments, as parseFlags does for help and errors.
+func parseScriptlogFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (rest []string, code int, ok bool) {
+	err := parseQuiet(fs, func() error {
+		var err error
+		rest, err = parseInterspersed(fs, args)
+		return err
+	})
+	code, ok = afterParse(fs, err, stdout)
+	return rest, code, ok
 }
 
 // parseInterspersed parses flags that may come before or after the
@@ -65,12 +82,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+	fs := newFlags("scriptlog verify", "[-c FILE]", "Walk the script log's hash chain: exit 0 intact, 1 broken (naming the first bad record). Prints the head hash to anchor elsewhere.", stdout, stderr)
+	path := configFlag(fs)
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(stderr, "vigil scriptlog verify: unexpected argument %q\n", rest[0])
@@ -98,9 +114,9 @@ func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Write
 }
 
 func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	fs := newFlags("scriptlog list", "[-c FILE] [--actor A] [--purpose TEXT] [--ticket T] [--target NAME] [--text TEXT] [--status S] [--since T] [--until T] [--limit N] [--format text|json]",
+		"Search the script runs, newest first.", stdout, stderr)
+	path := configFlag(fs)
 	var q scriptlog.Query
 	fs.StringVar(&q.Actor, "actor", "", "only runs by this actor (exact)")
 	fs.StringVar(&q.Purpose, "purpose", "", "only runs whose purpose contains this text (any case)")
@@ -112,9 +128,9 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	until := fs.String("until", "", "only runs started before this time (same forms; a bare date includes that whole day)")
 	fs.IntVar(&q.Limit, "limit", scriptlog.DefaultLimit, fmt.Sprintf("at most this many runs (max %d)", scriptlog.MaxLimit))
 	format := fs.String("format", "text", "output format: text or json")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	var problems []string
 	if len(rest) > 0 {
@@ -133,6 +149,7 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		problems = append(problems, fmt.Sprintf("--limit must be between 1 and %d, not %d", scriptlog.MaxLimit, q.Limit))
 	}
 	now := time.Now()
+	var err error
 	if *since != "" {
 		if q.From, err = parseWhen(*since, now, false); err != nil {
 			problems = append(problems, "--since: "+err.Error())
@@ -182,13 +199,12 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func scriptlogShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	fs := newFlags("scriptlog show", "[-c FILE] [--format text|json] ID", "Print one script run, with its output.", stdout, stderr)
+	path := configFlag(fs)
 	format := fs.String("format", "text", "output format: text or json")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "vigil scriptlog show: --format must be text or json, not %q\n", *format)

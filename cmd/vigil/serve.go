@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,11 +39,15 @@ const (
 const serveGCPercent = 50
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	listen := fs.String("listen", "", "listen address (default: server.listen from the config)")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("serve", "[-c FILE] [--listen ADDR]",
+		"Run the checks on schedule, keep incidents, send signals, serve the dashboard, the API and /metrics. SIGTERM drains running checks, flushes sinks and exits 0.", stdout, stderr)
+	path := configFlag(fs)
+	listen := fs.String("listen", "", "listen `ADDR`ess (default: server.listen from the config)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil serve: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
 	cfg, ok := loadConfig(*path, stderr)

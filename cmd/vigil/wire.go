@@ -37,10 +37,12 @@ func kinds() checks.Registry {
 	)
 }
 
-// loadConfig loads path and prints every problem to stderr.
+// loadConfig loads path (-c; when empty, $VIGIL_CONFIG, else ./vigil.yaml)
+// and prints every problem to stderr.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	if path == "" {
-		fmt.Fprintln(stderr, "vigil: -c FILE is required")
+	path, err := configPath(path, os.LookupEnv, os.Stat)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return nil, false
 	}
 	cfg, err := config.Load(path, kinds())
