@@ -39,7 +39,7 @@ func commands() []command {
 		{"demo", "the training sandbox: seeded data, scenarios, captured signals", cmdDemo},
 		{"run", "run checks once and print their results (run --once)", cmdRun},
 		{"validate", "check the configuration, rules files and runbooks", cmdValidate},
-		
+		{"schema", "print the JSON Schema of vigil.yaml (for editors)", cmdSchema},
 		{"exec", "run a one-off script and record it in the script log", cmdExec},
 		{"scriptlog", "verify, search and show the script log", cmdScriptlog},
 		{"redrive", "move a dead-letter queue's messages back to their source", cmdRedrive},

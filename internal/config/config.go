@@ -67,6 +67,9 @@ type Config struct {
 type Server struct {
 	Listen  string `yaml:"listen"`   // default DefaultListen
 	BaseURL string `yaml:"base_url"` // default "http://" + Listen; never ends in "/"
+	// MetricsListen, when set, is a second address serving only /metrics,
+	// without auth.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Store is the `store` section: where vigil keeps its own records.
@@ -339,6 +342,11 @@ func (l *loader) server(top *decoded) {
 	s := &l.cfg.Server
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		top.problem("server.listen", "listen: invalid address %q (want host:port)", s.Listen)
+	}
+	if s.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			top.problem("server.metrics_listen", "metrics_listen: invalid address %q (want host:port)", s.MetricsListen)
+		}
 	}
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	if s.BaseURL == "" {

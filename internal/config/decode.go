@@ -17,7 +17,12 @@ const maxDecodeNodes = 100000
 var (
 	durationType    = reflect.TypeOf(time.Duration(0))
 	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
-	yamlErrorLine   = regexp.MustCompile(`^(?:yaml: )?(?:line \d+: )?`)
+	// legacyUnmarshalerType is yaml.v3's obsoleteUnmarshaler, the yaml.v2
+	// form it still calls.
+	legacyUnmarshalerType = reflect.TypeOf((*interface {
+		UnmarshalYAML(unmarshal func(any) error) error
+	})(nil)).Elem()
+	yamlErrorLine = regexp.MustCompile(`^(?:yaml: )?(?:line \d+: )?`)
 )
 
 // place names where a node is, for messages: label is the mapping that
@@ -115,7 +120,7 @@ func (d *decoder) child(at place, key string, t reflect.Type) place {
 	default:
 		joined += "." + key
 	}
-	if d.dotted && t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(unmarshalerType) && t != durationType {
+	if d.dotted && t.Kind() == reflect.Struct && !decodesItself(t) && t != durationType {
 		label := at.label
 		switch {
 		case label == "":
@@ -159,10 +164,11 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, at place) *yaml.Node {
 		t = t.Elem()
 	}
 	switch {
-	case reflect.PointerTo(t).Implements(unmarshalerType):
+	case decodesItself(t):
 		// The type decodes itself: try it on this node alone.
+		// Its messages name the field themselves.
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			d.l.addf(n.Line, "%s%s", at.prefix(), yamlErrorLine.ReplaceAllString(err.Error(), ""))
+			d.l.addf(n.Line, "%s%s", place{label: at.label}.prefix(), yamlErrorLine.ReplaceAllString(err.Error(), ""))
 			return nil
 		}
 		return n
@@ -235,6 +241,12 @@ func (d *decoder) walk(n *yaml.Node, t reflect.Type, at place) *yaml.Node {
 		return nil
 	}
 	return n
+}
+
+// decodesItself reports whether t has its own YAML decoding.
+func decodesItself(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return p.Implements(unmarshalerType) || p.Implements(legacyUnmarshalerType)
 }
 
 // walkField walks the value of one field or item; a value it leaves out

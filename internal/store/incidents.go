@@ -354,8 +354,8 @@ type IncidentQuery struct {
 	OpenOnly bool   // only unresolved incidents
 	// ResolvedOnly selects only resolved incidents (with OpenOnly, none).
 	ResolvedOnly bool
-	Before   int64  // only ids below it, when > 0 (the next page)
-	Limit    int    // DefaultLimit when <= 0, never more than MaxLimit
+	Before       int64 // only ids below it, when > 0 (the next page)
+	Limit        int   // DefaultLimit when <= 0, never more than MaxLimit
 }
 
 // Incidents returns the incidents q selects, newest first.
