@@ -54,7 +54,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitBroken
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, cliLogger(stderr))
 	defer src.Close()
 
 	who := *actor

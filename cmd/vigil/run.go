@@ -75,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer st.Close()
 	}
-	src := newSources(cfg)
+	src := newSources(cfg, cliLogger(stderr))
 	defer src.Close()
 
 	results := runOnce(ctx, cfg, selected, src, st)

@@ -94,7 +94,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		return err
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, logger)
 	defer src.Close()
 	src.use(opts.queues)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -67,16 +68,23 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 	return set, set.Validate(refs), nil
 }
 
+// cliLogger is the logger of a one-shot command: warnings and errors, as
+// text on stderr.
+func cliLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
 	cfg    *config.Config
+	log    *slog.Logger // receives the AWS SDK's own log lines
 	mu     sync.Mutex
 	sqls   map[string]*datasource.SQL
 	queues map[string]*datasource.SQS
 }
 
-func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
+func newSources(cfg *config.Config, logger *slog.Logger) *sources {
+	return &sources{cfg: cfg, log: logger, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
 }
 
 func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error) {
@@ -89,7 +97,7 @@ func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error)
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint)
+	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint, s.log)
 	if err != nil {
 		return nil, err
 	}

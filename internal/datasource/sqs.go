@@ -3,9 +3,11 @@ package datasource
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
 )
 
 // SQSDriver is the driver name of an SQS datasource.
@@ -23,13 +25,19 @@ type SQS struct {
 // instance role); region is required, and endpoint, when not empty,
 // replaces the regional endpoint (a local SQS-compatible server, a VPC
 // endpoint). Throttling and transient network errors are retried by the
-// SDK's standard retryer. optFns adjust the client (tests count calls).
+// SDK's standard retryer. The SDK's own log lines (such as "falling back
+// to IMDSv1") go to logger with the datasource's name, never to stderr;
+// a nil logger drops them. optFns adjust the client (tests count calls).
 // It does not connect: an unreachable endpoint shows up when a check runs.
-func OpenSQS(ctx context.Context, name, region, endpoint string, optFns ...func(*sqs.Options)) (*SQS, error) {
+func OpenSQS(ctx context.Context, name, region, endpoint string, logger *slog.Logger, optFns ...func(*sqs.Options)) (*SQS, error) {
 	if region == "" {
 		return nil, fmt.Errorf("datasource %s: sqs needs a region", name)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	sdkLog := sdkLogger{log: logger.With("datasource", name, "from", "aws-sdk")}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithLogger(sdkLog))
 	if err != nil {
 		return nil, fmt.Errorf("datasource %s: load aws config: %w", name, Redact(err))
 	}
@@ -39,6 +47,18 @@ func OpenSQS(ctx context.Context, name, region, endpoint string, optFns ...func(
 	}
 	opts = append(opts, optFns...)
 	return &SQS{name: name, client: sqs.NewFromConfig(cfg, opts...)}, nil
+}
+
+// sdkLogger passes the AWS SDK's log lines to vigil's logger: its warnings
+// as warnings, anything else as debug.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	l.log.Log(context.Background(), level, RedactString(fmt.Sprintf(format, v...)))
 }
 
 // NewSQS wraps an existing client as a datasource (the demo's in-process

@@ -115,7 +115,7 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("sqstest: start local-aws-sqs: %v", err)
 	}
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint)
+	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint, nil)
 	if err != nil {
 		tb.Fatalf("sqstest: %v", err)
 	}
