@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -113,7 +115,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo, Metrics: sig.prom.Handler()})
 	if err != nil {
 		return err
 	}
@@ -123,6 +125,10 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
+	metrics, err := serveMetrics(cfg.Server.MetricsListen, sig.prom.Handler(), logger)
+	if err != nil {
+		return err
+	}
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
@@ -163,8 +169,35 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: web server", "err", err)
 	}
+	if metrics != nil {
+		if err := metrics.Shutdown(shutCtx); err != nil {
+			logger.Warn("shutdown: metrics server", "err", err)
+		}
+	}
 	logger.Info("vigil stopped")
 	return nil
+}
+
+// serveMetrics serves GET /metrics alone, without auth, on addr
+// (server.metrics_listen); nil when addr is empty.
+func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	logger.Info("metrics serving", "listen", ln.Addr().String())
+	return srv, nil
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and
