@@ -120,19 +120,7 @@ func TestConfigDefault(t *testing.T) {
 	})
 	run := func(env []string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(vigilBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), env...)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errOut.String(), code
+		return vigilIn(t, dir, env, args...)
 	}
 	for _, sub := range [][]string{{"validate"}, {"run", "--once", "--no-store", "--format", "json"}} {
 		// validate names the file it read; run prints the check ids.
@@ -155,13 +143,9 @@ func TestConfigDefault(t *testing.T) {
 			t.Errorf("%v with -c and $VIGIL_CONFIG: %s%s; -c wins", sub, out, stderr)
 		}
 	}
-	empty := t.TempDir()
-	cmd := exec.Command(vigilBin, "validate")
-	cmd.Dir = empty
-	cmd.Env = append(os.Environ(), "VIGIL_CONFIG=")
-	out, _ := cmd.CombinedOutput()
-	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "VIGIL_CONFIG") {
-		t.Errorf("no config anywhere: exit %d, %s", cmd.ProcessState.ExitCode(), out)
+	_, stderr, code := vigilIn(t, t.TempDir(), []string{"VIGIL_CONFIG="}, "validate")
+	if code != 2 || !strings.Contains(stderr, "VIGIL_CONFIG") {
+		t.Errorf("no config anywhere: exit %d, %s", code, stderr)
 	}
 }
 

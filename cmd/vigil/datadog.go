@@ -15,15 +15,7 @@ func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlags("datadog export", "[--namespace N]",
 		"Print the dashboards/ JSON (dashboard, SLOs, monitors) with the metric namespace applied.", stdout, stderr)
 	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace `N`, as in sinks.datadog.namespace")
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		parseFlags(fs, []string{"-h"}, stdout)
-		return exitOK
-	case len(args) == 0 || args[0] != "export":
-		fmt.Fprintln(stderr, "usage: vigil datadog export [--namespace N]")
-		return exitBroken
-	}
-	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
+	if code, ok := parseSubcommand(fs, "export", args, stdout); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {

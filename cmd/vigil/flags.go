@@ -63,6 +63,20 @@ func afterParse(fs *flag.FlagSet, err error, stdout io.Writer) (code int, ok boo
 	return exitOK, true
 }
 
+// parseSubcommand parses `vigil <command> <sub> [flags]`, the only
+// subcommand of its command: args must start with sub (help as for
+// parseFlags; anything else prints the usage to stderr, exitBroken).
+func parseSubcommand(fs *flag.FlagSet, sub string, args []string, stdout io.Writer) (code int, ok bool) {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		return parseFlags(fs, []string{"-h"}, stdout)
+	case len(args) == 0 || args[0] != sub:
+		fs.Usage()
+		return exitBroken, false
+	}
+	return parseFlags(fs, args[1:], stdout)
+}
+
 // configFlag adds -c, the config file, with the default every command
 // shares (configPath: -c, else $VIGIL_CONFIG, else ./vigil.yaml).
 func configFlag(fs *flag.FlagSet) *string {

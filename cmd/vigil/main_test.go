@@ -36,7 +36,14 @@ func TestMain(m *testing.M) {
 // vigil runs the binary and returns stdout, stderr and the exit code.
 func vigil(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return vigilIn(t, "", env, args...)
+}
+
+// vigilIn is vigil run in the folder dir ("" for this one).
+func vigilIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.CommandContext(context.Background(), vigilBin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

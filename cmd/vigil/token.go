@@ -16,15 +16,7 @@ func cmdToken(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		"Create an API token for scripts. Prints the token (shown only this once: vigil keeps its SHA-256 only) on the first line, and the auth.tokens entry to paste into vigil.yaml on the second. Scripts send it as \"Authorization: Bearer <token>\".", stdout, stderr)
 	name := fs.String("name", "", "the token's `NAME` in auth.tokens and the audit log (required)")
 	role := fs.String("role", "", "the token's `ROLE`: viewer (read), operator (run, ack, silence, redrive, log scripts) or admin (required)")
-	switch {
-	case len(args) > 0 && isHelp(args[0]):
-		parseFlags(fs, []string{"-h"}, stdout)
-		return exitOK
-	case len(args) == 0 || args[0] != "create":
-		fmt.Fprintln(stderr, "usage: vigil token create --name NAME --role viewer|operator|admin")
-		return exitBroken
-	}
-	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
+	if code, ok := parseSubcommand(fs, "create", args, stdout); !ok {
 		return code
 	}
 	switch {
