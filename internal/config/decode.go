@@ -73,7 +73,6 @@ type decoder struct {
 	dotted bool
 	budget int
 	root   place
-	line   int // of the decoded mapping (its key, or its list item)
 	fields map[string]field
 	// dropped are the paths whose value was left out for a problem.
 	dropped map[string]bool
@@ -95,7 +94,7 @@ type field struct {
 // fields for validation. A null n leaves dst as it is. dotted says how
 // nested mappings are named (see decoder).
 func (l *loader) decode(n *yaml.Node, line int, label string, dotted bool, dst any) *decoded {
-	d := &decoder{l: l, dotted: dotted, budget: maxDecodeNodes, root: place{label: label}, line: line, fields: map[string]field{}, dropped: map[string]bool{}}
+	d := &decoder{l: l, dotted: dotted, budget: maxDecodeNodes, root: place{label: label}, fields: map[string]field{}, dropped: map[string]bool{}}
 	d.fields[""] = field{line: line, value: resolve(n), owner: label, inner: d.root}
 	if clean := d.walk(n, reflect.TypeOf(dst), d.root); clean != nil {
 		if err := clean.Decode(dst); err != nil { // not expected: the walk removed what cannot decode
