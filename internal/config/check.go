@@ -15,7 +15,7 @@ import (
 
 var checkIDPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 
-func (l *loader) checks(n *yaml.Node, line int) {
+func (l *loader) checks(n *yaml.Node) {
 	if isNull(n) {
 		return // reported as a missing required field
 	}

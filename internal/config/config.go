@@ -288,7 +288,6 @@ func (l *loader) load(data []byte) {
 
 	// The sections, in one strict decode; datasources and checks after.
 	var datasources, checkList *yaml.Node
-	datasourcesLine, checksLine := line, line
 	sections := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line}
 	if r := resolve(root); !isNull(r) {
 		if r.Kind != yaml.MappingNode {
@@ -298,9 +297,9 @@ func (l *loader) load(data []byte) {
 		for _, p := range l.mappingPairs(r) {
 			switch p.key.Value {
 			case keyDatasources:
-				datasources, datasourcesLine = p.value, p.key.Line
+				datasources = p.value
 			case keyChecks:
-				checkList, checksLine = p.value, p.key.Line
+				checkList = p.value
 			default:
 				sections.Content = append(sections.Content, p.key, p.value)
 			}
@@ -312,13 +311,13 @@ func (l *loader) load(data []byte) {
 	top := l.decode(sections, line, "", true, cfg)
 	l.server(top)
 	l.store(top)
-	l.datasources(datasources, datasourcesLine)
+	l.datasources(datasources)
 	l.sinks(top)
 	cfg.RunbooksDir = l.relative(cfg.RunbooksDir)
 	l.retention(top)
 	l.scheduler(top)
 	l.auth(top)
-	l.checks(checkList, checksLine)
+	l.checks(checkList)
 }
 
 // relative makes a relative path relative to the config's directory.
@@ -382,7 +381,7 @@ func (l *loader) store(top *decoded) {
 
 // datasources decodes each entry of the `datasources` mapping, which is
 // optional: a config whose checks need no datasource (http) has none.
-func (l *loader) datasources(n *yaml.Node, line int) {
+func (l *loader) datasources(n *yaml.Node) {
 	if isNull(n) {
 		return
 	}
