@@ -13,8 +13,10 @@ export VIGIL_NODE_MODULES := $(abspath $(NODE_DIR))/node_modules
 
 .PHONY: build test unit race lint bench bench-serve demo deps clean
 
+## build: bin/vigil, a static binary (SQLite is pure Go, so no cgo);
+## deploy/Dockerfile runs this same target.
 build:
-	$(GO) build -o $(BIN) ./cmd/vigil
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/vigil
 
 ## deps: test-time helpers that are not Go modules (the local SQS and S3
 ## servers).

@@ -29,16 +29,16 @@ const maxListedIDs = 10
 // Spec is the kind-specific configuration of a duplicates check.
 type Spec struct {
 	// Query returns the rows to examine.
-	Query string `yaml:"query"`
+	Query string `yaml:"query" jsonschema:"required"`
 	// KeyColumns name the columns forming the business key.
-	KeyColumns []string `yaml:"key_columns"`
+	KeyColumns []string `yaml:"key_columns" jsonschema:"required,minItems=1"`
 	// IDColumn names the row id column (default "id").
 	IDColumn string `yaml:"id_column"`
 	// AtColumn names the write-time column (default "at").
 	AtColumn string `yaml:"at_column"`
 	// Window is how close two writes of one key must be to count as a race
 	// (inclusive). Required; 0s means identical timestamps only.
-	Window *time.Duration `yaml:"window"`
+	Window *time.Duration `yaml:"window" jsonschema:"required"`
 
 	checks.Thresholds `yaml:",inline"`
 }

@@ -19,12 +19,12 @@ var Kind = checks.Kind{Name: "endorsements", Needs: checks.NeedsSQL, NewSpec: fu
 // Spec is an endorsements check's configuration.
 type Spec struct {
 	// Rules is the path of the rules file, relative to the config file.
-	Rules string `yaml:"rules"`
+	Rules string `yaml:"rules" jsonschema:"required"`
 	// PoliciesQuery returns policy_id, transaction_type, reissue_of and any
 	// attribute columns; only the policies it returns are validated.
-	PoliciesQuery string `yaml:"policies_query"`
+	PoliciesQuery string `yaml:"policies_query" jsonschema:"required"`
 	// EndorsementsQuery returns policy_id and endorsement, one row per copy.
-	EndorsementsQuery string `yaml:"endorsements_query"`
+	EndorsementsQuery string `yaml:"endorsements_query" jsonschema:"required"`
 	// AttributesQuery (optional) returns policy_id, name and value.
 	AttributesQuery   string `yaml:"attributes_query"`
 	checks.Thresholds `yaml:",inline"`

@@ -26,7 +26,7 @@ const (
 // Spec is the freshness kind's configuration. It has no warn_above or
 // fail_above: the status is the worst over the tables.
 type Spec struct {
-	Tables []Table `yaml:"tables"`
+	Tables []Table `yaml:"tables" jsonschema:"required,minItems=1"`
 
 	now func() time.Time
 }
@@ -34,10 +34,10 @@ type Spec struct {
 // Table is one watched load.
 type Table struct {
 	// Name is the violation key; unique within the check.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" jsonschema:"required"`
 	// Query returns one timestamp, the last load, in its first column of
 	// its first row (further rows and columns are ignored).
-	Query string `yaml:"query"`
+	Query string `yaml:"query" jsonschema:"required"`
 	// WarnAfter: a last load older than this warns. ErrorAfter: older than
 	// this fails. At least one is required; when both are set WarnAfter
 	// must not be longer than ErrorAfter.
@@ -45,7 +45,7 @@ type Table struct {
 	ErrorAfter time.Duration `yaml:"error_after"`
 	// OnEmpty is the status when the query returns no row or NULL: fail
 	// (the default), warn or pass (no violation).
-	OnEmpty string `yaml:"on_empty"`
+	OnEmpty string `yaml:"on_empty" jsonschema:"enum=fail,enum=warn,enum=pass"`
 }
 
 // SetNow makes the check's runs read the clock from now instead of

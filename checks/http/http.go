@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/invopop/jsonschema"
 
 	"github.com/vigilhq/vigil/checks"
 )
@@ -50,7 +51,7 @@ const defaultTimeout = 30 * time.Second
 
 // Spec is an http check's configuration.
 type Spec struct {
-	URL     string            `yaml:"url"`
+	URL     string            `yaml:"url" jsonschema:"required"`
 	Method  string            `yaml:"method"` // default GET
 	Headers map[string]string `yaml:"headers"`
 	Body    string            `yaml:"body"`
@@ -94,6 +95,12 @@ func (s *StatusCodes) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	*s = many
 	return nil
+}
+
+// JSONSchema describes the two YAML forms for `vigil schema`.
+func (StatusCodes) JSONSchema() *jsonschema.Schema {
+	code := &jsonschema.Schema{Type: "integer", Minimum: "100", Maximum: "599"}
+	return &jsonschema.Schema{OneOf: []*jsonschema.Schema{code, {Type: "array", Items: code, MinItems: &[]uint64{1}[0]}}}
 }
 
 // accepts reports whether code is expected.

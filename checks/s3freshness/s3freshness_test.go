@@ -284,7 +284,7 @@ func TestOnlyLists(t *testing.T) {
 	last := srv.Put(t, bucket, "raw/sales/dt=2026-12-03/part-0000.csv", 0)
 	srv.Put(t, bucket, "raw/rates/r.csv", 10)
 	rec := &requests{}
-	src, err := datasource.OpenS3(context.Background(), "lake", s3test.Region, srv.Endpoint, func(o *s3.Options) { o.HTTPClient = rec })
+	src, err := datasource.OpenS3(context.Background(), "lake", s3test.Region, srv.Endpoint, nil, func(o *s3.Options) { o.HTTPClient = rec })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func TestUnreachable(t *testing.T) {
 	}
 	endpoint := "http://" + l.Addr().String()
 	l.Close()
-	src, err := datasource.OpenS3(context.Background(), "lake", s3test.Region, endpoint)
+	src, err := datasource.OpenS3(context.Background(), "lake", s3test.Region, endpoint, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ var Kind = checks.Kind{Name: "sql", Needs: checks.NeedsSQL, NewSpec: func() chec
 // Spec is the sql kind's configuration: the query, and thresholds on the
 // number of rows it returns (by default any row fails).
 type Spec struct {
-	Query             string `yaml:"query"`
+	Query             string `yaml:"query" jsonschema:"required"`
 	checks.Thresholds `yaml:",inline"`
 }
 

@@ -47,7 +47,7 @@ func build(t *testing.T, srv *sqstest.Server, spec sqsdlq.Spec, h *history, optF
 	if ps := spec.Validate(checks.SpecEnv{}); len(ps) > 0 {
 		t.Fatalf("spec problems: %v", ps)
 	}
-	ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint, optFns...)
+	ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint, nil, optFns...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestErrorsNameTheQueueAndCode(t *testing.T) {
 		}
 		closed := "http://" + l.Addr().String()
 		l.Close()
-		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, closed)
+		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, closed, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

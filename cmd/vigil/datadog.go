@@ -15,16 +15,12 @@ import (
 // --namespace when given, else the config's sinks.datadog.namespace when -c
 // is given, else "vigil".
 func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, "usage: vigil datadog export [-c vigil.yaml] [--namespace N]")
-		return exitBroken
-	}
-	fs := flag.NewFlagSet("vigil datadog export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml) whose sinks.datadog.namespace applies")
-	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace; overrides the config's sinks.datadog.namespace")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitBroken
+	fs := newFlags("datadog export", "[-c FILE] [--namespace N]",
+		"Print the dashboards/ JSON (dashboard, SLOs, monitors), importable as-is, with the metric namespace applied: --namespace, else the sinks.datadog.namespace of -c, else vigil.", stdout, stderr)
+	path := fs.String("c", "", "config `FILE` whose sinks.datadog.namespace applies")
+	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace `N`; overrides the config's sinks.datadog.namespace")
+	if code, ok := parseSubcommand(fs, "export", args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil datadog export: unexpected argument %q\n", fs.Arg(0))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,23 +25,19 @@ import (
 // refuses to run the command (bad usage, bad config, a token file that
 // cannot be used, or a store or server that cannot record the start).
 func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil exec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil exec --purpose TEXT [--ticket T] [--target NAME] [--env NAME]... [-c FILE [--actor NAME] | --server URL --token-file F] -- CMD ARGS...")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("exec", "--purpose TEXT [--ticket T] [--target NAME] [--env NAME]... [-c FILE [--actor NAME] | --server URL --token-file F] -- CMD ARGS...",
+		"Run CMD with live output and record it in the script log (locally, or on a vigil server with an operator token); exit with CMD's code.", stdout, stderr)
 	purpose := fs.String("purpose", "", "why this script is being run (required)")
 	ticket := fs.String("ticket", "", "the ticket or incident this run belongs to")
 	target := fs.String("target", "", "the system the script acts on")
 	actor := fs.String("actor", "", "who runs it (default: the OS user; with --server, always the token's user)")
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	path := configFlag(fs)
 	server := fs.String("server", "", "record the run on the vigil server at this URL instead of in a local store")
 	tokenFile := fs.String("token-file", "", "file holding the API token (operator role) for --server")
 	var envNames stringList
 	fs.Var(&envNames, "env", "record this environment variable's value, redacted, in the run's inputs (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return exitBroken
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if strings.TrimSpace(*purpose) == "" {
 		fmt.Fprintln(stderr, "vigil exec: --purpose is required: say why this script is being run")
@@ -183,11 +178,6 @@ func (w *finishWatch) Finish(ctx context.Context, rec scriptlog.Record) (scriptl
 // closes the store. It prints every problem to stderr, prefixed with who,
 // and returns false on failure.
 func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*scriptlog.SQL, *config.Config, func(), bool) {
-	path, err := configPath(path, os.LookupEnv, os.Stat)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", who, err)
-		return nil, nil, nil, false
-	}
 	cfg, ok := loadConfig(path, stderr)
 	if !ok {
 		return nil, nil, nil, false

@@ -113,7 +113,7 @@ func TestRedriverInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, nil)
 	defer src.Close()
 	r := newRedriver(cfg, src, st)
 	r.poll = 50 * time.Millisecond

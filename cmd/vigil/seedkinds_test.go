@@ -12,20 +12,6 @@ import (
 	"github.com/vigilhq/vigil/internal/s3test"
 )
 
-// The examples of the s3_freshness kind and of the http kind on GraphQL
-// are complete setups `vigil validate` accepts (config and runbooks).
-func TestSeedKindExamplesValidate(t *testing.T) {
-	env := []string{"S3_ENDPOINT=", "APPSYNC_API_KEY=da2-example"}
-	for _, ex := range []string{"s3_freshness", "http_graphql"} {
-		t.Run(ex, func(t *testing.T) {
-			stdout, stderr, code := vigil(t, env, "validate", "-c", filepath.Join("..", "..", "examples", ex, "vigil.yaml"))
-			if code != 0 {
-				t.Fatalf("validate examples/%s: exit %d\n%s%s", ex, code, stdout, stderr)
-			}
-		})
-	}
-}
-
 // copyExample copies examples/<name> into a temporary folder (the store is
 // written beside the config).
 func copyExample(t *testing.T, name string) string {

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -45,11 +46,15 @@ const (
 const serveGCPercent = 50
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	listen := fs.String("listen", "", "listen address (default: server.listen from the config)")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("serve", "[-c FILE] [--listen ADDR]",
+		"Run the checks on schedule, keep incidents, send signals, serve the dashboard, the API and /metrics. SIGTERM drains running checks, flushes sinks and exits 0.", stdout, stderr)
+	path := configFlag(fs)
+	listen := fs.String("listen", "", "listen `ADDR`ess (default: server.listen from the config)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil serve: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
 	cfg, ok := loadConfig(*path, stderr)
@@ -131,7 +136,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return err
 	}
-	src := newSources(cfg)
+	src := newSources(cfg, logger)
 	defer src.Close()
 	src.use(opts.queues, opts.buckets)
 	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
@@ -151,7 +156,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Lease: lease, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Lease: lease, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo, Metrics: sig.prom.Handler()})
 	if err != nil {
 		return err
 	}
@@ -159,9 +164,14 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	// Each component reports its failure here, once: the web server and
-	// the four background loops.
-	fatal := make(chan error, 5)
+	// Each component reports its failure here, once: the web server, the
+	// metrics server and the six background loops.
+	fatal := make(chan error, 8)
+	metrics, err := serveMetrics(cfg.Server.MetricsListen, sig.prom.Handler(), fatal, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	go func() {
 		err := srv.Serve(ln)
 		if err == nil {
@@ -233,8 +243,36 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: web server", "err", err)
 	}
+	if metrics != nil {
+		if err := metrics.Shutdown(shutCtx); err != nil {
+			logger.Warn("shutdown: metrics server", "err", err)
+		}
+	}
 	logger.Info("vigil stopped")
 	return failed
+}
+
+// serveMetrics serves GET /metrics alone, without auth, on addr
+// (server.metrics_listen); nil when addr is empty. A server that stops
+// unexpectedly reports to fatal.
+func serveMetrics(addr string, h http.Handler, fatal chan<- error, logger *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fatal <- fmt.Errorf("%w: metrics server: %w", errComponentFailed, err)
+		}
+	}()
+	logger.Info("metrics serving", "listen", ln.Addr().String())
+	return srv, nil
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and

@@ -36,6 +36,11 @@ func (s *syncBuffer) WriteString(v string) {
 	s.b.WriteString(v)
 }
 
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.WriteString(string(p))
+	return len(p), nil
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

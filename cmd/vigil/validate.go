@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,41 +23,64 @@ import (
 // datasource.
 const connectTimeout = 15 * time.Second
 
+// cmdValidate checks the config, its rules files and its runbooks in one
+// pass, printing every problem as file:line; a check without a runbook is
+// a warning (as in run and serve), anything else fails with exitBroken.
+// With --connect it also reaches every datasource.
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	connect := fs.Bool("connect", false, "also connect to each datasource: report a wrong DSN, a role that may do more than read, and endorsements when keys that match nothing")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("validate", "[-c FILE] [--connect]", "Check the configuration, its rules files and its runbooks; print every problem as file:line.", stdout, stderr)
+	path := configFlag(fs)
+	connect := fs.Bool("connect", false, "also connect to each datasource: report a wrong DSN, a role that may do more than read, a bucket that cannot be listed, and endorsements when keys that match nothing")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil validate: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
-	cfg, ok := loadConfig(*path, stderr)
-	if !ok {
-		return exitBroken
-	}
-	set, problems, err := loadRunbooks(cfg)
+	file, err := configPath(*path, os.LookupEnv, os.Stat)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil validate: %v\n", err)
 		return exitBroken
 	}
-	bad := len(problems) > 0
-	for _, p := range problems {
-		fmt.Fprintln(stderr, p)
+	cfg, err := config.LoadPartial(file, kinds())
+	failed := err != nil
+	if err != nil {
+		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
 	}
-	for _, w := range datadog.ConfigWarnings(cfg) {
-		fmt.Fprintln(stderr, w)
-	}
-	if *connect {
-		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		for _, p := range connectProblems(ctx, cfg, logger) {
+	runbooks := 0
+	if cfg.RunbooksDir != "" { // the config was read far enough to name its runbooks
+		set, problems, err := loadRunbooks(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil validate: %v\n", err)
+			failed = true
+		}
+		runbooks = len(set.Runbooks)
+		for _, p := range problems {
+			if p.Warning {
+				fmt.Fprintf(stderr, "warning: %s\n", p)
+				continue
+			}
 			fmt.Fprintln(stderr, p)
-			bad = true
+			failed = true
 		}
 	}
-	if bad {
+	if !failed {
+		for _, w := range datadog.ConfigWarnings(cfg) {
+			fmt.Fprintln(stderr, w)
+		}
+	}
+	if *connect && !failed {
+		logger := cliLogger(stderr)
+		for _, p := range connectProblems(ctx, cfg, logger) {
+			fmt.Fprintln(stderr, p)
+			failed = true
+		}
+	}
+	if failed {
 		return exitBroken
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d checks, %d runbooks)\n", cfg.Path, len(cfg.Checks), len(set.Runbooks))
+	fmt.Fprintf(stdout, "%s: ok (%d checks, %d runbooks)\n", cfg.Path, len(cfg.Checks), runbooks)
 	return exitOK
 }
 
@@ -65,7 +89,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // check its configuration against the data (checks.Prober), on the
 // datasources that answered. Each problem reads "file:line: message".
 func connectProblems(ctx context.Context, cfg *config.Config, logger *slog.Logger) []string {
-	src := newSources(cfg)
+	src := newSources(cfg, logger)
 	defer src.Close()
 	names := make([]string, 0, len(cfg.Datasources))
 	for name := range cfg.Datasources {

@@ -40,10 +40,12 @@ func kinds() checks.Registry {
 	)
 }
 
-// loadConfig loads path and prints every problem to stderr.
+// loadConfig loads path (-c; when empty, $VIGIL_CONFIG, else ./vigil.yaml)
+// and prints every problem to stderr.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	if path == "" {
-		fmt.Fprintln(stderr, "vigil: -c FILE is required")
+	path, err := configPath(path, os.LookupEnv, os.Stat)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return nil, false
 	}
 	cfg, err := config.Load(path, kinds())
@@ -68,17 +70,24 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 	return set, set.Validate(refs), nil
 }
 
+// cliLogger is the logger of a one-shot command: warnings and errors, as
+// text on stderr.
+func cliLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
 	cfg     *config.Config
+	log     *slog.Logger // receives the AWS SDK's own log lines
 	mu      sync.Mutex
 	sqls    map[string]*datasource.SQL
 	queues  map[string]*datasource.SQS
 	buckets map[string]*datasource.S3
 }
 
-func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
+func newSources(cfg *config.Config, logger *slog.Logger) *sources {
+	return &sources{cfg: cfg, log: logger, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
 }
 
 func (s *sources) s3(ctx context.Context, name string) (*datasource.S3, error) {
@@ -91,7 +100,7 @@ func (s *sources) s3(ctx context.Context, name string) (*datasource.S3, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	b, err := datasource.OpenS3(ctx, name, ds.Region, ds.Endpoint)
+	b, err := datasource.OpenS3(ctx, name, ds.Region, ds.Endpoint, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +118,7 @@ func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error)
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint)
+	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint, s.log)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,6 @@ package config
 
 import (
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Scheduler lease bounds. With several `vigil serve` replicas on one
@@ -22,16 +20,11 @@ type Scheduler struct {
 	// renewal (renewed every third of it). A shorter lease means a faster
 	// takeover after a replica dies, and more store writes. Default
 	// DefaultLeaseTTL, at least MinLeaseTTL.
-	LeaseTTL time.Duration
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
-func (l *loader) scheduler(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "scheduler", "in scheduler", "scheduler: ")
-	s := Scheduler{LeaseTTL: DefaultLeaseTTL}
-	f.duration("lease_ttl", &s.LeaseTTL)
-	f.done()
-	if s.LeaseTTL < MinLeaseTTL {
-		f.problem("lease_ttl", "lease_ttl: must be at least %s, got %s", MinLeaseTTL, s.LeaseTTL)
+func (l *loader) scheduler(top *decoded) {
+	if ttl := l.cfg.Scheduler.LeaseTTL; ttl < MinLeaseTTL {
+		top.problem("scheduler.lease_ttl", "lease_ttl: must be at least %s, got %s", MinLeaseTTL, ttl)
 	}
-	l.cfg.Scheduler = s
 }

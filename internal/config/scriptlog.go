@@ -3,8 +3,6 @@ package config
 import (
 	"os"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/vigilhq/vigil/internal/scriptlog"
 )
 
@@ -16,31 +14,27 @@ type Scriptlog struct {
 	// chain; Key is read from it at load (its bytes, exactly). Without one
 	// the log is unkeyed. `vigil serve` requires it when auth is
 	// configured.
-	KeyFile string
-	Key     scriptlog.Key
+	KeyFile string        `yaml:"key_file"`
+	Key     scriptlog.Key `yaml:"-"`
 	// AnchorFile (made relative to Dir), when set, is where `vigil serve`
 	// appends the log's head as it changes.
-	AnchorFile string
+	AnchorFile string `yaml:"anchor_file"`
 
 	keyBytes []byte // for SecretValues
 }
 
-func (l *loader) scriptlog(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "scriptlog", "in scriptlog", "scriptlog: ")
-	var s Scriptlog
-	f.str("key_file", &s.KeyFile)
-	f.str("anchor_file", &s.AnchorFile)
-	f.done()
-	if s.KeyFile != "" {
+func (l *loader) scriptlog(top *decoded) {
+	s := &l.cfg.Scriptlog
+	if s.KeyFile != "" && !top.reported("scriptlog.key_file") {
 		written := s.KeyFile
 		s.KeyFile = l.relative(s.KeyFile)
 		b, err := os.ReadFile(s.KeyFile)
 		switch {
 		case err != nil:
-			f.problem("key_file", "key_file: cannot read %q: %v", written, err)
+			top.problem("scriptlog.key_file", "key_file: cannot read %q: %v", written, err)
 		case len(b) < scriptlog.MinKeyBytes:
 			// Never echo the content: it is a secret, however short.
-			f.problem("key_file", "key_file: %q holds %d bytes; a key needs at least %d random bytes (%s)",
+			top.problem("scriptlog.key_file", "key_file: %q holds %d bytes; a key needs at least %d random bytes (%s)",
 				written, len(b), scriptlog.MinKeyBytes, scriptlog.CreateKeyHint)
 		default:
 			s.Key, _ = scriptlog.NewKey(b)
@@ -50,5 +44,4 @@ func (l *loader) scriptlog(n *yaml.Node, line int) {
 	if s.AnchorFile != "" {
 		s.AnchorFile = l.relative(s.AnchorFile)
 	}
-	l.cfg.Scriptlog = s
 }

@@ -2,9 +2,8 @@ package datasource
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -26,13 +25,10 @@ type S3 struct {
 // (endpoint/bucket/key), which every S3-compatible server understands.
 // optFns adjust the client. It does not connect: an unreachable endpoint
 // shows up when a check runs.
-func OpenS3(ctx context.Context, name, region, endpoint string, optFns ...func(*s3.Options)) (*S3, error) {
-	if region == "" {
-		return nil, fmt.Errorf("datasource %s: s3 needs a region", name)
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+func OpenS3(ctx context.Context, name, region, endpoint string, logger *slog.Logger, optFns ...func(*s3.Options)) (*S3, error) {
+	cfg, err := awsConfig(ctx, "s3", name, region, logger)
 	if err != nil {
-		return nil, fmt.Errorf("datasource %s: load aws config: %w", name, Redact(err))
+		return nil, err
 	}
 	opts := make([]func(*s3.Options), 0, len(optFns)+1)
 	if endpoint != "" {

@@ -87,7 +87,7 @@ func Start(tb testing.TB) *Server {
 		NodeFlags: []string{"--openssl-legacy-provider"},
 	})
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	ds, err := datasource.OpenS3(context.Background(), "s3test", Region, endpoint)
+	ds, err := datasource.OpenS3(context.Background(), "s3test", Region, endpoint, nil)
 	if err != nil {
 		tb.Fatalf("s3test: %v", err)
 	}

@@ -57,7 +57,7 @@ func Start(tb testing.TB) *Server {
 
 	port := nodetest.Start(tb, nodetest.Server{Package: "local-aws-sqs", Version: Version, Script: startScript})
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint)
+	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint, nil)
 	if err != nil {
 		tb.Fatalf("sqstest: %v", err)
 	}

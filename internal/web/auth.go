@@ -158,6 +158,18 @@ func newAuthenticator(a config.Auth, csrfKey []byte, now func() time.Time) (*aut
 	return au, nil
 }
 
+// NewAPIToken returns a new random API token ("vigil_" and 43 URL-safe
+// characters: 256 bits) and its lowercase hex SHA-256, the token_sha256 of
+// auth.tokens. vigil keeps only the hash.
+func NewAPIToken() (token, sha256 string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("web: new API token: %w", err)
+	}
+	token = "vigil_" + base64.RawURLEncoding.EncodeToString(b)
+	return token, sha256Hex(token), nil
+}
+
 // sha256Hex is the lowercase hex SHA-256 of s: how session and API tokens
 // are stored.
 func sha256Hex(s string) string {
@@ -331,24 +343,34 @@ func safeNext(next string) string {
 	return next
 }
 
+// IsLoopback reports whether the listen address addr (host:port) accepts
+// connections from this machine only: localhost or a loopback IP. An empty
+// or unspecified host (":8080", "0.0.0.0:8080") listens on every interface.
+func IsLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("web: listen address %q: %w", addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
 // CheckListen refuses to serve on a non-loopback address without auth: it
 // returns an error for addr when authConfigured is false and addr's host is
 // empty (every interface), an unspecified address, or anything but a
 // loopback IP or "localhost". An unreadable addr is an error too.
 func CheckListen(addr string, authConfigured bool) error {
-	host, _, err := net.SplitHostPort(addr)
+	loopback, err := IsLoopback(addr)
 	if err != nil {
-		return fmt.Errorf("web: listen address %q: %w", addr, err)
+		return err
 	}
-	if authConfigured {
+	if authConfigured || loopback {
 		return nil
 	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
+	host, _, _ := net.SplitHostPort(addr)
 	shown := host
 	if shown == "" {
 		shown = "every interface"

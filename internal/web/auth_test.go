@@ -460,7 +460,9 @@ func TestLocalMode(t *testing.T) {
 	if r := c.get("/login?next=/checks/x"); r.StatusCode != 303 || r.Header.Get("Location") != "/checks/x" {
 		t.Errorf("GET /login in local mode = %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := c.post("/silences", validSilence("")); r.StatusCode != 403 {
+	// A browser sends Sec-Fetch-Site (and Origin) with a POST: it needs the
+	// token (see TestLocalModeCSRF for programs).
+	if r := c.post("/silences", validSilence(""), "Sec-Fetch-Site", "same-origin", "Origin", "http://127.0.0.1:8080"); r.StatusCode != 403 {
 		t.Errorf("POST without CSRF in local mode = %d, want 403", r.StatusCode)
 	}
 	tok := c.csrf("/silences")
@@ -469,7 +471,7 @@ func TestLocalMode(t *testing.T) {
 	}
 	// A cross-site form carries no cookie (SameSite=Lax): a token alone fails.
 	bare := f.client()
-	if r := bare.post("/silences", validSilence(tok)); r.StatusCode != 403 {
+	if r := bare.post("/silences", validSilence(tok), "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); r.StatusCode != 403 {
 		t.Errorf("POST with a token but no cookie = %d, want 403", r.StatusCode)
 	}
 	es := f.audit()
@@ -583,4 +585,49 @@ func errorBody(t *testing.T, body string) string {
 		t.Fatalf("not a JSON error: %q", body)
 	}
 	return e.Error
+}
+
+// TestLocalModeCSRF: in local mode (no auth, loopback only) a program such
+// as curl may POST without a CSRF token, while a browser's request still
+// needs one. OWASP's CSRF Prevention Cheat Sheet ("Fetch Metadata
+// headers", "Verifying Origin with standard headers") and the Fetch
+// standard: browsers send Sec-Fetch-Site and Origin with every
+// state-changing request, a cross-site one says so, and a request with
+// neither is not from a (current) browser. Sessions and the login form keep
+// requiring the token.
+func TestLocalModeCSRF(t *testing.T) {
+	d := newDash(t, true)
+	f := d.fixture
+	tests := []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{name: "curl: no browser headers, no cookie, no token", want: 202},
+		{name: "cross-site form (Fetch Metadata)", headers: []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, want: 403},
+		{name: "same-site but other origin", headers: []string{"Sec-Fetch-Site", "same-site", "Origin", "http://other.localhost:8080"}, want: 403},
+		{name: "old browser cross-site: Origin only", headers: []string{"Origin", "https://evil.example"}, want: 403},
+		{name: "sandboxed page: Origin null", headers: []string{"Origin", "null"}, want: 403},
+		{name: "typed by the user (Sec-Fetch-Site none) without a token", headers: []string{"Sec-Fetch-Site", "none"}, want: 403},
+		{name: "same-origin browser without a token", headers: []string{"Sec-Fetch-Site", "same-origin", "Origin", "http://127.0.0.1:8080"}, want: 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := f.client().do(http.MethodPost, "/api/v1/checks/api-up/run", nil, tt.headers...)
+			if r.StatusCode != tt.want {
+				t.Errorf("POST = %d, want %d\n%s", r.StatusCode, tt.want, r.body)
+			}
+			if tt.want == 202 {
+				d.waitRun("api-up")
+			}
+		})
+	}
+
+	// With auth, a session cookie without a token is refused even with no
+	// browser headers: the relaxation is local mode's alone.
+	a := newDash(t, false).fixture
+	oscar := a.loggedIn("oscar")
+	if r := oscar.post("/silences", validSilence("")); r.StatusCode != 403 {
+		t.Errorf("session POST without token and without browser headers = %d, want 403", r.StatusCode)
+	}
 }

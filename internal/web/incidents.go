@@ -6,10 +6,12 @@ import (
 
 // incidentsData is the incidents page's Data.
 type incidentsData struct {
-	OpenOnly  bool
-	Incidents []*incidentView
-	Older     int64 // before= of the next page, 0 when none
-	Notice    string
+	OpenOnly bool
+	// ResolvedOnly: the page lists resolved incidents only (?open=false).
+	ResolvedOnly bool
+	Incidents    []*incidentView
+	Older        int64 // before= of the next page, 0 when none
+	Notice       string
 }
 
 // incidentList shows incidents newest first (GET /incidents?open=true&before=ID);
@@ -24,7 +26,7 @@ func (s *Server) incidentList(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now()
-	data := incidentsData{OpenOnly: q.OpenOnly, Notice: notices[c.Query("notice")]}
+	data := incidentsData{OpenOnly: q.OpenOnly, ResolvedOnly: q.ResolvedOnly, Notice: notices[c.Query("notice")]}
 	for _, in := range list {
 		data.Incidents = append(data.Incidents, newIncidentView(in, now))
 	}

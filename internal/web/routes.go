@@ -1,6 +1,9 @@
 package web
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+)
 
 // routes registers every route. Order matters: /healthz and /static answer
 // before authentication; everything after identify knows its user and has
@@ -63,6 +66,12 @@ func (s *Server) routes() {
 	s.action("/api/v1/queues/:name/redrive", RoleOperator, s.apiQueueRedrive)
 	s.page("/api/v1/redrives/:rid", RoleViewer, s.apiRedriveShow)
 	s.action("/api/v1/redrives/:rid/cancel", RoleOperator, s.apiRedriveCancel)
+
+	// Prometheus metrics: viewers and API tokens (server.metrics_listen
+	// serves them without auth on another address).
+	if s.metrics != nil {
+		s.page("/metrics", RoleViewer, adaptor.HTTPHandler(s.metrics))
+	}
 
 	// The training sandbox (vigil demo only).
 	s.demoRoutes()

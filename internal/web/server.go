@@ -91,6 +91,9 @@ type Options struct {
 	// banner, and every page served is reported to it (Viewed) for the
 	// exercises. Without it /demo is not found.
 	Demo Sandbox
+	// Metrics, when set, serves GET /metrics (Prometheus) to viewers and
+	// API tokens.
+	Metrics http.Handler
 }
 
 // Scheduler is what the dashboard needs of *scheduler.Scheduler.
@@ -120,8 +123,9 @@ type Server struct {
 	lease     Lease
 	runbooks  runbook.Set
 	redriver  Redriver
-	redrives  redriveJobs // started here, running or recently ended
-	demo      Sandbox     // nil unless vigil demo
+	redrives  redriveJobs  // started here, running or recently ended
+	demo      Sandbox      // nil unless vigil demo
+	metrics   http.Handler // /metrics; nil for none
 	// runbookHTML holds each runbook's body rendered once, by name.
 	runbookHTML map[string]template.HTML
 	// checkRunbooks is the runbook name of each configured check, by id
@@ -145,6 +149,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger,
 		engine: opts.Engine, sched: opts.Scheduler, lease: opts.Lease, runbooks: opts.Runbooks, redriver: opts.Redriver}
 	s.demo = opts.Demo
+	s.metrics = opts.Metrics
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -278,7 +283,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 // isAPI reports whether the request is for the JSON API.
 func isAPI(c *fiber.Ctx) bool {
 	p := c.Path()
-	return p == "/api" || strings.HasPrefix(p, "/api/")
+	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/metrics"
 }
 
 // isHX reports whether htmx made the request and wants a fragment (a

@@ -221,6 +221,7 @@ func testIncidents(t *testing.T, s *store.Store) {
 			{name: "one check", q: store.IncidentQuery{CheckID: "dlq"}, want: []int64{second.ID, inc.ID}},
 			{name: "open only", q: store.IncidentQuery{OpenOnly: true}, want: []int64{other.ID, second.ID}},
 			{name: "open for one check", q: store.IncidentQuery{OpenOnly: true, CheckID: "dlq"}, want: []int64{second.ID}},
+			{name: "resolved only", q: store.IncidentQuery{ResolvedOnly: true}, want: []int64{inc.ID}},
 			{name: "page", q: store.IncidentQuery{Limit: 1, Before: other.ID}, want: []int64{second.ID}},
 			{name: "unknown check", q: store.IncidentQuery{CheckID: "nope"}, want: []int64{}},
 		}
