@@ -25,8 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tidwall/gjson"
 	"github.com/invopop/jsonschema"
+	"github.com/tidwall/gjson"
 
 	"github.com/vigilhq/vigil/checks"
 )

@@ -120,7 +120,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	wantServer := config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com", MaxConnections: 500,
 		TrustedProxyList: []string{"10.0.0.0/8", "192.0.2.10", "2001:db8::/32"},
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/32")}}
+		TrustedProxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/32")}}
 	if want := wantServer; !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
