@@ -27,8 +27,9 @@ func TestServeMetrics(t *testing.T) {
 	const viewer = "metrics-viewer-token-0123456789abcdef"
 	sum := sha256.Sum256([]byte(viewer))
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+	writeFiles(t, dir, map[string]string{"scriptlog.key": testScriptlogKey, "vigil.yaml": `
 server: {metrics_listen: "127.0.0.1:0"}
+scriptlog: {key_file: scriptlog.key}
 auth:
   tokens:
     - {name: prometheus, token_sha256: ` + hex.EncodeToString(sum[:]) + `, role: viewer}
