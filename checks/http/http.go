@@ -272,15 +272,19 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 	} else {
 		facts = append(facts, "latency "+ms(latency))
 	}
+	var res checks.Result
 	if status == checks.Pass {
 		var none checks.Collector
-		return none.Result(checks.Pass), nil
+		res = none.Result(checks.Pass)
+	} else {
+		detail := strings.Join(problems, "; ")
+		if len(facts) > 0 {
+			detail += " (" + strings.Join(facts, ", ") + ")"
+		}
+		res = c.violation(status, detail)
 	}
-	detail := strings.Join(problems, "; ")
-	if len(facts) > 0 {
-		detail += " (" + strings.Join(facts, ", ") + ")"
-	}
-	return c.violation(status, detail), nil
+	res.Metrics = map[string]float64{checks.MetricMeasure: float64(latency.Microseconds()) / 1000} // latency in ms
+	return res, nil
 }
 
 // down reports a request that got no complete response. A cancelled ctx
