@@ -399,7 +399,7 @@ func TestDemoSignals(t *testing.T) {
 		`<a class="slack-button" href="http://127.0.0.1:8080/runbooks/api-latency">Runbook</a>`,
 		`<p class="slack-context"><span>vigil · incident #7</span></p>`,
 		"Incident opened: quote-api is failing", "fingerprint [quote-api]",
-		`<code>quote-api</code></td><td><span class="checkin checkin-error">error</span>`,
+		`<code>quote-api</code></td><td data-label="Status"><span class="checkin checkin-error">error</span>`,
 		"vigil.check.up:0|g|#env:demo,check:quote-api,kind:http",
 		`hx-get="/demo/signals?since=` + version + `"`,
 	} {

@@ -23,11 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +83,8 @@ type Options struct {
 	// Redriver redrives the dead-letter queues of sqs_dlq checks; without
 	// it redrive answers 503 and check pages offer none.
 	Redriver Redriver
+	// Refresh is how often pages poll for changes; 10 s when zero.
+	Refresh time.Duration
 	// Demo, when set, is the training sandbox (vigil demo): its pages
 	// (/demo, /demo/signals) are served, every page carries the sandbox's
 	// banner, and every page served is reported to it (Viewed) for the
@@ -119,12 +121,24 @@ type Server struct {
 	redrives  redriveJobs // started here, running or recently ended
 	demo      Sandbox     // nil unless vigil demo
 	// runbookHTML holds each runbook's body rendered once, by name.
-	runbookHTML map[string]template.HTML
+	runbookHTML map[string]renderedRunbook
 	// checkRunbooks is the runbook name of each configured check, by id
 	// ("" for none): see runbookName.
 	checkRunbooks map[string]string
-	// versionSeed seeds the overview's versions (overviewData.version).
+	// versionSeed seeds the versions of polled pages (stableVersion).
 	versionSeed maphash.Seed
+	refresh     time.Duration // how often pages poll
+}
+
+// pollSeconds is how often a page polls, in whole seconds for htmx's
+// "every Ns": the refresh period, or a fifth of it (at least a second)
+// while something it shows is running.
+func (s *Server) pollSeconds(running bool) string {
+	d := s.refresh
+	if running {
+		d /= 5
+	}
+	return strconv.Itoa(max(1, int(d.Round(time.Second)/time.Second)))
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -137,6 +151,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger,
 		engine: opts.Engine, sched: opts.Scheduler, runbooks: opts.Runbooks, redriver: opts.Redriver}
 	s.demo = opts.Demo
+	s.refresh = opts.Refresh
+	if s.refresh <= 0 {
+		s.refresh = 10 * time.Second
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
