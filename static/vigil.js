@@ -53,4 +53,5 @@
     }
   }
   setInterval(tick, 5000);
+  window.vigilRelative = relative; // for the browser tests: the same words as the server
 })();

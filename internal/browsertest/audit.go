@@ -62,9 +62,14 @@ func PageWidth(t testing.TB, ctx context.Context) int {
 // what makes a page scroll sideways.
 func WiderThan(t testing.TB, ctx context.Context, width int) []string {
 	t.Helper()
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll("body *")]
-  .filter(e => e.getBoundingClientRect().right > %d + 0.5 && ![...e.children].some(c => c.getBoundingClientRect().right > %d + 0.5))
-  .slice(0, 10).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().replace(/\s+/g, ".") : "") + " right=" + Math.round(e.getBoundingClientRect().right + window.scrollX))`, width, width)))
+	// An element reaches as far right as its box, or as its content where
+	// that overflows visibly (a pre's long line).
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`(() => {
+  const reach = e => { const r = e.getBoundingClientRect(); return Math.max(r.right, getComputedStyle(e).overflowX === "visible" ? r.left + e.scrollWidth : 0) + window.scrollX; };
+  const wide = e => reach(e) > %d + 0.5;
+  return [...document.querySelectorAll("body *")].filter(e => wide(e) && ![...e.children].some(wide)).slice(0, 10)
+    .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (typeof e.className === "string" && e.className.trim() ? "." + e.className.trim().replace(/\s+/g, ".") : "") + " reaches " + Math.round(reach(e)));
+})()`, width)))
 	if err != nil {
 		t.Fatalf("browsertest: wide elements: %v", err)
 	}

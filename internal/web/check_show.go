@@ -242,7 +242,7 @@ func (s *Server) checkShowData(c *fiber.Ctx, id string) (checkShowData, error) {
 		}
 		d.Timeline = &tl
 	}
-	if d.Chart, err = s.checkChart(c, vc, ch, rng, before); err != nil {
+	if d.Chart, err = s.checkChart(c, vc, ch, rng, before, sum.Violations); err != nil {
 		return checkShowData{}, err
 	}
 	if err := s.checkRedriveData(c, &d); err != nil {

@@ -87,8 +87,9 @@ const (
 	chartWidth = 720 // viewBox units; the SVG stretches to its column
 )
 
-// checkChart reads and draws the chart of check over the range ending now.
-func (s *Server) checkChart(c *fiber.Ctx, vc viewClock, ch config.Check, rng chartRange, before int64) (chartView, error) {
+// checkChart reads and draws the chart of check over the range ending now;
+// latest is the violations of its latest run.
+func (s *Server) checkChart(c *fiber.Ctx, vc viewClock, ch config.Check, rng chartRange, before int64, latest int) (chartView, error) {
 	ctx := c.UserContext()
 	to := vc.now.Truncate(rng.Step).Add(rng.Step)
 	from := to.Add(-rng.Span)
@@ -145,7 +146,7 @@ func (s *Server) checkChart(c *fiber.Ctx, vc viewClock, ch config.Check, rng cha
 		g.shade(&shades, "shade-silence", sl.StartsAt, end, "silenced by "+sl.Author)
 	}
 
-	minV, maxV, latest := -1, 0, 0
+	minV, maxV := -1, 0
 	var maxM, firstM, lastM float64
 	measured := false
 	var maxD, minD time.Duration = 0, -1
@@ -155,7 +156,7 @@ func (s *Server) checkChart(c *fiber.Ctx, vc viewClock, ch config.Check, rng cha
 		if minV < 0 || b.MinViolations < minV {
 			minV = b.MinViolations
 		}
-		maxV, latest = max(maxV, b.MaxViolations), b.MaxViolations
+		maxV = max(maxV, b.MaxViolations)
 		if b.Measured {
 			if !measured {
 				firstM = b.MaxMeasure

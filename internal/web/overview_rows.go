@@ -37,13 +37,13 @@ func (r checkRow) writeHTML(b *strings.Builder) {
 	}
 	b.WriteString(`><th scope="row"><a href="/checks/`)
 	b.WriteString(esc(url.PathEscape(r.ID)))
-	b.WriteString(`"><bdi>`)
+	b.WriteString(`">`)
 	b.WriteString(esc(r.ID))
-	b.WriteString(`</bdi></a>`)
+	b.WriteString(`</a>`)
 	if tags := r.TagList(); tags != "" {
-		b.WriteString(`<br><span class="muted small"><bdi>`)
+		b.WriteString(`<br><span class="muted small">`)
 		b.WriteString(esc(tags))
-		b.WriteString(`</bdi></span>`)
+		b.WriteString(`</span>`)
 	}
 	b.WriteString(`</th><td data-label="Status">`)
 	writeStatusBadge(b, r.Status)
@@ -71,9 +71,9 @@ func (r checkRow) writeHTML(b *strings.Builder) {
 		writeWhen(b, r.SilencedUntil, "")
 		b.WriteString(`</span>`)
 	}
-	b.WriteString(`</td><td data-label="Owner"><bdi>`)
+	b.WriteString(`</td><td data-label="Owner">`)
 	b.WriteString(esc(r.Owner))
-	b.WriteString(`</bdi></td><td data-label="Kind">`)
+	b.WriteString(`</td><td data-label="Kind">`)
 	b.WriteString(esc(r.Kind))
 	b.WriteString(`</td><td data-label="Since">`)
 	writeWhen(b, r.Since, "—")

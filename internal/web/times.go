@@ -93,6 +93,9 @@ func (vc viewClock) at(t time.Time) when {
 	return when{ISO: t.UTC().Format(time.RFC3339), Abs: t.In(vc.loc).Format(absLayout), Rel: relative(t, vc.now)}
 }
 
+// At is at, for templates: {{($.Clock.At .StartedAt).HTML}}.
+func (vc viewClock) At(t time.Time) when { return vc.at(t) }
+
 // UTCChosen reports whether the viewer asked for UTC.
 func (vc viewClock) UTCChosen() bool { return vc.utcPref }
 
