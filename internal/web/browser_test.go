@@ -160,7 +160,6 @@ func TestRefreshKeepsWorkInProgress(t *testing.T) {
 		}
 		p.typeInto("#silence-reason", "Dedupe job deploying")
 		eval[bool](p, `window.scrollTo(0, 300); document.getElementById("ack-note").focus(); document.getElementById("ack-note").setSelectionRange(3, 7); true`)
-		scroll := eval[int](p, `Math.round(window.scrollY)`)
 		p.markForSwaps("check-status", "check-rows", "check-history")
 		// Two refresh periods, each with a new run to show.
 		for i := range 2 {
@@ -172,11 +171,16 @@ func TestRefreshKeepsWorkInProgress(t *testing.T) {
 		}
 		got := eval[map[string]any](p, `({note: document.getElementById("ack-note").value, reason: document.getElementById("silence-reason").value,
 			duration: document.getElementById("silence-for").value, focus: document.activeElement.id,
-			selection: [document.activeElement.selectionStart, document.activeElement.selectionEnd], scroll: Math.round(window.scrollY)})`)
+			selection: [document.activeElement.selectionStart, document.activeElement.selectionEnd]})`)
 		want := map[string]any{"note": "Looking at the O-1 writer", "reason": "Dedupe job deploying", "duration": "4h", "focus": "ack-note",
-			"selection": []any{float64(3), float64(7)}, "scroll": float64(scroll)}
+			"selection": []any{float64(3), float64(7)}}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("after two refreshes: %v, want %v", got, want)
+		}
+		// The page stays where it was read (a new row above may shift it by
+		// its height, as the browser anchors what is on screen).
+		if y := eval[float64](p, `window.scrollY`); y < 250 || y > 400 {
+			t.Errorf("after two refreshes the page is scrolled to %v, want it near 300 where it was", y)
 		}
 	})
 
@@ -256,17 +260,16 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Fatalf("script run: %d %s", r.StatusCode, r.body)
 	}
 
-	p := tab{t: t, ctx: b.Tab(t), base: base}
-	anon := tab{t: t, ctx: b.Tab(t), base: base}
-	p.logIn("oscar")
 	for _, size := range []struct {
 		name string
 		w, h int64
 	}{{"desktop", browsertest.DesktopWidth, browsertest.DesktopHeight}, {"phone", browsertest.PhoneWidth, browsertest.PhoneHeight}} {
 		for _, scheme := range []string{"light", "dark"} {
 			t.Run(size.name+"/"+scheme, func(t *testing.T) {
-				for _, tb := range []*tab{&p, &anon} {
-					tb.t = t
+				// Tabs of their own: everything done in a tab has a deadline.
+				p, anon := tab{t: t, ctx: b.Tab(t), base: base}, tab{t: t, ctx: b.Tab(t), base: base}
+				p.logIn("oscar")
+				for _, tb := range []tab{p, anon} {
 					browsertest.SetViewport(t, tb.ctx, size.w, size.h)
 					browsertest.SetColorScheme(t, tb.ctx, scheme)
 				}

@@ -248,16 +248,12 @@ func (s *Server) demoSignals(c *fiber.Ctx) error {
 	for _, m := range sig.SlackMessages(signalsSlack) {
 		d.Slack = append(d.Slack, slackMessage(m, vc))
 	}
-	for _, ev := range sig.SentryEvents(0) {
-		v := sentryEventView{At: vc.at(ev.At), Level: ev.Level, Message: ev.Message, Monitor: ev.Monitor,
-			Status: ev.Status, Fingerprint: strings.Join(ev.Fingerprint, ", "), Tag: ev.Tags["check"]}
-		switch {
-		case ev.Type == "check_in" && len(d.CheckIns) < signalsCheckIns:
-			d.CheckIns = append(d.CheckIns, v)
-		case ev.Type != "check_in" && len(d.Events) < signalsEvents:
-			v.JSON = ev.JSON
-			d.Events = append(d.Events, v)
-		}
+	for _, ev := range sig.SentryEvents(signalsEvents) {
+		d.Events = append(d.Events, sentryEventView{At: vc.at(ev.At), Level: ev.Level, Message: ev.Message,
+			Fingerprint: strings.Join(ev.Fingerprint, ", "), Tag: ev.Tags["check"], JSON: ev.JSON})
+	}
+	for _, ev := range sig.SentryCheckIns(signalsCheckIns) {
+		d.CheckIns = append(d.CheckIns, sentryEventView{At: vc.at(ev.At), Monitor: ev.Monitor, Status: ev.Status, Tag: ev.Tags["check"]})
 	}
 	for _, m := range sig.Metrics(signalsMetrics) {
 		d.Metrics = append(d.Metrics, metricView{At: vc.at(m.At), Line: m.Line})

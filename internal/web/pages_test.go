@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -422,5 +423,134 @@ func TestRunErrorsAreRedacted(t *testing.T) {
 		if !strings.Contains(body, "connection refused") {
 			t.Errorf("%s lacks the error", name)
 		}
+	}
+}
+
+// TestOverviewAttention: within a group, what needs a human comes first
+// (an incident nobody acknowledged, then an acknowledged one, then a
+// silenced check), each marked in words; the tab title counts the checks
+// failing or erroring; ?q= finds checks by a part of their id and ?sort=
+// orders them.
+func TestOverviewAttention(t *testing.T) {
+	d := newDash(t, false)
+	d.record("api-up", checks.Fail, "slow")
+	in := d.record("orders-dup", checks.Fail, "O-1").Transition.Incident
+	d.record("never-ran", checks.Fail, "N-1")
+	if _, err := d.eng.Ack(t.Context(), in.ID, "oscar", "on it"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.eng.Silence(t.Context(), "never-ran", d.clock.Now().Add(time.Hour), "oscar", "known"); err != nil {
+		t.Fatal(err)
+	}
+	vic := d.loggedIn("vic")
+	order := func(body string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<tr(?: class="(\w+)")?><th scope="row"><a href="/checks/([\w-]+)">`).FindAllStringSubmatch(body, -1) {
+			out = append(out, m[2]+":"+m[1])
+		}
+		return out
+	}
+	r := vic.get("/")
+	if got, want := order(r.body), []string{"api-up:unacked", "orders-dup:handled", "never-ran:handled"}; !slices.Equal(got, want) {
+		t.Errorf("rows = %q, want %q", got, want)
+	}
+	for _, w := range []string{"<title>(3) Overview · vigil</title>", `<span class="mark mark-unacked">not acknowledged</span>`,
+		`<span class="mark mark-handled">acked by <bdi>oscar</bdi></span>`, `<span class="mark mark-handled">silenced</span>`,
+		`<a href="/runbooks/orders-dup#mitigation">runbook<span class="sr-only"> of orders-dup</span></a>`} {
+		if !strings.Contains(r.body, w) {
+			t.Errorf("overview lacks %q", w)
+		}
+	}
+	if p := vic.get("/", "HX-Request", "true"); !strings.Contains(p.body, "<title>(3) Overview · vigil</title>") {
+		t.Errorf("the poll does not carry the tab title")
+	}
+	if got, want := order(vic.get("/?sort=name").body), []string{"api-up:unacked", "never-ran:handled", "orders-dup:handled"}; !slices.Equal(got, want) {
+		t.Errorf("sorted by name: %q, want %q", got, want)
+	}
+	if got := order(vic.get("/?q=ORDERS").body); !slices.Equal(got, []string{"orders-dup:handled"}) {
+		t.Errorf("?q=ORDERS finds %q, want orders-dup (case-insensitive)", got)
+	}
+	if r := vic.get("/?sort=evil"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("?sort=evil = %d, want 400", r.StatusCode)
+	}
+}
+
+// TestIncidentPageAndBulk: /incidents/{id} shows the incident and its
+// timeline; the incidents list acknowledges or silences several
+// incidents with one note, each audited as one action.
+func TestIncidentPageAndBulk(t *testing.T) {
+	d := newDash(t, false)
+	a := d.record("orders-dup", checks.Fail, "O-1").Transition.Incident
+	b := d.record("api-up", checks.Fail, "slow").Transition.Incident
+	oscar := d.loggedIn("oscar")
+	page := oscar.get("/incidents/" + itoa(a.ID))
+	for _, w := range []string{"Incident #1", "Opened: data broken", "Not acknowledged", `action="/incidents/1/ack"`, `<a href="/runbooks/orders-dup#mitigation">`} {
+		if !strings.Contains(page.body, w) {
+			t.Errorf("incident page lacks %q", w)
+		}
+	}
+	if r := oscar.get("/incidents/999"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown incident = %d", r.StatusCode)
+	}
+	tok := oscar.csrf("/incidents")
+
+	if r := oscar.post("/incidents/bulk", url.Values{"_csrf": {tok}, "action": {"ack"}, "note": {"one deploy"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "Select at least one incident.") {
+		t.Errorf("bulk with nothing selected = %d", r.StatusCode)
+	}
+	if r := oscar.post("/incidents/bulk", url.Values{"_csrf": {tok}, "action": {"silence"}, "incident": {"1"}, "for": {"1h"}}); r.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(r.body, "A silence needs a reason") {
+		t.Errorf("bulk silence without a note = %d", r.StatusCode)
+	}
+	r := oscar.post("/incidents/bulk", url.Values{"_csrf": {tok}, "action": {"ack"}, "note": {"one deploy"}, "incident": {itoa(a.ID), itoa(b.ID)}, "back": {"/incidents?open=true"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/incidents?notice=bulk-acked&open=true" {
+		t.Fatalf("bulk ack = %d %q\n%.300s", r.StatusCode, r.Header.Get("Location"), r.body)
+	}
+	for _, id := range []int64{a.ID, b.ID} {
+		if in, err := d.store.Incident(t.Context(), id); err != nil || in.AckedBy != "oscar" || in.AckNote != "one deploy" {
+			t.Errorf("incident %d = %+v, %v", id, in, err)
+		}
+	}
+	acks := 0
+	for _, e := range d.audit() {
+		if e.Action == "ack" {
+			acks++
+		}
+	}
+	if acks != 2 {
+		t.Errorf("%d acks audited, want one per incident", acks)
+	}
+	r = oscar.post("/incidents/bulk", url.Values{"_csrf": {tok}, "action": {"silence"}, "note": {"maintenance"}, "for": {"2h"}, "incident": {itoa(a.ID), itoa(b.ID)}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/incidents?notice=bulk-silenced" {
+		t.Fatalf("bulk silence = %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	sl, err := d.store.ActiveSilences(t.Context(), d.clock.Now())
+	if err != nil || len(sl) != 2 || sl[0].Matcher != "orders-dup" || sl[1].Matcher != "api-up" || sl[0].Reason != "maintenance" || !sl[0].Until.Equal(d.clock.Now().Add(2*time.Hour)) {
+		t.Errorf("silences = %+v, %v; want each incident's check silenced for 2h", sl, err)
+	}
+	if page := oscar.get("/incidents/" + itoa(a.ID)); !strings.Contains(page.body, "Acknowledged by oscar") || !strings.Contains(page.body, "Silenced by oscar") {
+		t.Errorf("the timeline lacks the bulk ack and silence")
+	}
+}
+
+// TestSilencePreview: before a silence is saved, the page lists the checks
+// its matcher covers (Alertmanager's "affected alerts"); htmx gets the
+// preview alone, and a plain request the page with it.
+func TestSilencePreview(t *testing.T) {
+	d := newDash(t, false)
+	vic := d.loggedIn("vic")
+	for _, tt := range []struct{ matcher, want string }{
+		{"team:orders", "silences 2 checks:"},
+		{"api-up", "silences 1 check:"},
+		{"team:nobody", "it would silence nothing"},
+	} {
+		r := vic.get("/silences/preview?matcher="+url.QueryEscape(tt.matcher), "HX-Request", "true")
+		if !strings.HasPrefix(strings.TrimSpace(r.body), `<div id="silence-preview"`) || !strings.Contains(r.body, tt.want) {
+			t.Errorf("preview of %s = %q, want %q", tt.matcher, r.body, tt.want)
+		}
+	}
+	r := d.loggedIn("oscar").get("/silences/preview?matcher=team:orders") // the form, and its preview, are an operator's
+	if !strings.Contains(r.body, "<h1>Silences</h1>") || !strings.Contains(r.body, `<a href="/checks/orders-dup">orders-dup</a>, <a href="/checks/never-ran">never-ran</a>`) {
+		t.Errorf("plain preview = %d\n%.500s", r.StatusCode, r.body)
 	}
 }
