@@ -39,8 +39,10 @@ const (
 )
 
 // TabTimeout bounds everything done in one tab, so that a wait for an
-// element that never comes fails the test instead of hanging it.
-const TabTimeout = 60 * time.Second
+// element that never comes fails the test instead of hanging it. A
+// training session's tabs stay open for its six scenarios, on a machine
+// that may be busy.
+const TabTimeout = 4 * time.Minute
 
 // ArtifactsEnv names the directory that screenshots go to. Unset, they go to
 // artifacts/ at the root of the module (ignored by git).
