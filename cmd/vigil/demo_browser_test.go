@@ -142,7 +142,6 @@ func TestDemoInBrowser(t *testing.T) {
 			}
 			b.Screenshot(t, oncall.ctx, sc.Name+"-acked")
 
-
 			// The trainer's page (polling) records what on-call did.
 			exercise := "#exercise-" + sc.Name
 			for _, step := range []string{demo.StepFindRows, demo.StepOpenRunbook, demo.StepAck} {
