@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -552,5 +553,48 @@ func TestSilencePreview(t *testing.T) {
 	r := d.loggedIn("oscar").get("/silences/preview?matcher=team:orders") // the form, and its preview, are an operator's
 	if !strings.Contains(r.body, "<h1>Silences</h1>") || !strings.Contains(r.body, `<a href="/checks/orders-dup">orders-dup</a>, <a href="/checks/never-ran">never-ran</a>`) {
 		t.Errorf("plain preview = %d\n%.500s", r.StatusCode, r.body)
+	}
+}
+
+// TestPollsIgnoreTheClock: the check page, the incidents list and an
+// incident's page answer a poll whose version still holds with 204 later
+// on (their "3m ago" labels have moved, nothing else), and with the new
+// content once a run changed something (issue 14). The check page's chart
+// moves by one bar per bar's length (5 minutes on its 24-hour range), so
+// its poll is tried within one.
+func TestPollsIgnoreTheClock(t *testing.T) {
+	d := newDash(t, false)
+	d.record("orders-dup", checks.Fail, "O-1")
+	vic := d.loggedIn("vic")
+	hx := []string{"HX-Request", "true"}
+	version := regexp.MustCompile(`hx-get="[^"]*[?&](?:amp;)?v=(\w+)"`)
+	for i, path := range []string{"/checks/orders-dup", "/incidents", "/incidents/1"} {
+		t.Run(path, func(t *testing.T) {
+			m := version.FindStringSubmatch(vic.get(path).body)
+			if m == nil {
+				t.Fatalf("%s polls without a version", path)
+			}
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			later := time.Hour + 7*time.Second
+			if strings.HasPrefix(path, "/checks/") {
+				later = 2*time.Minute + 7*time.Second // 12:01 to 12:03, within the bar of 12:00
+			}
+			d.clock.Add(later)
+			if r := vic.get(path+sep+"v="+m[1], hx...); r.StatusCode != http.StatusNoContent {
+				t.Errorf("%s later, nothing else changed: %d, want 204", later, r.StatusCode)
+			}
+			keys := []string{"O-1", "O-2", "O-3", "O-4", "O-5"}[:i+2] // a new worst count each time
+			d.record("orders-dup", checks.Fail, keys...)
+			r := vic.get(path+sep+"v="+m[1], hx...)
+			if r.StatusCode != http.StatusOK || !strings.Contains(r.body, strconv.Itoa(len(keys))) {
+				t.Errorf("after a run with new violations: %d, want 200 and the new content", r.StatusCode)
+			}
+			if n := version.FindStringSubmatch(r.body); n == nil || n[1] == m[1] {
+				t.Errorf("the new content carries version %v, want a new one (was %s)", n, m[1])
+			}
+		})
 	}
 }

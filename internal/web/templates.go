@@ -390,21 +390,30 @@ func (s *Server) renderPolled(c *fiber.Ctx, page, partial string, data any) erro
 	return nil
 }
 
-// agoLabel matches the relative label writeWhen writes.
-var agoLabel = regexp.MustCompile(`<span class="ago" data-t="[^"]*">[^<]*</span>`)
+// agoLabel starts the relative label writeWhen writes; its text runs to
+// the next "<".
+var agoLabel = []byte(`<span class="ago" data-t="`)
 
-// stableVersion hashes a rendered partial less its relative labels.
-// Versions are this process's own (seed): a poll that reaches another
-// replica, or a restarted one, gets the whole partial.
+// stableVersion hashes a rendered partial less the text of its relative
+// labels. Versions are this process's own (seed): a poll that reaches
+// another replica, or a restarted one, gets the whole partial.
 func (s *Server) stableVersion(body []byte) string {
 	var h maphash.Hash
 	h.SetSeed(s.versionSeed)
-	last := 0
-	for _, m := range agoLabel.FindAllIndex(body, -1) {
-		h.Write(body[last:m[0]])
-		last = m[1]
+	for {
+		i := bytes.Index(body, agoLabel)
+		if i < 0 {
+			break
+		}
+		text := i + bytes.IndexByte(body[i:], '>') + 1 // after the start tag
+		end := text + bytes.IndexByte(body[text:], '<')
+		if text <= i || end < text {
+			break
+		}
+		h.Write(body[:text])
+		body = body[end:]
 	}
-	h.Write(body[last:])
+	h.Write(body)
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
