@@ -398,7 +398,7 @@ func TestDemoSignals(t *testing.T) {
 		`<p class="slack-field"><strong>Since</strong><br><time class="slack-date">2025-03-09 11:40 UTC</time></p>`,
 		`<p class="slack-text"><strong>Sample</strong><br><code class="slack-code">http://127.0.0.1:9/quote</code></p>`,
 		`<a class="slack-button" href="http://127.0.0.1:8080/checks/quote-api">Open in vigil</a>`,
-		`<a class="slack-button" href="http://127.0.0.1:8080/runbooks/api-latency">Runbook</a>`,
+		`<a class="slack-button" href="http://127.0.0.1:8080/runbooks/api-latency#mitigation">Runbook</a>`,
 		`<p class="slack-context"><span>vigil · incident #7</span></p>`,
 		"Incident opened: quote-api is failing", "fingerprint [quote-api]",
 		`<code>quote-api</code></td><td data-label="Status"><span class="checkin checkin-error">error</span>`,
