@@ -5,7 +5,6 @@ package duplicates
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,7 +122,7 @@ type check struct {
 // missing, or an at value cannot be read as a timestamp.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	rows := timeline.New()
-	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		var keyIdx []int
 		var idIdx, atIdx int
 		var key, id []byte
