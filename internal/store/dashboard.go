@@ -139,23 +139,9 @@ func (s *Store) SilencesBetween(ctx context.Context, from, to time.Time) ([]Sile
 // AuditEntries returns the audit entries of one action on one target,
 // oldest first, at most MaxLimit of them.
 func (s *Store) AuditEntries(ctx context.Context, action, target string) ([]AuditEntry, error) {
-	rows, err := s.read.QueryContext(ctx, s.d.rebind(`SELECT id, at, actor, action, target, detail, remote FROM audit_log
-	WHERE action = ? AND target = ? ORDER BY id LIMIT ?`), action, target, MaxLimit)
+	out, err := scanAll(scanAudit)(s.read.QueryContext(ctx, s.d.rebind("SELECT "+auditColumns+` FROM audit_log
+	WHERE action = ? AND target = ? ORDER BY id LIMIT ?`), action, target, MaxLimit))
 	if err != nil {
-		return nil, fmt.Errorf("store: audit entries: %w", err)
-	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var at sql.NullInt64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Remote); err != nil {
-			return nil, fmt.Errorf("store: audit entries: %w", err)
-		}
-		e.At = timeFrom(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: audit entries: %w", err)
 	}
 	return out, nil

@@ -334,6 +334,11 @@ func backTo(c *fiber.Ctx, fallback, notice string) string {
 	return u.String()
 }
 
+// AckAction and AckBack are the ack form's action and where it returns:
+// the check's open incident, whichever it is when the form is sent.
+func (d checkShowData) AckAction() string { return "/checks/" + url.PathEscape(d.ID) + "/ack" }
+func (d checkShowData) AckBack() string   { return "/checks/" + url.PathEscape(d.ID) }
+
 // Tagged reports whether the check has tags (for the template).
 func (d checkShowData) Tagged() bool { return len(d.Tags) > 0 }
 

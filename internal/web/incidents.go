@@ -160,6 +160,14 @@ type incidentShowData struct {
 	Poll     string
 }
 
+// AckAction and AckBack are the ack form's action and where it returns.
+func (d incidentShowData) AckAction() string {
+	return "/incidents/" + strconv.FormatInt(d.Timeline.Incident.ID, 10) + "/ack"
+}
+func (d incidentShowData) AckBack() string {
+	return "/incidents/" + strconv.FormatInt(d.Timeline.Incident.ID, 10)
+}
+
 // incidentShow shows one incident with its timeline (GET /incidents/:id);
 // it polls itself like the check page. 404 for an unknown incident.
 func (s *Server) incidentShow(c *fiber.Ctx) error {

@@ -53,7 +53,14 @@ const datetimeLocal = "2006-01-02T15:04"
 // silenceList shows silences newest first, ended ones included, with who
 // set them, and the form to set one (GET /silences?matcher=x&before=ID),
 // with a preview of the checks the matcher covers.
-func (s *Server) silenceList(c *fiber.Ctx) error {
+func (s *Server) silenceList(c *fiber.Ctx) error { return s.silencesPage(c, "silence_list") }
+
+// silencePreviewPage answers GET /silences/preview?matcher=x: htmx (the
+// form, as a matcher is typed) gets silence_preview, which lists the
+// checks the matcher covers; a plain request the silences page with it.
+func (s *Server) silencePreviewPage(c *fiber.Ctx) error { return s.silencesPage(c, "silence_preview") }
+
+func (s *Server) silencesPage(c *fiber.Ctx, partial string) error {
 	data, err := s.silencesData(c)
 	if err != nil {
 		return err
@@ -61,20 +68,7 @@ func (s *Server) silenceList(c *fiber.Ctx) error {
 	data.Form.Matcher = strings.TrimSpace(c.Query("matcher"))
 	data.Preview = s.silencePreview(data.Form.Matcher)
 	data.Notice = notices[c.Query("notice")]
-	return s.render(c, "silences", "silence_list", data)
-}
-
-// silencePreview answers GET /silences/preview?matcher=x: htmx (the form,
-// as a matcher is typed) gets silence_preview, which lists the checks the
-// matcher covers; a plain request the silences page with it.
-func (s *Server) silencePreviewPage(c *fiber.Ctx) error {
-	data, err := s.silencesData(c)
-	if err != nil {
-		return err
-	}
-	data.Form.Matcher = strings.TrimSpace(c.Query("matcher"))
-	data.Preview = s.silencePreview(data.Form.Matcher)
-	return s.render(c, "silences", "silence_preview", data)
+	return s.render(c, "silences", partial, data)
 }
 
 // silencePreview lists the configured checks matcher covers: the check it
