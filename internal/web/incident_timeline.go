@@ -48,7 +48,7 @@ func (s *Server) incidentTimeline(ctx context.Context, vc viewClock, in store.In
 		end = vc.now
 	}
 
-	opened := "Opened: " + newIncidentView(in, vc).Broken()
+	opened := "Opened"
 	detail := fmt.Sprintf("%s, %s", in.OpenedStatus, plural(in.WorstViolations, "violation")+" at worst")
 	if in.CheckBroken() {
 		detail = "the check could not run"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/engine"
 )
 
@@ -195,6 +196,10 @@ func TestCheckPage(t *testing.T) {
 				if strings.Contains(r.body, bad) {
 					t.Errorf("page contains %q from the runbook", bad)
 				}
+			}
+			// Issue 14's wording: what broke is said once, not three times.
+			if n := strings.Count(r.body, "data broken"); n != 1 {
+				t.Errorf("the page says \"data broken\" %d times, want once", n)
 			}
 			for _, form := range []string{`action="/checks/orders-dup/run"`, `action="/checks/orders-dup/ack"`, `action="/silences"`} {
 				if got := strings.Contains(r.body, form); got != tt.operator {
@@ -485,7 +490,7 @@ func TestIncidentPageAndBulk(t *testing.T) {
 	b := d.record("api-up", checks.Fail, "slow").Transition.Incident
 	oscar := d.loggedIn("oscar")
 	page := oscar.get("/incidents/" + itoa(a.ID))
-	for _, w := range []string{"Incident #1", "Opened: data broken", "Not acknowledged", `action="/incidents/1/ack"`, `<a href="/runbooks/orders-dup#mitigation">`} {
+	for _, w := range []string{"Incident #1", "(data broken)", "<strong><bdi>Opened</bdi></strong>", "Not acknowledged", `action="/incidents/1/ack"`, `<a href="/runbooks/orders-dup#mitigation">`} {
 		if !strings.Contains(page.body, w) {
 			t.Errorf("incident page lacks %q", w)
 		}
@@ -596,5 +601,34 @@ func TestPollsIgnoreTheClock(t *testing.T) {
 				t.Errorf("the new content carries version %v, want a new one (was %s)", n, m[1])
 			}
 		})
+	}
+}
+
+// TestChartShowsTheKindsMeasure: a dead-letter queue that grew from 328 to
+// 3,828 messages reads so on the check page, in the queue-depth strip's
+// label (its picture is a line rising across the chart), beside the
+// violations, which stay at one queue over its threshold.
+func TestChartShowsTheKindsMeasure(t *testing.T) {
+	d := newDash(t, false, func(o *Options) {
+		o.Config.Checks = append(o.Config.Checks, config.Check{ID: "events-dlq", Kind: "sqs_dlq", Schedule: "@every 1h", Timeout: time.Minute, FailAfter: 1, ResolveAfter: 1})
+	})
+	for _, depth := range []float64{328, 1200, 2950, 3828} {
+		d.clock.Add(10 * time.Minute)
+		r := checks.Result{Status: checks.Fail, Violations: 1, Keys: []string{"events-dlq"}, Duration: 40 * time.Millisecond,
+			Sample: []checks.Violation{{Key: "events-dlq", Detail: "depth"}}, Metrics: map[string]float64{checks.MetricMeasure: depth}}
+		if _, err := d.eng.Record(t.Context(), engine.CheckInfo{ID: "events-dlq", Kind: "sqs_dlq", FailAfter: 1, ResolveAfter: 1}, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := d.loggedIn("vic").get("/checks/events-dlq")
+	for _, w := range []string{
+		`aria-label="Queue depth over the last 24 hours, in messages: from 328 to 3,828, max 3,828"`,
+		`aria-label="Violations over the last 24 hours: min 1, max 1, latest 1; 4 runs, 1 incident, 0 silences"`,
+		`<figcaption>Queue depth <span class="count">(0 to 3,828 messages)</span></figcaption>`,
+		`<strong>0 %</strong> of 4 runs passed or warned`,
+	} {
+		if !strings.Contains(page.body, w) {
+			t.Errorf("the check page lacks %s", w)
+		}
 	}
 }

@@ -340,7 +340,7 @@ func (s *Server) startRedrive(c *fiber.Ctx, checkID, queue string, p redrivePara
 
 // checkRedrive starts a redrive of one of the check's queues (POST
 // /checks/:id/redrive, operator; form fields queue, rate, dry_run). htmx
-// gets check_body back with the redrive's progress; a plain form is sent
+// gets check_live back with the redrive's progress; a plain form is sent
 // to the redrive's page.
 func (s *Server) checkRedrive(c *fiber.Ctx) error {
 	id := c.Params("id")

@@ -12,7 +12,7 @@
 //		if err != nil {
 //			return err // store.ErrNotFound becomes a 404 page
 //		}
-//		return s.render(c, "check_show", "check_body", check)
+//		return s.render(c, "check_show", "check_live", check)
 //	}
 //
 // and is registered in routes.go with the role it needs.
