@@ -555,9 +555,21 @@ func TestSilencePreview(t *testing.T) {
 			t.Errorf("preview of %s = %q, want %q", tt.matcher, r.body, tt.want)
 		}
 	}
-	r := d.loggedIn("oscar").get("/silences/preview?matcher=team:orders") // the form, and its preview, are an operator's
+	oscar := d.loggedIn("oscar") // the form, and its preview, are an operator's
+	r := oscar.get("/silences/preview?matcher=team:orders")
 	if !strings.Contains(r.body, "<h1>Silences</h1>") || !strings.Contains(r.body, `<a href="/checks/orders-dup">orders-dup</a>, <a href="/checks/never-ran">never-ran</a>`) {
 		t.Errorf("plain preview = %d\n%.500s", r.StatusCode, r.body)
+	}
+	// Without JavaScript the form's Preview button posts the form, which
+	// saves nothing and keeps what was typed.
+	tok := oscar.csrf("/silences")
+	r = oscar.post("/silences", url.Values{"_csrf": {tok}, "matcher": {"team:orders"}, "for": {"4h"}, "reason": {"kept"}, "preview": {"1"}})
+	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "silences 2 checks:") || !strings.Contains(r.body, `value="kept"`) ||
+		!strings.Contains(r.body, `<option value="4h" selected>`) {
+		t.Errorf("preview button = %d, want the page with the preview and the form as typed", r.StatusCode)
+	}
+	if sl, err := d.store.Silences(t.Context(), 0, 10); err != nil || len(sl) != 0 {
+		t.Errorf("a preview saved silences %+v (%v)", sl, err)
 	}
 }
 

@@ -123,11 +123,21 @@ func (s *Server) silencesData(c *fiber.Ctx) (silencesData, error) {
 // start defaults to now), for (a duration such as 2h, used when end is
 // empty), reason (required), optional back. A refused silence shows the
 // silences page again with the problem beside its field and what was
-// typed (400).
+// typed (400). The form's Preview button (preview=1) saves nothing: it
+// shows the page again with the checks the matcher covers, for browsers
+// without JavaScript (htmx previews as the matcher is typed).
 func (s *Server) silenceCreate(c *fiber.Ctx) error {
 	form := silenceForm{
 		Matcher: strings.TrimSpace(c.FormValue("matcher")), For: c.FormValue("for"),
 		Start: strings.TrimSpace(c.FormValue("start")), End: strings.TrimSpace(c.FormValue("end")), Reason: c.FormValue("reason"),
+	}
+	if c.FormValue("preview") != "" {
+		data, err := s.silencesData(c)
+		if err != nil {
+			return err
+		}
+		data.Form, data.Preview = form, s.silencePreview(form.Matcher)
+		return s.render(c, "silences", "", data)
 	}
 	start, until, p := s.formTimes(c, form)
 	if p == nil {
