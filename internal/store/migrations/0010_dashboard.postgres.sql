@@ -8,6 +8,9 @@
 ALTER TABLE runs ADD COLUMN measure DOUBLE PRECISION;
 ALTER TABLE run_rollups ADD COLUMN max_measure DOUBLE PRECISION;
 ALTER TABLE run_rollups ADD COLUMN min_violations BIGINT;
+-- A check's month of hours is read from the index alone.
+CREATE INDEX run_rollups_history ON run_rollups (check_id, hour)
+	INCLUDE (pass_runs, warn_runs, fail_runs, error_runs, max_violations, duration_ns, min_violations, max_measure);
 
 -- The chart reads one check's runs by start time, from this index alone
 -- (a check's runs lie scattered among every other check's).
