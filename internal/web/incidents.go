@@ -14,6 +14,7 @@ import (
 // incidentsData is the incidents page's Data.
 type incidentsData struct {
 	OpenOnly  bool
+	Before    int64 // the page's ?before=, 0 for the newest
 	Incidents []*incidentView
 	Older     int64 // before= of the next page, 0 when none
 	Notice    string
@@ -46,7 +47,7 @@ func (s *Server) incidentsData(c *fiber.Ctx) (incidentsData, error) {
 		return incidentsData{}, err
 	}
 	vc := s.viewClock(c)
-	data := incidentsData{OpenOnly: q.OpenOnly, Durations: silenceDurations, Poll: s.pollSeconds(false)}
+	data := incidentsData{OpenOnly: q.OpenOnly, Before: q.Before, Durations: silenceDurations, Poll: s.pollSeconds(false)}
 	for _, in := range list {
 		data.Incidents = append(data.Incidents, newIncidentView(in, vc))
 	}
