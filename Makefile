@@ -6,6 +6,7 @@ CACHE     := .cache
 NODE_DIR  := $(CACHE)/node
 SQS_PKG   := local-aws-sqs@2.0.2
 S3_PKG    := s3rver@3.7.1
+AXE_PKG   := axe-core@4
 # Packages whose tests exercise goroutines: always run under the race detector.
 RACE_PKGS := ./internal/scheduler/... ./internal/store/... ./internal/engine/... ./internal/scriptlog/... ./internal/notify/... ./internal/web/...
 
@@ -19,8 +20,10 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/vigil
 
 ## deps: test-time helpers that are not Go modules (the local SQS and S3
-## servers).
-deps: $(NODE_DIR)/node_modules/local-aws-sqs/package.json $(NODE_DIR)/node_modules/s3rver/package.json
+## servers, and axe-core, which the browser tests run on every page; never
+## served).
+deps: $(NODE_DIR)/node_modules/local-aws-sqs/package.json $(NODE_DIR)/node_modules/s3rver/package.json \
+	$(NODE_DIR)/node_modules/axe-core/axe.min.js
 
 $(NODE_DIR)/node_modules/local-aws-sqs/package.json:
 	mkdir -p $(NODE_DIR)
@@ -29,6 +32,9 @@ $(NODE_DIR)/node_modules/local-aws-sqs/package.json:
 $(NODE_DIR)/node_modules/s3rver/package.json:
 	mkdir -p $(NODE_DIR)
 	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) $(S3_PKG)
+
+$(NODE_DIR)/node_modules/axe-core/axe.min.js: $(NODE_DIR)/node_modules/local-aws-sqs/package.json $(NODE_DIR)/node_modules/s3rver/package.json
+	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) $(AXE_PKG)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

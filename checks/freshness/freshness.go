@@ -135,11 +135,15 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	now := c.now()
 	var col checks.Collector
 	status := checks.Pass
+	stalest, loaded := time.Duration(0), false
 	for i, t := range c.tables {
 		st, detail, err := judge(t, loads[i], now)
 		if err != nil {
 			// Named like the errors inside ReadOnly: check, datasource, cause.
 			return checks.Result{}, fmt.Errorf("datasource %s: freshness: table %s: %w", c.src.Name(), t.Name, err)
+		}
+		if at, err := checks.ParseTime(loads[i]); err == nil && (!loaded || now.Sub(at) > stalest) {
+			stalest, loaded = now.Sub(at), true
 		}
 		if st == checks.Pass {
 			continue
@@ -147,7 +151,11 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 		col.Add(checks.Violation{Key: t.Name, Detail: detail})
 		status = checks.Worst(status, st)
 	}
-	return col.Result(status), nil
+	res := col.Result(status)
+	if loaded {
+		res.Metrics = map[string]float64{checks.MetricMeasure: stalest.Seconds()} // the chart's age of the stalest load
+	}
+	return res, nil
 }
 
 // noRow marks a query that returned no row (as opposed to NULL).

@@ -513,7 +513,9 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 		}
 		col.Add(checks.Violation{Key: c.key, Detail: c.scrub(detail)})
 	}
-	return col.Result(status), nil
+	res := col.Result(status)
+	res.Metrics = map[string]float64{checks.MetricMeasure: float64(latency.Microseconds()) / 1000} // latency in ms
+	return res, nil
 }
 
 // inspect reads a JSON response: problem is why the response as a whole

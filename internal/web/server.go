@@ -12,7 +12,7 @@
 //		if err != nil {
 //			return err // store.ErrNotFound becomes a 404 page
 //		}
-//		return s.render(c, "check_show", "check_body", check)
+//		return s.render(c, "check_show", "check_live", check)
 //	}
 //
 // and is registered in routes.go with the role it needs.
@@ -23,12 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +86,8 @@ type Options struct {
 	// Redriver redrives the dead-letter queues of sqs_dlq checks; without
 	// it redrive answers 503 and check pages offer none.
 	Redriver Redriver
+	// Refresh is how often pages poll for changes; 10 s when zero.
+	Refresh time.Duration
 	// Demo, when set, is the training sandbox (vigil demo): its pages
 	// (/demo, /demo/signals) are served, every page carries the sandbox's
 	// banner, and every page served is reported to it (Viewed) for the
@@ -127,16 +129,28 @@ type Server struct {
 	demo      Sandbox      // nil unless vigil demo
 	metrics   http.Handler // /metrics; nil for none
 	// runbookHTML holds each runbook's body rendered once, by name.
-	runbookHTML map[string]template.HTML
+	runbookHTML map[string]renderedRunbook
 	// checkRunbooks is the runbook name of each configured check, by id
 	// ("" for none): see runbookName.
 	checkRunbooks map[string]string
-	// versionSeed seeds the overview's versions (overviewData.version).
+	// versionSeed seeds the versions of polled pages (stableVersion).
 	versionSeed maphash.Seed
+	refresh     time.Duration // how often pages poll
 	// conns caps the connections Serve accepts; trusted are the reverse
 	// proxies whose X-Forwarded-For is believed.
 	conns   ConnLimits
 	trusted []netip.Prefix
+}
+
+// pollSeconds is how often a page polls, in whole seconds for htmx's
+// "every Ns": the refresh period, or a fifth of it (at least a second)
+// while something it shows is running.
+func (s *Server) pollSeconds(running bool) string {
+	d := s.refresh
+	if running {
+		d /= 5
+	}
+	return strconv.Itoa(max(1, int(d.Round(time.Second)/time.Second)))
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -150,6 +164,10 @@ func New(opts Options) (*Server, error) {
 		engine: opts.Engine, sched: opts.Scheduler, lease: opts.Lease, runbooks: opts.Runbooks, redriver: opts.Redriver}
 	s.demo = opts.Demo
 	s.metrics = opts.Metrics
+	s.refresh = opts.Refresh
+	if s.refresh <= 0 {
+		s.refresh = 10 * time.Second
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -34,6 +34,7 @@ func TestAssets(t *testing.T) {
 	files := map[string]string{
 		"vigil.css":          "text/css; charset=utf-8",
 		"htmx-2.0.11.min.js": "text/javascript; charset=utf-8",
+		"vigil.js":           "text/javascript; charset=utf-8",
 	}
 	if len(refs) != len(files) {
 		t.Fatalf("page references %d assets, want %d: %v", len(refs), len(files), refs)

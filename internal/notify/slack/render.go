@@ -65,13 +65,14 @@ func (l Links) Check(id string) string {
 	return strings.TrimRight(l.Base, "/") + "/checks/" + url.PathEscape(id)
 }
 
-// Runbook is the runbook's page, <base>/runbooks/<name> ("" without a
-// runbook).
+// Runbook is the runbook's page at its Mitigation section (what to do
+// now), <base>/runbooks/<name>#mitigation ("" without a runbook). Every
+// runbook has one: vigil validate says so.
 func (l Links) Runbook(name string) string {
 	if l.Base == "" || name == "" {
 		return ""
 	}
-	return strings.TrimRight(l.Base, "/") + "/runbooks/" + url.PathEscape(name)
+	return strings.TrimRight(l.Base, "/") + "/runbooks/" + url.PathEscape(name) + "#mitigation"
 }
 
 // Slack's Block Kit limits (https://api.slack.com/reference/block-kit/blocks),

@@ -314,7 +314,7 @@ func testSilences(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Fatalf("CreateSilence: %v", err)
 	}
-	want := store.Silence{ID: byCheck.ID, Matcher: "dlq", Until: base.Add(time.Hour), Author: "alice", Reason: "redrive in progress", CreatedAt: base}
+	want := store.Silence{ID: byCheck.ID, Matcher: "dlq", StartsAt: base, Until: base.Add(time.Hour), Author: "alice", Reason: "redrive in progress", CreatedAt: base}
 	if !reflect.DeepEqual(byCheck, want) {
 		t.Errorf("CreateSilence = %+v, want %+v", byCheck, want)
 	}
