@@ -140,7 +140,9 @@ func summarize(ps []privilege) string {
 // in this database and cluster, most serious first, with a fix for each.
 // A role counts with every role it is a member of (it can SET ROLE to
 // them, even without INHERIT) and with PUBLIC. The owner's own entries in
-// an ACL are left out: owning is listed by itself.
+// an ACL are left out: owning is listed by itself. A write privilege on a
+// table counts only in a schema one of those roles may use: without USAGE
+// the table cannot be reached (another team's schema in the same database).
 const postgresPrivilegesSQL = `
 WITH me AS (
 	SELECT oid, rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles
@@ -181,6 +183,7 @@ WITH me AS (
 	WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND a.grantee <> c.relowner AND a.grantee IN (SELECT oid FROM grantees)
 		AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'TRIGGER')
 		AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+		AND EXISTS (SELECT 1 FROM me WHERE has_schema_privilege(me.oid, n.oid, 'USAGE'))
 	UNION ALL
 	SELECT 6, format('%s has %s on column %I of %I.%I', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE format('role %I', g.rolname) END,
 			a.privilege_type, att.attname, n.nspname, c.relname),
@@ -191,6 +194,7 @@ WITH me AS (
 	LEFT JOIN pg_roles g ON g.oid = a.grantee
 	WHERE att.attacl IS NOT NULL AND a.grantee IN (SELECT oid FROM grantees) AND a.privilege_type IN ('INSERT', 'UPDATE')
 		AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+		AND EXISTS (SELECT 1 FROM me WHERE has_schema_privilege(me.oid, n.oid, 'USAGE'))
 	UNION ALL
 	SELECT 7, format('role %I owns schema %I', current_user, n.nspname), format('ALTER SCHEMA %I OWNER TO a role vigil does not use', n.nspname)
 	FROM pg_namespace n WHERE n.nspowner IN (SELECT oid FROM me)

@@ -150,6 +150,32 @@ func TestInspectRefusesPrivilegedRoles(t *testing.T) {
 	}
 }
 
+// TestInspectIgnoresSchemasTheRoleCannotUse: PostgreSQL's privileges
+// ("Privileges", USAGE on a schema: "allows access to objects contained in
+// the schema") mean a write grant, even to PUBLIC, on a table in a schema
+// the role may not use cannot be exercised. Another team's schema in the
+// same database must not make vigil refuse its read-only role.
+func TestInspectIgnoresSchemasTheRoleCannotUse(t *testing.T) {
+	db := testdb.Postgres(t)
+	other := db.Role + "_other"
+	db.Exec(t, "CREATE SCHEMA "+other, "CREATE TABLE "+other+".t (a INT)", "GRANT DELETE ON "+other+".t TO PUBLIC")
+	t.Cleanup(func() { db.Exec(t, "DROP SCHEMA "+other+" CASCADE") })
+	src, err := datasource.OpenSQL("warehouse", "postgres", db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Inspect(context.Background()); err != nil {
+		t.Fatalf("Inspect = %v, want the read-only role accepted: it cannot reach %s", err, other)
+	}
+	// Once the role may use that schema, PUBLIC's DELETE is its own.
+	db.Exec(t, "GRANT USAGE ON SCHEMA "+other+" TO "+db.Role)
+	err = src.Inspect(context.Background())
+	if !errors.Is(err, datasource.ErrPrivileged) || !strings.Contains(err.Error(), "PUBLIC has DELETE on "+other+".t") {
+		t.Fatalf("Inspect = %v, want it refused for PUBLIC's DELETE on %s.t", err, other)
+	}
+}
+
 func TestInspectAgainWhenGrantsChange(t *testing.T) {
 	for _, driver := range []string{"postgres", "mysql"} {
 		t.Run(driver, func(t *testing.T) {
