@@ -178,7 +178,14 @@ func TestDemoInBrowser(t *testing.T) {
 			if msg["button"] != base+checkPath {
 				t.Errorf("the resolve message's button links to %q, want %s", msg["button"], base+checkPath)
 			}
-			opened := `[...document.querySelectorAll("#signal-feed .slack-header")].some(h => h.textContent === "🔴 Failing: ` + sc.Check + `")`
+			// The opening went alone, or in a grouped message when more than
+			// 5 incidents opened within a minute (the trainer injects the
+			// scenarios one after another).
+			opened := `[...document.querySelectorAll("#signal-feed .slack-msg")].some(m => {
+				const h = m.querySelector(".slack-header")?.textContent ?? "";
+				return h === "🔴 Failing: ` + sc.Check + `" ||
+					(h.endsWith(" checks started failing") && [...m.querySelectorAll(".slack-text strong")].some(s => s.textContent === "` + sc.Check + `"));
+			})`
 			if !tabEval[bool](trainee, opened) {
 				t.Errorf("the signals panel lacks the Slack message that opened the incident")
 			}
