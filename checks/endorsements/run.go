@@ -541,8 +541,10 @@ func (st *state) copies(i int32, c int) int {
 var copyPhrase = [numTxn]string{"new from", "renewal of", "reissue of"}
 
 // evaluate reports every missing requirement of every validated policy. It
-// walks the arena, whose entries are in index order.
+// walks the arena, whose entries are in index order, and builds a
+// violation only when coll keeps it (a run may find a million).
 func (st *state) evaluate(coll *checks.Collector) {
+	var key []byte
 	for ref := uint32(1); ref < uint32(st.ids.ArenaLen()); {
 		id, i, next := st.ids.entry(ref)
 		ref = next
@@ -558,27 +560,26 @@ func (st *state) evaluate(coll *checks.Collector) {
 			if a == actNo || !applies(bits, r.mask) {
 				continue
 			}
-			has := st.copies(i, ri)
-			switch a {
-			case actYes:
-				if has == 0 {
-					coll.Add(checks.Violation{
-						Key:    string(id) + "/" + r.code,
-						Detail: txnNames[txn] + " policy: needs " + r.code + ", has none",
-					})
-				}
-			case actCopy:
-				src := st.source[i]
-				if src == 0 {
-					continue // no source: zero copies to carry
-				}
-				if need := st.copies(st.ids.index(src), ri); has < need {
-					coll.Add(checks.Violation{
-						Key:    string(id) + "/" + r.code,
-						Detail: copyPhrase[txn] + " " + st.ids.ID(src) + ": needs " + plural(need, "copy", "copies") + ", has " + strconv.Itoa(has),
-					})
+			has, need, src := st.copies(i, ri), 1, st.source[i]
+			if a == actCopy {
+				need = 0
+				if src != 0 {
+					need = st.copies(st.ids.index(src), ri)
 				}
 			}
+			if has >= need {
+				continue
+			}
+			key = append(append(append(key[:0], id...), '/'), r.code...)
+			if !coll.Keeps(key) {
+				coll.Skip()
+				continue
+			}
+			detail := txnNames[txn] + " policy: needs " + r.code + ", has none"
+			if a == actCopy {
+				detail = copyPhrase[txn] + " " + st.ids.ID(src) + ": needs " + plural(need, "copy", "copies") + ", has " + strconv.Itoa(has)
+			}
+			coll.Add(checks.Violation{Key: string(key), Detail: detail})
 		}
 	}
 }
