@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,6 +208,10 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 		return "", "", err
 	}
 	elapsed := now.Sub(at)
+	if elapsed < -ClockSkew {
+		return checks.Fail, fmt.Sprintf("last load %s is %s in the future (beyond the %s clock-skew allowance): the loader's clock or the time zone the query reads is wrong",
+			at.UTC().Format(time.RFC3339), age(-elapsed), human(ClockSkew)), nil
+	}
 	st := checks.Pass
 	switch {
 	case t.ErrorAfter > 0 && elapsed > t.ErrorAfter:
@@ -220,29 +226,55 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 	if t.ErrorAfter > 0 {
 		limits = append(limits, "error after "+human(t.ErrorAfter))
 	}
-	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), age(elapsed), strings.Join(limits, ", "))
+	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), age(max(elapsed, 0)), strings.Join(limits, ", "))
 	return st, detail, nil
 }
 
-// age writes how long ago a load was, truncated to whole seconds (to
-// milliseconds under a second) so it never reads older than it is, without
-// zero trailing units ("3h12m", "1h", "45s", "2h0m5s").
+// ClockSkew is how far in the future a last load may be and still read as
+// just now: clocks of the loader, the database and vigil differ a little.
+// Further in the future is a violation that fails.
+const ClockSkew = 5 * time.Minute
+
+// age writes how long ago (or ahead) a load was in its two largest units,
+// truncated so that it never reads older than it is: "3d 4h", "3h 12m",
+// "45s", "750ms". A span too long for a time.Duration (about 292 years)
+// reads "more than 292 years".
 func age(d time.Duration) string {
+	if d == math.MaxInt64 {
+		return "more than 292 years"
+	}
 	if d < time.Second {
 		return human(d.Truncate(time.Millisecond))
 	}
-	return human(d.Truncate(time.Second))
+	parts := units(d)
+	return strings.Join(parts[:min(2, len(parts))], " ")
 }
 
-// human writes a duration as Go does, without zero trailing units: "1h",
-// "3h12m", "90s" as "1m30s", "500ms".
+// human writes a duration in days, hours, minutes and seconds, leaving out
+// zero units: "1d 12h", "2h 59m 59s", "90s" as "1m 30s"; under a second in
+// milliseconds ("500ms").
 func human(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	if d < time.Second && d > -time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	if d < 0 {
+		return "-" + human(-d)
 	}
-	return s
+	return strings.Join(units(d), " ")
+}
+
+// units splits d (at least a second) into its non-zero days, hours,
+// minutes and seconds.
+func units(d time.Duration) []string {
+	var parts []string
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.size; n > 0 {
+			parts = append(parts, strconv.FormatInt(int64(n), 10)+u.name)
+			d -= n * u.size
+		}
+	}
+	return parts
 }
