@@ -241,7 +241,7 @@ func appendKeyValue(key, scratch []byte, v any, decimal bool) ([]byte, []byte) {
 	if decimal {
 		key = append(key[:start], canonicalDecimal(key[start:])...)
 	}
-	if bytes.IndexByte(key[start:], '|') < 0 && bytes.IndexByte(key[start:], '\\') < 0 {
+	if !needsEscape(key[start:]) {
 		return key, scratch
 	}
 	scratch = append(scratch[:0], key[start:]...)
@@ -253,6 +253,16 @@ func appendKeyValue(key, scratch []byte, v any, decimal bool) ([]byte, []byte) {
 		key = append(key, c)
 	}
 	return key, scratch
+}
+
+// needsEscape reports whether v holds a | or a backslash.
+func needsEscape(v []byte) bool {
+	for _, c := range v {
+		if c == '|' || c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // canonicalDecimal returns a decimal number's text without a plus sign,
