@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/memlimit"
 )
 
 // ScanRows runs queries in one read-only transaction of src and reads every
@@ -63,6 +64,8 @@ func BenchMain(m *testing.M, passes Passes) int {
 	if name == "" {
 		return m.Run()
 	}
+	// A pass runs as vigil's own process does, with its heap pacing.
+	defer memlimit.Start()()
 	pass, ok := passes[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "kindtest: no benchmark pass %q\n", name)
