@@ -1,20 +1,17 @@
 package endorsements_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/endorsements"
 	"github.com/vigilhq/vigil/checks/internal/kindtest"
-	"github.com/vigilhq/vigil/internal/datasource"
 )
 
 // The benchmark data set, shaped like a policy database: 1,000,000
@@ -79,49 +76,28 @@ func TestMain(m *testing.M) {
 	passes := kindtest.Passes{}
 	for _, order := range []string{"shuffled", "ordered"} {
 		q := queriesFor(order)
-		passes["check-"+order] = func(ctx context.Context, db string) (string, error) { return runCheck(ctx, db, q) }
-		passes["scan-"+order] = func(ctx context.Context, db string) (string, error) {
-			src, err := datasource.OpenSQL("bench", "sqlite", db)
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			n, err := kindtest.ScanRows(ctx, src, q.policies, q.attributes, q.endorsements)
-			return strconv.Itoa(n) + " rows", err
-		}
+		passes["check-"+order] = kindtest.CheckPass(func(src checks.SQLSource) (checks.Check, error) { return buildCheck(src, q) })
+		passes["scan-"+order] = kindtest.ScanPass(q.policies, q.attributes, q.endorsements)
 	}
 	os.Exit(kindtest.BenchMain(m, passes))
 }
 
-// runCheck builds the benchmark's check over db with queries q, runs it
-// once and summarises its result.
-func runCheck(ctx context.Context, db string, q benchQueries) (string, error) {
-	src, err := datasource.OpenSQL("bench", "sqlite", db)
-	if err != nil {
-		return "", err
-	}
-	defer src.Close()
+// buildCheck builds the benchmark's check over src with queries q, its
+// rules file written to a temporary directory.
+func buildCheck(src checks.SQLSource, q benchQueries) (checks.Check, error) {
 	dir, err := os.MkdirTemp("", "vigil-endorsements-rules")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(benchRules), 0o600); err != nil {
-		return "", err
+		return nil, err
 	}
 	spec := endorsements.Spec{Rules: "rules.yaml", PoliciesQuery: q.policies, EndorsementsQuery: q.endorsements, AttributesQuery: q.attributes}
 	if ps := spec.Validate(checks.SpecEnv{BaseDir: dir}); len(ps) > 0 {
-		return "", fmt.Errorf("validate: %+v", ps)
+		return nil, fmt.Errorf("validate: %+v", ps)
 	}
-	c, err := spec.Build(checks.Deps{CheckID: "bench", BaseDir: dir, SQL: src, Timeout: 10 * time.Minute})
-	if err != nil {
-		return "", err
-	}
-	res, err := c.Run(ctx)
-	if err != nil {
-		return "", err
-	}
-	return kindtest.Summary(res), nil
+	return spec.Build(checks.Deps{CheckID: "bench", BaseDir: dir, SQL: src, Timeout: 10 * time.Minute})
 }
 
 // BenchmarkEndorsements runs the check and a bare scan of its three queries

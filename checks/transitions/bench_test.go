@@ -1,18 +1,15 @@
 package transitions_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/checks/transitions"
-	"github.com/vigilhq/vigil/internal/datasource"
 )
 
 // benchEvents is the size of the benchmark table.
@@ -26,35 +23,8 @@ const (
 
 func TestMain(m *testing.M) {
 	os.Exit(kindtest.BenchMain(m, kindtest.Passes{
-		"check": func(ctx context.Context, db string) (string, error) {
-			src, err := datasource.OpenSQL("bench", "sqlite", db)
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			spec := transitions.Kind.NewSpec()
-			if err := kindtest.DecodeYAML(spec, benchSpec); err != nil {
-				return "", err
-			}
-			c, err := spec.Build(deps(src))
-			if err != nil {
-				return "", err
-			}
-			res, err := c.Run(ctx)
-			if err != nil {
-				return "", err
-			}
-			return kindtest.Summary(res), nil
-		},
-		"scan": func(ctx context.Context, db string) (string, error) {
-			src, err := datasource.OpenSQL("bench", "sqlite", db)
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			n, err := kindtest.ScanRows(ctx, src, benchQuery)
-			return strconv.Itoa(n) + " rows", err
-		},
+		"check": kindtest.SpecPass(transitions.Kind, benchSpec, deps),
+		"scan":  kindtest.ScanPass(benchQuery),
 	}))
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/datasource"
 	"github.com/vigilhq/vigil/internal/memlimit"
 )
 
@@ -340,4 +341,55 @@ func Summary(res checks.Result) string {
 		fmt.Fprintf(h, "%q %q\n", v.Key, v.Detail)
 	}
 	return fmt.Sprintf("%s, %d violations, digest %x", res.Status, res.Violations, h.Sum(nil)[:8])
+}
+
+// ScanPass is a pass that opens the SQLite database it is given, reads
+// every row of queries in one read-only transaction, doing nothing else (the
+// baseline a check's pass is compared with), and reports the row count.
+func ScanPass(queries ...string) func(ctx context.Context, db string) (string, error) {
+	return func(ctx context.Context, db string) (string, error) {
+		src, err := datasource.OpenSQL("bench", "sqlite", db)
+		if err != nil {
+			return "", err
+		}
+		defer src.Close()
+		n, err := ScanRows(ctx, src, queries...)
+		return strconv.Itoa(n) + " rows", err
+	}
+}
+
+// CheckPass is a pass that opens the SQLite database it is given, builds a
+// check over it with build, runs it once and reports its Summary.
+func CheckPass(build func(src checks.SQLSource) (checks.Check, error)) func(ctx context.Context, db string) (string, error) {
+	return func(ctx context.Context, db string) (string, error) {
+		src, err := datasource.OpenSQL("bench", "sqlite", db)
+		if err != nil {
+			return "", err
+		}
+		defer src.Close()
+		c, err := build(src)
+		if err != nil {
+			return "", err
+		}
+		res, err := c.Run(ctx)
+		if err != nil {
+			return "", err
+		}
+		return Summary(res), nil
+	}
+}
+
+// SpecPass is a CheckPass for a check of kind whose kind-specific YAML is
+// spec, built with deps(src).
+func SpecPass(kind checks.Kind, spec string, deps func(checks.SQLSource) checks.Deps) func(ctx context.Context, db string) (string, error) {
+	return CheckPass(func(src checks.SQLSource) (checks.Check, error) {
+		s := kind.NewSpec()
+		if err := DecodeYAML(s, spec); err != nil {
+			return nil, err
+		}
+		if ps := s.Validate(checks.SpecEnv{}); len(ps) > 0 {
+			return nil, fmt.Errorf("validate: %+v", ps)
+		}
+		return s.Build(deps(src))
+	})
 }
