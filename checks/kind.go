@@ -2,8 +2,8 @@ package checks
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 )
@@ -38,6 +38,19 @@ type Spec interface {
 	Build(deps Deps) (Check, error)
 }
 
+// SpecSecrets is implemented by a Spec whose configuration holds secrets
+// (credentials in a header or a URL). Secrets returns them, so that vigil
+// masks them wherever they might appear: script-log records, pages, logs.
+type SpecSecrets interface {
+	Secrets() []string
+}
+
+// Prober is a Spec that can check its configuration against its live
+// datasource (vigil validate --connect), reading it as a run does.
+type Prober interface {
+	Probe(ctx context.Context, deps Deps) []Problem
+}
+
 // SpecEnv is what validation may consult.
 type SpecEnv struct {
 	// BaseDir is the directory of the config file; relative paths in a
@@ -70,6 +83,17 @@ type Deps struct {
 	// Previous returns the latest recorded result of this check (for kinds
 	// that compare with the last run); ok is false when there is none.
 	Previous func(ctx context.Context) (r Result, ok bool, err error)
+	// Logger receives what a run notices besides its result (for example
+	// an endorsements rule that can never match). Nil discards it.
+	Logger *slog.Logger
+}
+
+// Log returns d.Logger, or a logger that discards everything when it is nil.
+func (d Deps) Log() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }
 
 // SQLSource is a database a check validates. Implementations never write.
@@ -79,9 +103,10 @@ type SQLSource interface {
 	// Driver is "postgres", "mysql" or "sqlite".
 	Driver() string
 	// ReadOnly runs fn inside a READ ONLY transaction whose statements time
-	// out after timeout (and whose context is cancelled then). The returned
-	// error names the datasource.
-	ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// out after timeout (and whose context is cancelled then), and rolls it
+	// back. fn queries it only through EachRow. The returned error names the
+	// datasource.
+	ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *Tx) error) error
 	// QuoteIdent quotes an identifier for this driver.
 	QuoteIdent(name string) string
 }

@@ -6,7 +6,6 @@ package duplicates
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -124,7 +123,7 @@ type check struct {
 // missing, or an at value cannot be read as a timestamp.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	rows := timeline.New()
-	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		var keyIdx []int
 		var decimal []bool
 		var idIdx, atIdx int

@@ -2,8 +2,8 @@ package endorsements
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,13 +14,16 @@ import (
 
 // check is a built endorsements check.
 type check struct {
+	id         string
 	src        checks.SQLSource
 	timeout    time.Duration
 	rules      []rule
+	rulesFile  string
 	policies   string
 	endorse    string
 	attributes string
 	thresholds checks.Thresholds
+	log        *slog.Logger
 
 	// sizes remembers how many ids (and bytes of them) the last run saw, so
 	// the next one allocates its tables once instead of growing them.
@@ -32,16 +35,33 @@ type sizeHint struct{ ids, arena int }
 // Run reads the policies, their attributes and their endorsements in one
 // read-only transaction and reports each missing requirement. It returns an
 // error (naming the query and the cause) when a query fails, is refused or
-// lacks a required column.
+// lacks a required column. Each when key that can never match (see
+// unmatchable) is logged as a warning.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	var coll checks.Collector
+	st, err := c.read(ctx, &coll, true)
+	if err != nil {
+		return checks.Result{}, err
+	}
+	for _, u := range st.unmatchable() {
+		c.log.Warn("endorsements: a when key names no column of policies_query and no attribute in attributes_query: the rule never applies",
+			"check", c.id, "code", u.code, "key", u.key, "rules", fmt.Sprintf("%s:%d", c.rulesFile, u.line))
+	}
+	c.sizes.Store(&sizeHint{ids: st.ids.Len(), arena: st.ids.ArenaLen()})
+	st.evaluate(&coll)
+	return coll.Result(c.thresholds.Status(coll.Count())), nil
+}
+
+// read runs policies_query, attributes_query and (withEndorsements)
+// endorsements_query in one read-only transaction.
+func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsements bool) (*state, error) {
 	hint := sizeHint{}
 	if h := c.sizes.Load(); h != nil {
 		hint = *h
 	}
 	st := newState(c.rules, c.attributes != "", hint)
-	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
-		policies := st.policyRows(&coll)
+	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
+		policies := st.policyRows(coll)
 		if err := checks.EachRow(ctx, tx, c.policies, policies.row); err != nil {
 			return fmt.Errorf("policies_query: %w", err)
 		}
@@ -55,6 +75,9 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 			}
 			attributes.flush()
 		}
+		if !withEndorsements {
+			return nil
+		}
 		st.startCounting()
 		endorsements := st.endorsementRows()
 		if err := checks.EachRow(ctx, tx, c.endorse, endorsements.row); err != nil {
@@ -63,12 +86,7 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 		endorsements.flush()
 		return nil
 	})
-	if err != nil {
-		return checks.Result{}, err
-	}
-	c.sizes.Store(&sizeHint{ids: st.ids.Len(), arena: st.ids.ArenaLen()})
-	st.evaluate(&coll)
-	return coll.Result(c.thresholds.Status(coll.Count())), nil
+	return st, err
 }
 
 // Per-policy transaction states (txn[i]): a policy only named as a reissue
@@ -151,7 +169,8 @@ type whenCond struct {
 	code   string
 	line   int
 	values valueSet
-	column int // index in policies_query's columns, or -1 for an attribute
+	column int  // index in policies_query's columns, or -1 for an attribute
+	seen   bool // an attribute of this name came in attributes_query
 }
 
 // state is what a run keeps while it streams the queries: one dense index
@@ -390,9 +409,6 @@ func (a *attributeBatch) row(cols []string, vals []any) error {
 		}
 		a.colID, a.colName, a.colVal, a.first = idx["policy_id"], idx["name"], idx["value"], false
 	}
-	if vals[a.colVal] == nil || vals[a.colID] == nil {
-		return nil // NULL never matches
-	}
 	var conds []int
 	switch x := vals[a.colName].(type) {
 	case nil:
@@ -403,6 +419,15 @@ func (a *attributeBatch) row(cols []string, vals []any) error {
 		conds = st.attrConds[string(x)]
 	default:
 		conds = st.attrConds[checks.Text(x)]
+	}
+	if len(conds) == 0 {
+		return nil
+	}
+	for _, ci := range conds {
+		st.conds[ci].seen = true
+	}
+	if vals[a.colVal] == nil || vals[a.colID] == nil {
+		return nil // NULL never matches
 	}
 	k := a.ids.n
 	bits := a.bits[k*st.stride : (k+1)*st.stride]
@@ -444,6 +469,23 @@ func (a *attributeBatch) flush() {
 		}
 	}
 	a.ids.reset()
+}
+
+// unmatchable returns the when conditions that name neither a column of
+// policies_query nor an attribute attributes_query returned: their rules
+// never apply (a typo such as "coverag" silently disables a rule). It
+// knows nothing when policies_query returned no row.
+func (st *state) unmatchable() []whenCond {
+	if !st.resolved {
+		return nil
+	}
+	var out []whenCond
+	for _, c := range st.conds {
+		if c.column < 0 && !c.seen {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // startCounting sizes the copy counts once every policy id is known.

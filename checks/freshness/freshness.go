@@ -5,7 +5,6 @@ package freshness
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -122,7 +121,7 @@ type check struct {
 // error naming the datasource and the table.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	loads := make([]any, len(c.tables))
-	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		for i, t := range c.tables {
 			v, err := lastLoad(ctx, tx, t.Query)
 			if err != nil {
@@ -157,38 +156,20 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 type noRow struct{}
 
 // lastLoad returns the first column of the query's first row: nil for
-// NULL, noRow{} when there is no row.
-func lastLoad(ctx context.Context, tx *sql.Tx, query string) (any, error) {
-	rows, err := tx.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, fmt.Errorf("query columns: %w", err)
-	}
-	if len(cols) == 0 {
-		return nil, errors.New("query returns no column")
-	}
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read rows: %w", err)
+// NULL, noRow{} when there is no row. Further rows are not read.
+func lastLoad(ctx context.Context, tx *checks.Tx, query string) (any, error) {
+	var load any = noRow{}
+	err := checks.EachRow(ctx, tx, query, func(_ []string, vals []any) error {
+		load = vals[0]
+		if b, ok := load.([]byte); ok {
+			load = string(b) // the driver may reuse its buffer
 		}
-		return noRow{}, nil
+		return checks.StopRows
+	})
+	if err != nil {
+		return nil, err
 	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, fmt.Errorf("scan row: %w", err)
-	}
-	if b, ok := vals[0].([]byte); ok {
-		vals[0] = string(b) // the driver may reuse its buffer
-	}
-	return vals[0], nil
+	return load, nil
 }
 
 // judge decides one table's status and violation detail from its last load.

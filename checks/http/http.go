@@ -168,6 +168,44 @@ func Key(raw string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
 }
 
+// credentialName matches the names of headers and query parameters that
+// carry credentials: Authorization (RFC 9110 section 11.6.2), Cookie,
+// x-api-key, X-Auth-Token, token, access_token, sig, X-Amz-Signature,
+// X-Amz-Credential, password, client_secret, session...
+var credentialName = regexp.MustCompile(`(?i)auth|cookie|key|token|secret|pass|session|sig|cred`)
+
+// Secrets implements checks.SpecSecrets: the URL's password (or its user
+// name when it has no password: a token), the values of query parameters
+// and headers whose names carry credentials, and for a header whose value
+// is "<scheme> <credentials>" the credentials alone too.
+func (s *Spec) Secrets() []string {
+	var out []string
+	if u, err := url.Parse(s.URL); err == nil {
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				out = append(out, p)
+			} else {
+				out = append(out, u.User.Username())
+			}
+		}
+		for name, values := range u.Query() {
+			if credentialName.MatchString(name) {
+				out = append(out, values...)
+			}
+		}
+	}
+	for name, v := range s.Headers {
+		if !credentialName.MatchString(name) {
+			continue
+		}
+		out = append(out, v)
+		if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+			out = append(out, strings.TrimSpace(cred))
+		}
+	}
+	return out
+}
+
 // Build makes the check. A request times out at 90% of deps.Timeout (30s
 // when unset), so the run reports a timeout before its own deadline.
 func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {

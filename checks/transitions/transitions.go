@@ -6,7 +6,6 @@ package transitions
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -155,7 +154,7 @@ type check struct {
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	events := timeline.New()
 	states := newStates(c.machine)
-	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		entityIdx := -1
 		var stateIdx, atIdx int
 		var entity, state []byte

@@ -78,9 +78,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	tokenSum := sha256.Sum256([]byte(seedToken))
 	writeFiles(t, dir, map[string]string{
+		"scriptlog.key": testScriptlogKey,
 		"vigil.yaml": `
 datasources:
   policies: {driver: sqlite, dsn: "` + policies.DSN + `"}
+scriptlog: {key_file: scriptlog.key}
 auth:
   users:
     - {name: alice, password_hash: "` + passwordHashFor(t, operatorPassword) + `", role: operator}

@@ -9,17 +9,20 @@ import (
 	"github.com/vigilhq/vigil/dashboards"
 )
 
-// cmdDatadog is `vigil datadog export [--namespace N]`: it prints one JSON
-// document {"dashboard": ..., "slos": [...], "monitors": [...]} holding the
-// dashboards/ files with the metric namespace applied (default "vigil").
+// cmdDatadog is `vigil datadog export [-c vigil.yaml] [--namespace N]`: it
+// prints one JSON document {"dashboard": ..., "slos": [...], "monitors":
+// [...]} holding the dashboards/ files with the metric namespace applied:
+// --namespace when given, else the config's sinks.datadog.namespace when -c
+// is given, else "vigil".
 func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, "usage: vigil datadog export [--namespace N]")
+		fmt.Fprintln(stderr, "usage: vigil datadog export [-c vigil.yaml] [--namespace N]")
 		return exitBroken
 	}
 	fs := flag.NewFlagSet("vigil datadog export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace, as in sinks.datadog.namespace")
+	path := fs.String("c", "", "config file (vigil.yaml) whose sinks.datadog.namespace applies")
+	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace; overrides the config's sinks.datadog.namespace")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitBroken
 	}
@@ -27,7 +30,15 @@ func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "vigil datadog export: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
-	out, err := dashboards.Export(*ns)
+	namespace := *ns
+	if *path != "" && !flagSet(fs, "namespace") {
+		cfg, ok := loadConfig(*path, stderr)
+		if !ok {
+			return exitBroken
+		}
+		namespace = cfg.Sinks.Datadog.Namespace
+	}
+	out, err := dashboards.Export(namespace)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil datadog export: %v\n", err)
 		return exitBroken
@@ -37,4 +48,11 @@ func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitBroken
 	}
 	return exitOK
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/scriptlog"
 	"github.com/vigilhq/vigil/internal/store"
 )
@@ -77,13 +78,13 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// The token must not reach the record, even if the script prints it.
 		log, redactor, *actor = remote, scriptlog.NewRedactor(nil, []string{token}), ""
 	} else {
-		local, red, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
+		local, cfg, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
 		if !ok {
 			fmt.Fprintf(stderr, "vigil exec: not running %s: it could not be recorded\n", argv[0])
 			return exitBroken
 		}
 		defer closeLog()
-		log, redactor = local, red
+		log, redactor = local, scriptlog.NewRedactor(nil, cfg.SecretValues())
 	}
 
 	// Signals sent to vigil go to the child, which decides how to stop; the
@@ -177,11 +178,11 @@ func (w *finishWatch) Finish(ctx context.Context, rec scriptlog.Record) (scriptl
 }
 
 // openScriptLog resolves the config path (-c, else $VIGIL_CONFIG, else
-// ./vigil.yaml), loads it, opens the store and returns its script log with a
-// Redactor that masks the config's secrets, and a function that closes the
-// store. It prints every problem to stderr, prefixed with who, and returns
-// false on failure.
-func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*scriptlog.SQL, *scriptlog.Redactor, func(), bool) {
+// ./vigil.yaml), loads it, opens the store and returns its script log
+// (keyed with scriptlog.key_file when set), the config, and a function that
+// closes the store. It prints every problem to stderr, prefixed with who,
+// and returns false on failure.
+func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*scriptlog.SQL, *config.Config, func(), bool) {
 	path, err := configPath(path, os.LookupEnv, os.Stat)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
@@ -196,13 +197,13 @@ func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*sc
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
 		return nil, nil, nil, false
 	}
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), cfg.Scriptlog.Key)
 	if err != nil {
 		st.Close()
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
 		return nil, nil, nil, false
 	}
-	return log, scriptlog.NewRedactor(nil, cfg.SecretValues()), func() { st.Close() }, true
+	return log, cfg, func() { st.Close() }, true
 }
 
 // configPath returns the config file to use: explicit when given, else

@@ -560,7 +560,7 @@ func TestScriptlogListAndShow(t *testing.T) {
 // with the script log in a PostgreSQL store.
 func TestScriptlogOnPostgres(t *testing.T) {
 	db := testdb.Postgres(t)
-	cfg := scriptlogConfig(t, `{driver: postgres, dsn: "`+db.DSN+`"}`)
+	cfg := scriptlogConfig(t, `{driver: postgres, dsn: "`+db.AdminDSN+`"}`)
 	for _, script := range []string{"echo one", "echo two >&2; exit 3"} {
 		if _, stderr, code := vigil(t, nil, "exec", "-c", cfg, "--purpose", "pg "+script, "--", "sh", "-c", script); !strings.Contains(stderr, "recorded script run") || code == exitBroken {
 			t.Fatalf("exec %q: exit %d\n%s", script, code, stderr)

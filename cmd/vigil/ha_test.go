@@ -107,7 +107,7 @@ func TestServeHATakeover(t *testing.T) {
 	defer srv.Close()
 	ids := []string{"api-a", "api-b", "api-c"}
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\ndatasources: {}\nchecks:\n", pg.DSN, ttl)
+	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\ndatasources: {}\nchecks:\n", pg.AdminDSN, ttl)
 	for _, id := range ids {
 		fmt.Fprintf(&cfg, "  - {id: %s, kind: http, url: %q, schedule: \"@every 1s\", timeout: 5s}\n", id, srv.URL+"/"+id)
 	}
@@ -120,7 +120,7 @@ func TestServeHATakeover(t *testing.T) {
 	replicas := map[int]*exec.Cmd{a.Process.Pid: a, b.Process.Pid: b}
 	logs := func() string { return "replica A:\n" + logsA.String() + "\nreplica B:\n" + logsB.String() }
 
-	st, err := store.Open(t.Context(), "postgres", pg.DSN)
+	st, err := store.Open(t.Context(), "postgres", pg.AdminDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,12 +41,12 @@ func commands() []command {
 		{"serve", "run checks on schedule and serve the dashboard and API", cmdServe},
 		{"demo", "the training sandbox: seeded data, scenarios, captured signals (demo [--listen ADDR] [--scenario NAME]...)", cmdDemo},
 		{"run", "run checks once and print their results (run --once -c FILE)", cmdRun},
-		{"validate", "check the configuration, rules files and runbooks", cmdValidate},
+		{"validate", "check the configuration, rules files and runbooks (--connect: and the datasources)", cmdValidate},
 		{"exec", "run a one-off script and record it in the script log (exec --purpose TEXT -- CMD ARGS...)", cmdExec},
 		{"scriptlog", "verify, search and show the script log (scriptlog verify|list|show -c FILE)", cmdScriptlog},
 		{"hash-password", "print the argon2id hash of a password read from standard input (for auth.users)", cmdHashPassword},
 		{"redrive", "move a dead-letter queue's messages back to their source (--queue NAME)", cmdRedrive},
-		{"datadog", "print the Datadog dashboard, SLOs and monitors (datadog export [--namespace N])", cmdDatadog},
+		{"datadog", "print the Datadog dashboard, SLOs and monitors (datadog export [-c FILE] [--namespace N])", cmdDatadog},
 	}
 }
 

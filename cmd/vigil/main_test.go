@@ -51,6 +51,11 @@ func vigil(t *testing.T, env []string, args ...string) (string, string, int) {
 }
 
 // writeFiles writes name -> content under dir.
+// testScriptlogKey is the script log key of the test configs that have
+// auth (vigil serve requires one then): writeFiles it as scriptlog.key next
+// to a config holding `scriptlog: {key_file: scriptlog.key}`.
+const testScriptlogKey = "vigil-test-scriptlog-key-0123456789"
+
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {

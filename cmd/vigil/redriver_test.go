@@ -19,7 +19,7 @@ import (
 // scriptRuns returns the script log's runs with target, newest first.
 func scriptRuns(t *testing.T, st *store.Store, target string) []scriptlog.Record {
 	t.Helper()
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), scriptlog.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

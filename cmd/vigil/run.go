@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -73,8 +74,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer st.Close()
 	src := newSources(cfg)
 	defer src.Close()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	warnPrivileged(cfg, sqlDatasources(cfg, selected), logger)
 
-	results := runOnce(ctx, cfg, selected, src, st)
+	results := runOnce(ctx, cfg, selected, src, st, logger)
 	code := exitOK
 	for _, r := range results {
 		if _, err := st.RecordResult(ctx, r); err != nil {
@@ -99,7 +102,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runOnce runs checks concurrently (bounded) and returns their results in
 // the order given.
-func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, st *store.Store) []checks.Result {
+func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, st *store.Store, logger *slog.Logger) []checks.Result {
 	results := make([]checks.Result, len(selected))
 	sem := make(chan struct{}, runConcurrency)
 	var wg sync.WaitGroup
@@ -111,7 +114,7 @@ func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, s
 			defer func() { <-sem }()
 			runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			chk := build(runCtx, cfg, c, src, st)
+			chk := build(runCtx, cfg, c, src, st, logger)
 			results[i] = checks.Execute(runCtx, c.ID, c.Kind, chk, time.Now)
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,14 +18,15 @@ import (
 	"github.com/vigilhq/vigil/internal/scriptlog"
 )
 
-// cmdScriptlog is `vigil scriptlog verify|list|show`: it reads the script
-// log of vigil's store.
+// cmdScriptlog is `vigil scriptlog verify|head|list|show`: it reads the
+// script log of vigil's store.
 func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	subs := []struct {
 		name, summary string
 		run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}{
 		{"verify", "walk the hash chain; exit 0 intact, 1 broken (names the first bad record)", scriptlogVerify},
+		{"head", "print the chain's head (sequence number and hash) as an anchor line", scriptlogHead},
 		{"list", "search the script runs, newest first", scriptlogList},
 		{"show", "print one script run with its output", scriptlogShow},
 	}
@@ -64,24 +66,74 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlagsOnly parses the flags of a subcommand that takes no positional
+// argument, saying what is wrong on stderr.
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return false
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), rest[0])
+		return false
+	}
+	return true
+}
+
 func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil scriptlog verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
+	var keyFiles, anchorFiles []string
+	fs.Func("key", "also accept a part of the chain keyed with the key in FILE (a key used before a rotation; repeatable)", func(v string) error {
+		keyFiles = append(keyFiles, v)
+		return nil
+	})
+	fs.Func("anchor", "check the heads anchored in FILE (repeatable; default: scriptlog.anchor_file)", func(v string) error {
+		anchorFiles = append(anchorFiles, v)
+		return nil
+	})
+	if !parseFlagsOnly(fs, args, stderr) {
 		return exitBroken
 	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "vigil scriptlog verify: unexpected argument %q\n", rest[0])
-		return exitBroken
-	}
-	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
+	log, cfg, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
 	if !ok {
 		return exitBroken
 	}
 	defer closeLog()
-	rep, err := scriptlog.Verify(ctx, log)
+	var opts scriptlog.VerifyOptions
+	if k := cfg.Scriptlog.Key; !k.IsZero() {
+		opts.Keys = append(opts.Keys, k)
+		fmt.Fprintf(stdout, "key: %s (scriptlog.key_file %s)\n", k.ID(), cfg.Scriptlog.KeyFile)
+	}
+	for _, f := range keyFiles {
+		k, err := scriptlog.ReadKeyFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil scriptlog verify: --key: %v\n", err)
+			return exitBroken
+		}
+		opts.Keys = append(opts.Keys, k)
+		fmt.Fprintf(stdout, "key: %s (--key %s)\n", k.ID(), f)
+	}
+	if len(opts.Keys) == 0 {
+		fmt.Fprintln(stdout, "unkeyed: detects accidents, not a store writer (set scriptlog.key_file to key the chain)")
+	}
+	if len(anchorFiles) == 0 && cfg.Scriptlog.AnchorFile != "" {
+		if _, err := os.Stat(cfg.Scriptlog.AnchorFile); err == nil {
+			anchorFiles = append(anchorFiles, cfg.Scriptlog.AnchorFile)
+		} else {
+			fmt.Fprintf(stdout, "anchors: %s does not exist yet (vigil serve writes it)\n", cfg.Scriptlog.AnchorFile)
+		}
+	}
+	for _, f := range anchorFiles {
+		as, err := scriptlog.ReadAnchorFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil scriptlog verify: %v\n", err)
+			return exitBroken
+		}
+		opts.Anchors = append(opts.Anchors, as...)
+	}
+	rep, err := scriptlog.Verify(ctx, log, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil scriptlog verify: %v\n", err)
 		return exitBroken
@@ -91,9 +143,54 @@ func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "script log intact: %d runs in %d entries (%d checkpoints)\n", rep.Runs, rep.Entries, rep.Checkpoints)
+	for i, p := range rep.Parts {
+		switch {
+		case p.KeyID != "":
+			fmt.Fprintf(stdout, "  entries %d to %d: keyed with key %s\n", p.First, p.Last, p.KeyID)
+		case i+1 < len(rep.Parts):
+			fmt.Fprintf(stdout, "  entries %d to %d: unkeyed, sealed by the keyed entry %d\n", p.First, p.Last, rep.Parts[i+1].First)
+		default:
+			fmt.Fprintf(stdout, "  entries %d to %d: unkeyed\n", p.First, p.Last)
+		}
+	}
+	if rep.LegacyCheckpoints > 0 {
+		fmt.Fprintf(stdout, "  %d checkpoints from before checkpoints listed the runs they removed, accepted as sealed\n", rep.LegacyCheckpoints)
+	}
 	if rep.Entries > 0 {
 		fmt.Fprintf(stdout, "head: entry %d, hash %s\n", rep.HeadSeq, rep.Head)
 	}
+	if len(anchorFiles) == 0 {
+		fmt.Fprintln(stdout, "anchors: none checked: removing the newest entries is not detected (set scriptlog.anchor_file, or pass --anchor FILE)")
+	} else {
+		fmt.Fprintf(stdout, "anchors: %d anchored heads from %s are all in the chain\n", rep.Anchors, strings.Join(anchorFiles, ", "))
+	}
+	return exitOK
+}
+
+// scriptlogHead prints the chain's head as an anchor line, so that it can
+// be kept outside the store (vigil scriptlog head >> anchors.log).
+func scriptlogHead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil scriptlog head", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	if !parseFlagsOnly(fs, args, stderr) {
+		return exitBroken
+	}
+	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog head", stderr)
+	if !ok {
+		return exitBroken
+	}
+	defer closeLog()
+	head, ok, err := log.Head(ctx, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil scriptlog head: %v\n", err)
+		return exitBroken
+	}
+	if !ok {
+		fmt.Fprintln(stderr, "vigil scriptlog head: the script log is empty")
+		return exitOK
+	}
+	fmt.Fprintln(stdout, head)
 	return exitOK
 }
 

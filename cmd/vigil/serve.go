@@ -30,6 +30,11 @@ const (
 	tickEvery      = 15 * time.Second
 	deliverEvery   = slack.DefaultPollInterval
 	retentionEvery = time.Hour
+	// anchorEvery is how often the script log's head is anchored (when it
+	// changed): entries newer than the last anchor can be removed unseen.
+	anchorEvery = time.Minute
+	// vetTimeout bounds the inspection of the datasources at start.
+	vetTimeout = 30 * time.Second
 )
 
 // serveGCPercent is the garbage collector's target that `vigil serve`
@@ -61,15 +66,42 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer startProfiles(logger)()
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("serve", "err", err)
+		if errors.Is(err, errComponentFailed) {
+			return exitFail // it ran, then broke: a supervisor should restart it
+		}
 		return exitBroken
 	}
 	return exitOK
 }
 
-// serve runs the scheduler, engine and web server until ctx ends, then
-// shuts down in order: stop scheduling, drain or interrupt running checks,
-// flush sinks, release the lease, stop the web server, close the store.
-// ready, when set, receives the listening address once the server accepts.
+// errComponentFailed is returned by serve when a part of it (the web
+// server, a background worker) stopped while serving: serve shuts the rest
+// down in order and `vigil serve` exits 1, so that systemd's
+// Restart=on-failure restarts it. A clean exit (0) only follows SIGTERM or
+// SIGINT.
+var errComponentFailed = errors.New("a component of vigil serve failed")
+
+// guarded runs fn, turning a panic into an errComponentFailed sent to
+// fatal (which must have room for it) instead of a crash that skips the
+// drain.
+func guarded(name string, fatal chan<- error, fn func()) func() {
+	return func() {
+		defer func() {
+			if r := recover(); r != nil {
+				fatal <- fmt.Errorf("%w: %s panicked: %v\n%s", errComponentFailed, name, r, debug.Stack())
+			}
+		}()
+		fn()
+	}
+}
+
+// serve runs the scheduler, engine and web server until ctx ends or one of
+// them fails, then shuts down in order: stop scheduling, drain or interrupt
+// running checks, flush sinks, release the lease, stop the web server,
+// close the store. It returns nil after ctx ended, an error wrapping
+// errComponentFailed when a component failed, or another error when it
+// could not start. ready, when set, receives the listening address once
+// the server accepts.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready chan<- string) error {
 	return serveWith(ctx, cfg, logger, serveOptions{ready: ready})
 }
@@ -78,6 +110,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts serveOptions) error {
 	if err := web.CheckListen(cfg.Server.Listen, cfg.Auth.Configured()); err != nil {
 		return err
+	}
+	if cfg.Auth.Configured() && cfg.Scriptlog.Key.IsZero() {
+		return fmt.Errorf("serve: scriptlog.key_file is required when auth is configured: without a key, anyone who can write "+
+			"to the store can rewrite the script log undetected; %s", scriptlog.CreateKeyHint)
 	}
 	runbooks, problems, err := loadRunbooks(cfg)
 	if err != nil {
@@ -91,9 +127,14 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		return err
 	}
 	defer st.Close()
+	scripts, err := openScripts(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
 	src := newSources(cfg)
 	defer src.Close()
 	src.use(opts.queues)
+	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
 	if err != nil {
@@ -110,7 +151,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Lease: lease, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
 	if err != nil {
 		return err
 	}
@@ -118,19 +159,49 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	// Each component reports its failure here, once: the web server and
+	// the four background loops.
+	fatal := make(chan error, 5)
+	go func() {
+		err := srv.Serve(ln)
+		if err == nil {
+			err = errors.New("stopped accepting connections")
+		}
+		fatal <- fmt.Errorf("%w: web server: %w", errComponentFailed, err)
+	}()
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Go(func() { lease.Run(bgCtx) })
-	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
-	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
 	bg.Go(func() {
-		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, lease, cfg.Retention.Raw, logger) })
+		vetCtx, cancel := context.WithTimeout(bgCtx, vetTimeout)
+		defer cancel()
+		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
 	})
+	bg.Go(guarded("scheduler lease", fatal, func() { lease.Run(bgCtx) }))
+	bg.Go(guarded("engine tick", fatal, func() {
+		every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) })
+	}))
+	bg.Go(guarded("outbox delivery", fatal, func() {
+		every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) })
+	}))
+	bg.Go(guarded("retention", fatal, func() {
+		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, scripts, lease, cfg.Retention.Raw, logger) })
+	}))
+	var anchored scriptlog.Anchor
+	anchor := func(ctx context.Context) {
+		if cfg.Scriptlog.AnchorFile == "" {
+			return
+		}
+		var err error
+		if anchored, err = scripts.AnchorHead(ctx, cfg.Scriptlog.AnchorFile, time.Now(), anchored); err != nil && ctx.Err() == nil {
+			logger.Error("script log: anchor the head", "err", err)
+		}
+	}
+	bg.Go(guarded("script log anchor", fatal, func() { every(bgCtx, anchorEvery, anchor) }))
 	sched.Start()
-	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
+	limits := srv.Limits()
+	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver,
+		"max_connections", limits.Max, "max_connections_per_ip", limits.PerAddr)
 	if opts.started != nil {
 		opts.started(serving{Store: st, Engine: eng, Scheduler: sched})
 	}
@@ -138,11 +209,12 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		opts.ready <- ln.Addr().String()
 	}
 
+	var failed error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
-	case err := <-httpDone:
-		logger.Error("web server stopped", "err", err)
+	case failed = <-fatal:
+		logger.Error("shutting down: a component failed; draining running checks", "err", failed, "timeout", drainTimeout)
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	if err := sched.Stop(drainCtx); err != nil {
@@ -151,7 +223,8 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	cancel()
 	leader := lease.IsLeader()
 	stopBackground()
-	bg.Wait() // the lease is released
+	bg.Wait()                          // the lease is released
+	anchor(context.WithoutCancel(ctx)) // the last entries, too
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	sig.flush(flushCtx, leader, logger)
 	cancel()
@@ -161,7 +234,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		logger.Warn("shutdown: web server", "err", err)
 	}
 	logger.Info("vigil stopped")
-	return nil
+	return failed
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and
@@ -169,7 +242,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 // replicas sharing a PostgreSQL store), run with the check's timeout,
 // record through the engine.
 func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, holder string, logger *slog.Logger) scheduler.Job {
-	chk := build(ctx, cfg, c, src, st)
+	chk := build(ctx, cfg, c, src, st, logger)
 	info := checkInfo(c)
 	return scheduler.Job{
 		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,
@@ -229,7 +302,29 @@ func tickEngine(ctx context.Context, eng *engine.Engine, lease *scheduler.Lease,
 	}
 }
 
-func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
+// openScripts returns the store's script log, keyed with the config's key
+// and sealed with it (see scriptlog.SQL.Seal), and says how it is kept.
+func openScripts(ctx context.Context, cfg *config.Config, st *store.Store, logger *slog.Logger) (*scriptlog.SQL, error) {
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), cfg.Scriptlog.Key)
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.Scriptlog.Key
+	if key.IsZero() {
+		logger.Warn("script log: unkeyed: its chain detects accidents, not a store writer; set scriptlog.key_file")
+	} else if err := log.Seal(ctx, time.Now()); err != nil {
+		return nil, err
+	} else if fi, err := os.Stat(cfg.Scriptlog.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("script log: the key file can be read by others: chmod 600 it", "file", cfg.Scriptlog.KeyFile, "mode", fi.Mode().Perm().String())
+	}
+	if cfg.Scriptlog.AnchorFile == "" {
+		logger.Warn("script log: no scriptlog.anchor_file: removing the newest entries would go undetected")
+	}
+	logger.Info("script log", "key", key.String(), "anchor_file", cfg.Scriptlog.AnchorFile)
+	return log, nil
+}
+
+func prune(ctx context.Context, st *store.Store, scripts *scriptlog.SQL, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
 	if !lease.IsLeader() {
 		return
 	}
@@ -251,12 +346,7 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 	if stats.Runs > 0 {
 		logger.Info("retention: rolled up old runs", "runs", stats.Runs, "rollups", stats.Rollups)
 	}
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
-	if err != nil {
-		logger.Warn("retention: script log", "err", err)
-		return
-	}
-	if rep, err := log.Prune(ctx, now, scriptlog.Retention{}); err != nil {
+	if rep, err := scripts.Prune(ctx, now); err != nil {
 		if ctx.Err() == nil {
 			logger.Warn("retention: script log", "err", err)
 		}

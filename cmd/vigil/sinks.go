@@ -42,10 +42,13 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 			return nil, err
 		}
 		s.datadog = dd
+		for _, w := range datadog.ConfigWarnings(cfg) {
+			logger.Warn("datadog tag rewritten", "warning", w.String())
+		}
 		s.sinks = append(s.sinks, dd)
 	}
 	if cfg.Sinks.Sentry.DSN != "" {
-		client, err := sentry.NewClient(vsentry.ClientOptions(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport))
+		client, err := vsentry.NewClient(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +57,8 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 		s.sinks = append(s.sinks, s.sentry)
 	}
 	if cfg.Sinks.Slack.WebhookURL != "" {
-		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL}, Logger: logger})
+		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL},
+			Logger: logger, GroupWait: cfg.Sinks.Slack.GroupWait, PollInterval: deliverEvery})
 		if err != nil {
 			return nil, err
 		}

@@ -2,15 +2,31 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/config"
+	"github.com/vigilhq/vigil/internal/notify/datadog"
 )
 
-func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// connectTimeout bounds how long validate --connect waits for one
+// datasource.
+const connectTimeout = 15 * time.Second
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "config file (vigil.yaml)")
+	connect := fs.Bool("connect", false, "also connect to each datasource: report a wrong DSN, a role that may do more than read, and endorsements when keys that match nothing")
 	if err := fs.Parse(args); err != nil {
 		return exitBroken
 	}
@@ -23,12 +39,98 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "vigil validate: %v\n", err)
 		return exitBroken
 	}
+	bad := len(problems) > 0
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}
-	if len(problems) > 0 {
+	for _, w := range datadog.ConfigWarnings(cfg) {
+		fmt.Fprintln(stderr, w)
+	}
+	if *connect {
+		logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		for _, p := range connectProblems(ctx, cfg, logger) {
+			fmt.Fprintln(stderr, p)
+			bad = true
+		}
+	}
+	if bad {
 		return exitBroken
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d checks, %d runbooks)\n", cfg.Path, len(cfg.Checks), len(set.Runbooks))
 	return exitOK
+}
+
+// connectProblems connects to every datasource (SQL: connect and inspect
+// the role; SQS: list one queue) and probes each check whose kind can
+// check its configuration against the data (checks.Prober), on the
+// datasources that answered. Each problem reads "file:line: message".
+func connectProblems(ctx context.Context, cfg *config.Config, logger *slog.Logger) []string {
+	src := newSources(cfg)
+	defer src.Close()
+	names := make([]string, 0, len(cfg.Datasources))
+	for name := range cfg.Datasources {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return cfg.Datasources[names[i]].Line < cfg.Datasources[names[j]].Line })
+	warnPrivileged(cfg, names, logger)
+	var out []string
+	up := map[string]bool{}
+	for _, name := range names {
+		ds := cfg.Datasources[name]
+		if err := reach(ctx, src, ds); err != nil {
+			out = append(out, fmt.Sprintf("%s:%d: %v", cfg.Path, ds.Line, err))
+			continue
+		}
+		up[name] = true
+	}
+	for _, c := range cfg.Checks {
+		prober, ok := c.Spec.(checks.Prober)
+		if !ok || !up[c.Datasource] {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		deps, err := checkDeps(pctx, cfg, c, src, nil, nil)
+		var ps []checks.Problem
+		if err != nil {
+			ps = []checks.Problem{{Msg: err.Error()}}
+		} else {
+			ps = prober.Probe(pctx, deps)
+		}
+		cancel()
+		for _, p := range ps {
+			file, line := p.File, p.Line
+			if file == "" {
+				file, line = cfg.Path, c.Line
+			}
+			out = append(out, fmt.Sprintf("%s:%d: check %q: %s", file, line, c.ID, p.Msg))
+		}
+	}
+	return out
+}
+
+// reach connects to one datasource within connectTimeout.
+func reach(ctx context.Context, src *sources, ds config.Datasource) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if ds.Driver == config.DriverSQS {
+		q, err := src.sqs(ctx, ds.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := q.Client().ListQueues(ctx, &sqs.ListQueuesInput{MaxResults: aws.Int32(1)}); err != nil {
+			return fmt.Errorf("datasource %s: list queues: %w", ds.Name, err)
+		}
+		return nil
+	}
+	db, err := src.sql(ds.Name)
+	if err != nil {
+		return err
+	}
+	if err := db.Inspect(ctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w (no answer within %s)", err, connectTimeout)
+		}
+		return err
+	}
+	return nil
 }

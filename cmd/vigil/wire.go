@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func (s *sources) sql(name string) (*datasource.SQL, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	db, err := datasource.OpenSQL(name, ds.Driver, ds.DSN)
+	db, err := datasource.OpenSQL(name, ds.Driver, ds.DSN, datasource.AllowPrivileged(ds.AllowPrivileged))
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +126,22 @@ func (s *sources) Close() error {
 
 // build makes a runnable check from its configuration. A check that cannot
 // be built still runs: it reports status error with the reason.
-func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store) checks.Check {
-	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir}
+func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) checks.Check {
+	deps, err := checkDeps(ctx, cfg, c, src, st, logger)
+	if err != nil {
+		return failing(err)
+	}
+	chk, err := c.Spec.Build(deps)
+	if err != nil {
+		return failing(err)
+	}
+	return chk
+}
+
+// checkDeps is what check c needs at run time: its datasource opened, the
+// store's last result, and the logger its runs warn on.
+func checkDeps(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) (checks.Deps, error) {
+	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, Logger: logger}
 	if st != nil {
 		id := c.ID
 		deps.Previous = func(ctx context.Context) (checks.Result, bool, error) {
@@ -145,22 +160,18 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 		if ds.Driver == config.DriverSQS {
 			q, err := src.sqs(ctx, c.Datasource)
 			if err != nil {
-				return failing(err)
+				return deps, err
 			}
 			deps.Queues = q
 		} else {
 			db, err := src.sql(c.Datasource)
 			if err != nil {
-				return failing(err)
+				return deps, err
 			}
 			deps.SQL = db
 		}
 	}
-	chk, err := c.Spec.Build(deps)
-	if err != nil {
-		return failing(err)
-	}
-	return chk
+	return deps, nil
 }
 
 func failing(err error) checks.Check {
@@ -193,4 +204,50 @@ func selectChecks(cfg *config.Config, ids []string) ([]config.Check, error) {
 		return nil, fmt.Errorf("unknown check %s", strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+// warnPrivileged logs, at every start, each of the named datasources that
+// is set to allow_privileged: vigil does not inspect its role.
+func warnPrivileged(cfg *config.Config, names []string, logger *slog.Logger) {
+	for _, name := range names {
+		if cfg.Datasources[name].AllowPrivileged {
+			logger.Warn("datasource allows a privileged role: vigil does not inspect its privileges, so a check's query may have side effects a read-only transaction does not stop (allow_privileged: true)",
+				"datasource", name)
+		}
+	}
+}
+
+// vetDatasources inspects each SQL datasource the checks use and logs what
+// it finds: a refused role as an error (its checks end in error until the
+// grants change), an unreachable database as a warning (it is inspected
+// again at its first run). It never stops the caller.
+func vetDatasources(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, logger *slog.Logger) {
+	for _, name := range sqlDatasources(cfg, selected) {
+		db, err := src.sql(name)
+		if err == nil {
+			err = db.Inspect(ctx)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, datasource.ErrPrivileged):
+			logger.Error("datasource refused: its checks end in error until its role may only read", "datasource", name, "err", err)
+		default:
+			logger.Warn("datasource unreachable at start: its checks end in error until it is reachable", "datasource", name, "err", err)
+		}
+	}
+}
+
+// sqlDatasources returns the names of the SQL datasources the checks use,
+// sorted.
+func sqlDatasources(cfg *config.Config, selected []config.Check) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, c := range selected {
+		if ds, ok := cfg.Datasources[c.Datasource]; ok && ds.IsSQL() && !seen[c.Datasource] {
+			seen[c.Datasource] = true
+			names = append(names, c.Datasource)
+		}
+	}
+	sort.Strings(names)
+	return names
 }

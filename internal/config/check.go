@@ -72,6 +72,10 @@ func (l *loader) check(item *yaml.Node, index int, firstLine map[string]int) (Ch
 	f.str("runbook", &c.Runbook)
 	f.str("owner", &c.Owner)
 	f.strings("tags", &c.Tags)
+	if f.has("owner") {
+		c.OwnerLine = f.keyLine("owner")
+	}
+	c.TagLines = f.elementLines("tags")
 	f.int("fail_after", &c.FailAfter)
 	f.int("resolve_after", &c.ResolveAfter)
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ const (
 	DefaultSchedule     = "@every 5m"
 	DefaultTimeout      = 60 * time.Second
 	DefaultRetentionRaw = 14 * 24 * time.Hour
+	// DefaultGroupWait is sinks.slack.group_wait: how long an opened
+	// alert waits for others to group with.
+	DefaultGroupWait = 10 * time.Second
 )
 
 // Datasource drivers.
@@ -56,6 +60,8 @@ type Config struct {
 	Scheduler Scheduler
 	// Auth is the `auth` section; see Auth.Configured for local mode.
 	Auth Auth
+	// Scriptlog is the `scriptlog` section (the script log's key and anchor).
+	Scriptlog Scriptlog
 	// Checks are in file order.
 	Checks []Check
 }
@@ -64,6 +70,12 @@ type Config struct {
 type Server struct {
 	Listen  string // default DefaultListen
 	BaseURL string // default "http://" + Listen; never ends in "/"
+	// MaxConnections caps the dashboard's concurrent connections; 0 (the
+	// default) derives the cap from the file-descriptor limit at start.
+	MaxConnections int
+	// TrustedProxies are the reverse proxies (networks; a bare address is
+	// one host) whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Store is the `store` section: where vigil keeps its own records.
@@ -83,7 +95,10 @@ type Datasource struct {
 	DSN      string
 	Region   string // sqs only
 	Endpoint string // sqs only, optional
-	Line     int    // line of the datasource's name
+	// AllowPrivileged (SQL only) lets checks run on a role that may write
+	// or act on the server, which vigil otherwise refuses.
+	AllowPrivileged bool
+	Line            int // line of the datasource's name
 }
 
 // IsSQL reports whether the datasource is a SQL database.
@@ -103,6 +118,7 @@ type Datadog struct {
 	Addr      string
 	Namespace string // default DefaultNamespace
 	Tags      []string
+	TagLines  []int // the line of each of Tags
 }
 
 // Sentry configures the Sentry client.
@@ -114,6 +130,9 @@ type Sentry struct {
 // Slack configures the incoming webhook.
 type Slack struct {
 	WebhookURL string
+	// GroupWait is how long an opened alert waits for others to group
+	// with (default DefaultGroupWait; 0 sends at once).
+	GroupWait time.Duration
 }
 
 // Retention is the `retention` section.
@@ -132,8 +151,10 @@ type Check struct {
 	Tags                 []string
 	// FailAfter and ResolveAfter are at least 1 (the default).
 	FailAfter, ResolveAfter int
-	// Line is the line of the check's mapping in the config file.
-	Line int
+	// Line is the line of the check's mapping in the config file;
+	// OwnerLine that of its owner, TagLines that of each of its tags.
+	Line, OwnerLine int
+	TagLines        []int
 	// Spec is the kind-specific configuration, decoded into the kind's
 	// NewSpec() and validated.
 	Spec checks.Spec
@@ -257,6 +278,7 @@ func (l *loader) load(data []byte) {
 	l.retention(top.value("retention"), top.keyLine("retention"))
 	l.scheduler(top.value("scheduler"), top.keyLine("scheduler"))
 	l.auth(top.value("auth"), top.keyLine("auth"))
+	l.scriptlog(top.value("scriptlog"), top.keyLine("scriptlog"))
 	l.checks(top.value("checks"), top.keyLine("checks"))
 	top.done()
 }
@@ -283,7 +305,12 @@ func (l *loader) server(n *yaml.Node, line int) {
 	s := Server{Listen: DefaultListen}
 	f.str("listen", &s.Listen)
 	f.str("base_url", &s.BaseURL)
+	f.int("max_connections", &s.MaxConnections)
+	s.TrustedProxies = l.trustedProxies(f)
 	f.done()
+	if f.has("max_connections") && s.MaxConnections < 1 {
+		f.problem("max_connections", "max_connections: must be at least 1, got %d (leave it out to derive it from the file-descriptor limit)", s.MaxConnections)
+	}
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		f.problem("listen", "listen: invalid address %q (want host:port)", s.Listen)
 	}
@@ -294,6 +321,39 @@ func (l *loader) server(n *yaml.Node, line int) {
 		f.problem("base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
 	}
 	l.cfg.Server = s
+}
+
+// trustedProxies reads server.trusted_proxies: addresses or CIDR networks.
+// A network of every address (0.0.0.0/0, ::/0) is refused: it would let any
+// client name itself in X-Forwarded-For.
+func (l *loader) trustedProxies(f *fields) []netip.Prefix {
+	var raw []string
+	f.strings("trusted_proxies", &raw) // marks the key and reports a wrong shape
+	if raw == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, e := range resolve(f.value("trusted_proxies")).Content {
+		if e = resolve(e); e.Kind != yaml.ScalarNode || l.bad[e] {
+			continue
+		}
+		p, err := netip.ParsePrefix(e.Value)
+		if err != nil {
+			a, aerr := netip.ParseAddr(e.Value)
+			if aerr != nil {
+				l.addf(e.Line, "server: trusted_proxies: invalid address or CIDR %q (want e.g. 10.0.0.0/8 or 192.0.2.10)", e.Value)
+				continue
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			l.addf(e.Line, "server: trusted_proxies: %s would trust every client's X-Forwarded-For; list your proxies' addresses", e.Value)
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.
@@ -342,6 +402,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 		f.secret("dsn", &d.DSN)
 		f.str("region", &d.Region)
 		f.str("endpoint", &d.Endpoint)
+		f.bool("allow_privileged", &d.AllowPrivileged)
 		f.done()
 		switch {
 		case d.Driver == "":
@@ -362,7 +423,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 			if d.Region == "" {
 				f.problem("region", "missing region")
 			}
-			for _, k := range []string{"dsn", "dsn_file"} {
+			for _, k := range []string{"dsn", "dsn_file", "allow_privileged"} {
 				if f.has(k) {
 					f.problem(k, "%s is only for sql datasources", k)
 				}
@@ -379,22 +440,36 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 
 func (l *loader) sinks(n *yaml.Node, line int) {
 	f := l.fieldsOf(n, line, "sinks", "in sinks", "sinks: ")
-	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}}
+	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}, Slack: Slack{GroupWait: DefaultGroupWait}}
 
 	dd := l.fieldsOf(f.value("datadog"), f.keyLine("datadog"), "sinks.datadog", "in sinks.datadog", "sinks.datadog: ")
 	dd.str("addr", &s.Datadog.Addr)
 	dd.str("namespace", &s.Datadog.Namespace)
 	dd.strings("tags", &s.Datadog.Tags)
+	s.Datadog.TagLines = dd.elementLines("tags")
 	dd.done()
 
 	se := l.fieldsOf(f.value("sentry"), f.keyLine("sentry"), "sinks.sentry", "in sinks.sentry", "sinks.sentry: ")
 	se.secret("dsn", &s.Sentry.DSN)
 	se.str("environment", &s.Sentry.Environment)
 	se.done()
+	if s.Sentry.DSN != "" {
+		if msg := sentryDSNProblem(s.Sentry.DSN); msg != "" {
+			key := "dsn"
+			if !se.has(key) {
+				key = "dsn_file"
+			}
+			l.addf(se.keyLine(key), "sinks.sentry.dsn: %s (want https://PUBLIC_KEY@HOST/PROJECT_ID)", msg) // never echo the DSN
+		}
+	}
 
 	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
 	sl.secret("webhook_url", &s.Slack.WebhookURL)
+	sl.duration("group_wait", &s.Slack.GroupWait)
 	sl.done()
+	if s.Slack.GroupWait < 0 {
+		sl.problem("group_wait", "group_wait: must not be negative, got %s", s.Slack.GroupWait)
+	}
 	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
 		sl.problem("webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -106,7 +107,9 @@ func TestLoadFull(t *testing.T) {
 	if cfg.Path != path || cfg.Dir != dir {
 		t.Errorf("Path, Dir = %q, %q; want %q, %q", cfg.Path, cfg.Dir, path, dir)
 	}
-	if want := (config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com"}); cfg.Server != want {
+	wantServer := config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com", MaxConnections: 500,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/32")}}
+	if want := wantServer; !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "postgres", DSN: "postgres://vigil@localhost/vigil"}); cfg.Store != want {
@@ -114,7 +117,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	wantDS := map[string]config.Datasource{
 		"policies":  {Name: "policies", Driver: "postgres", DSN: "postgres://reader:s3cret@db:5432/policies", Line: 7},
-		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", Line: 8},
+		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", AllowPrivileged: true, Line: 8},
 		"local":     {Name: "local", Driver: "sqlite", DSN: filepath.Join(dir, "data", "local.db"), Line: 9},
 		"queues":    {Name: "queues", Driver: "sqs", Region: "us-east-1", Endpoint: "http://10.0.0.7:9324", Line: 10},
 	}
@@ -122,9 +125,9 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("Datasources =\n%+v\nwant\n%+v", cfg.Datasources, wantDS)
 	}
 	wantSinks := config.Sinks{
-		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}},
+		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}, TagLines: []int{12, 12}},
 		Sentry:  config.Sentry{DSN: "https://key@sentry.example.com/1", Environment: "prod"},
-		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X"},
+		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X", GroupWait: config.DefaultGroupWait},
 	}
 	if !reflect.DeepEqual(cfg.Sinks, wantSinks) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, wantSinks)
@@ -140,7 +143,7 @@ func TestLoadFull(t *testing.T) {
 		{
 			ID: "missing-endorsements", Kind: "fake", Datasource: "policies", Schedule: "@every 1m",
 			Timeout: 90 * time.Second, Runbook: "missing-endorsements", Owner: "policy-team",
-			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18,
+			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18, OwnerLine: 24, TagLines: []int{25, 25},
 			Spec: &fakeSpec{
 				Thresholds: checks.Thresholds{WarnAbove: intp(1), FailAbove: intp(5)},
 				Query:      "SELECT id FROM policies WHERE cost > $1",
@@ -188,13 +191,13 @@ func TestLoadDefaults(t *testing.T) {
 
 	cfg := load(t, path)
 
-	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); cfg.Server != want {
+	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "sqlite", DSN: filepath.Join(dir, "vigil.db")}); cfg.Store != want {
 		t.Errorf("Store = %+v, want %+v", cfg.Store, want)
 	}
-	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}}); !reflect.DeepEqual(cfg.Sinks, want) {
+	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}, Slack: config.Slack{GroupWait: config.DefaultGroupWait}}); !reflect.DeepEqual(cfg.Sinks, want) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, want)
 	}
 	if want := filepath.Join(dir, "runbooks"); cfg.RunbooksDir != want {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -210,6 +211,22 @@ func (f *fields) duration(key string, dst *time.Duration) {
 	*dst = d
 }
 
+// bool sets *dst to the value of key when it is present and true or false.
+func (f *fields) bool(key string, dst *bool) {
+	n, ok := f.scalar(key)
+	if !ok || f.l.bad[n] {
+		return
+	}
+	switch strings.ToLower(n.Value) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		f.l.addf(n.Line, "%s%s: want true or false, got %q", f.prefix, key, n.Value)
+	}
+}
+
 // int sets *dst to the value of key when it is present and an integer.
 func (f *fields) int(key string, dst *int) {
 	n, ok := f.scalar(key)
@@ -248,6 +265,20 @@ func (f *fields) strings(key string, dst *[]string) {
 		out = append(out, e.Value)
 	}
 	*dst = out
+}
+
+// elementLines returns the line of each element of the list under key (nil
+// when key is absent or not a list).
+func (f *fields) elementLines(key string) []int {
+	n := f.value(key)
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := make([]int, len(n.Content))
+	for i, e := range n.Content {
+		out[i] = e.Line
+	}
+	return out
 }
 
 // secret sets *dst from key or, when key_file is set instead, from the

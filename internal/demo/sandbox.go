@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	_ "embed"
 	"errors"
@@ -256,6 +257,15 @@ func (s *Sandbox) writeFiles() error {
 	}
 	if err := os.WriteFile(filepath.Join(s.opts.Dir, "rules.yaml"), rulesYAML, 0o644); err != nil {
 		return fmt.Errorf("demo: write rules: %w", err)
+	}
+	// The script log's key, as an operator makes one (head -c 32
+	// /dev/urandom): the sandbox has auth, and vigil serve then requires it.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("demo: make the script log's key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.opts.Dir, "vigil-scriptlog.key"), key, 0o600); err != nil {
+		return fmt.Errorf("demo: write the script log's key: %w", err)
 	}
 
 	type user struct{ Name, Role, Hash string }

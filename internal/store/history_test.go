@@ -47,7 +47,7 @@ func TestRecentHistoryMigration(t *testing.T) {
 			ctx := context.Background()
 			dsn := filepath.Join(t.TempDir(), "vigil.db")
 			if tt.driver == "postgres" {
-				dsn = testdb.Postgres(t).DSN
+				dsn = testdb.Postgres(t).AdminDSN
 			}
 			old, err := OpenWith(ctx, tt.driver, dsn, Options{migrations: migrationsUpTo(t, 7)})
 			if err != nil {

@@ -336,7 +336,10 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 		return fmt.Errorf("web: render %s/%s: %w", page, name, err)
 	}
 	c.Type("html", "utf-8")
-	return c.Send(b.Bytes()) // copies: the buffer goes back to the pool
+	// SetBody copies (c.Send would keep b, which goes back to the pool and
+	// may be rendered into again before this response is written).
+	c.Response().SetBody(b.Bytes())
+	return nil
 }
 
 // renderBuffers keeps the buffers pages are rendered into, so a large
