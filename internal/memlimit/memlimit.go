@@ -4,8 +4,8 @@
 // next one: a check that holds 55 MB of tables while it streams millions of
 // rows (an endorsements run over a million policies) would let the
 // driver's garbage take another 55 MB. After every collection, Start sets
-// the limit to the live heap plus a headroom (half the live heap, at least
-// MinHeadroom) plus the runtime's own memory, so collections come sooner
+// the limit to the live heap plus a headroom (a quarter of the live heap,
+// at least MinHeadroom) plus the runtime's own memory, so collections come sooner
 // only when the live heap is large. A collection over pointer-free tables
 // is cheap, so this costs little CPU.
 package memlimit
@@ -21,7 +21,7 @@ import (
 
 // MinHeadroom is the least the heap may grow past the live heap before a
 // collection: small heaps keep the runtime's own pacing.
-const MinHeadroom = 24 << 20
+const MinHeadroom = 16 << 20
 
 // metric names read after each collection.
 var names = []string{
@@ -35,10 +35,11 @@ var names = []string{
 
 // Start follows the live heap after every garbage collection, as the
 // package comment says, until stop is called; stop restores no limit. It
-// does nothing (and stop does nothing) when the GOMEMLIMIT environment
-// variable is set: an operator's own limit wins. Call it once, from main.
+// does nothing (and stop does nothing) when the GOMEMLIMIT or GOGC
+// environment variable is set: an operator's own pacing wins. Call it once,
+// from main.
 func Start() (stop func()) {
-	if os.Getenv("GOMEMLIMIT") != "" {
+	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
 	var stopped atomic.Bool
@@ -68,7 +69,7 @@ func Start() (stop func()) {
 type sentinel struct{ _ *int }
 
 // limit reads the runtime's metrics into samples (named as names) and
-// returns the limit for them: live heap + max(live/2, MinHeadroom) + the
+// returns the limit for them: live heap + max(live/4, MinHeadroom) + the
 // memory the runtime holds beyond the heap.
 func limit(samples []metrics.Sample) int64 {
 	metrics.Read(samples)
@@ -80,5 +81,5 @@ func limit(samples []metrics.Sample) int64 {
 	}
 	live, total, released, objects, unused, free := v(0), v(1), v(2), v(3), v(4), v(5)
 	other := max(0, total-released-objects-unused-free)
-	return live + max(live/2, MinHeadroom) + other
+	return live + max(live/4, MinHeadroom) + other
 }
