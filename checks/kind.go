@@ -12,6 +12,7 @@ import (
 const (
 	NeedsSQL  = "sql" // a postgres, mysql or sqlite datasource
 	NeedsSQS  = "sqs"
+	NeedsS3   = "s3"
 	NeedsNone = ""
 )
 
@@ -20,7 +21,7 @@ const (
 type Kind struct {
 	Name string
 	// Needs is the datasource a check of this kind requires: NeedsSQL,
-	// NeedsSQS or NeedsNone.
+	// NeedsSQS, NeedsS3 or NeedsNone.
 	Needs string
 	// NewSpec returns a pointer to an empty kind-specific configuration. The
 	// config loader decodes the check's YAML mapping into it strictly (yaml
@@ -80,6 +81,9 @@ type Deps struct {
 	// Queues is the check's datasource when the kind needs NeedsSQS; its
 	// concrete type belongs to the sqs_dlq kind's adapter.
 	Queues any
+	// Buckets is the check's datasource when the kind needs NeedsS3; its
+	// concrete type belongs to the s3_freshness kind's adapter.
+	Buckets any
 	// Previous returns the latest recorded result of this check (for kinds
 	// that compare with the last run); ok is false when there is none.
 	Previous func(ctx context.Context) (r Result, ok bool, err error)

@@ -86,6 +86,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, logger *slog.
 	return serveWith(ctx, cfg, logger, serveOptions{
 		listener:        ln,
 		queues:          sb.Queues(),
+		buckets:         sb.Buckets(),
 		sentryTransport: sb.SentryTransport(),
 		demo:            sb,
 		started: func(sv serving) {

@@ -31,6 +31,7 @@ var demoCheckKinds = map[string]string{
 	"policy-events-dlq":    "sqs_dlq",
 	"warehouse-freshness":  "freshness",
 	"quote-api":            "http",
+	"landing-freshness":    "s3_freshness",
 }
 
 // TestDemoInBrowser runs a training session on the real `vigil demo` in

@@ -147,8 +147,9 @@ func TestServeLoginBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+	writeFiles(t, dir, map[string]string{"scriptlog.key": testScriptlogKey, "vigil.yaml": `
 server: {trusted_proxies: [127.0.0.1/32]}
+scriptlog: {key_file: scriptlog.key}
 datasources: {}
 auth:
   users:

@@ -133,7 +133,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	}
 	src := newSources(cfg)
 	defer src.Close()
-	src.use(opts.queues)
+	src.use(opts.queues, opts.buckets)
 	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)

@@ -122,6 +122,12 @@ func reach(ctx context.Context, src *sources, ds config.Datasource) error {
 		}
 		return nil
 	}
+	if ds.Driver == config.DriverS3 {
+		// S3 has no datasource-wide call a list-only role may make: each
+		// s3_freshness check probes its own bucket.
+		_, err := src.s3(ctx, ds.Name)
+		return err
+	}
 	db, err := src.sql(ds.Name)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigilhq/vigil/internal/s3test"
 	"github.com/vigilhq/vigil/internal/sqstest"
 	"github.com/vigilhq/vigil/internal/testdb"
 )
@@ -181,5 +182,39 @@ func TestUnmatchableWhenKeyWarnsAtEveryRun(t *testing.T) {
 		if !warning.MatchString(stderr) {
 			t.Errorf("run %d: no warning matching %s in:\n%s", run, warning, stderr)
 		}
+	}
+}
+
+// TestValidateConnectS3 drives `vigil validate --connect` on s3_freshness
+// checks against a real S3-compatible server (s3rver): a bucket that
+// exists and may be listed is fine; one that does not exist is reported
+// at its check's line with S3's own error code (NoSuchBucket, as the S3
+// API reference names it for ListObjectsV2), and the exit code is 2.
+func TestValidateConnectS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "landing")
+	dir := t.TempDir()
+	check := func(id, bucket string) string {
+		return fmt.Sprintf("  - id: %s\n    kind: s3_freshness\n    datasource: lake\n    bucket: %s\n"+
+			"    prefixes:\n      - {prefix: raw/sales/, warn_after: 2h}\n", id, bucket)
+	}
+	cfg := "store: {driver: sqlite, dsn: store.db}\ndatasources:\n  lake: {driver: s3, region: " + s3test.Region +
+		", endpoint: \"" + srv.Endpoint + "\"}\nchecks:\n" + check("sales", "landing") + check("typo", "landnig")
+	writeFiles(t, dir, map[string]string{
+		"vigil.yaml":        cfg,
+		"runbooks/sales.md": runbookText("sales"),
+		"runbooks/typo.md":  runbookText("typo"),
+	})
+	path := filepath.Join(dir, "vigil.yaml")
+	stdout, stderr, code := vigil(t, nil, "validate", "--connect", "-c", path)
+	if code != 2 {
+		t.Errorf("exit %d, want 2\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	want := fmt.Sprintf("%s:%d: check \"typo\": bucket \"landnig\" on datasource lake: list objects: NoSuchBucket", path, lineOf(t, cfg, "  - id: typo"))
+	if !strings.Contains(stderr, want) {
+		t.Errorf("no problem %q in:\n%s", want, stderr)
+	}
+	if strings.Contains(stderr, `check "sales"`) {
+		t.Errorf("the reachable bucket is reported:\n%s", stderr)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vigilhq/vigil/checks/endorsements"
 	"github.com/vigilhq/vigil/checks/freshness"
 	httpcheck "github.com/vigilhq/vigil/checks/http"
+	"github.com/vigilhq/vigil/checks/s3freshness"
 	"github.com/vigilhq/vigil/checks/sqlrows"
 	"github.com/vigilhq/vigil/checks/sqsdlq"
 	"github.com/vigilhq/vigil/checks/transitions"
@@ -35,6 +36,7 @@ func kinds() checks.Registry {
 		sqlrows.Kind,
 		sqsdlq.Kind,
 		httpcheck.Kind,
+		s3freshness.Kind,
 	)
 }
 
@@ -68,14 +70,33 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
-	cfg    *config.Config
-	mu     sync.Mutex
-	sqls   map[string]*datasource.SQL
-	queues map[string]*datasource.SQS
+	cfg     *config.Config
+	mu      sync.Mutex
+	sqls    map[string]*datasource.SQL
+	queues  map[string]*datasource.SQS
+	buckets map[string]*datasource.S3
 }
 
 func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
+	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
+}
+
+func (s *sources) s3(ctx context.Context, name string) (*datasource.S3, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.buckets[name]; ok {
+		return b, nil
+	}
+	ds, ok := s.cfg.Datasources[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown datasource %q", name)
+	}
+	b, err := datasource.OpenS3(ctx, name, ds.Region, ds.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	s.buckets[name] = b
+	return b, nil
 }
 
 func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error) {
@@ -157,13 +178,20 @@ func checkDeps(ctx context.Context, cfg *config.Config, c config.Check, src *sou
 	}
 	// The loader checked that the datasource is the kind the check needs.
 	if ds, ok := cfg.Datasources[c.Datasource]; ok {
-		if ds.Driver == config.DriverSQS {
+		switch ds.Driver {
+		case config.DriverSQS:
 			q, err := src.sqs(ctx, c.Datasource)
 			if err != nil {
 				return deps, err
 			}
 			deps.Queues = q
-		} else {
+		case config.DriverS3:
+			b, err := src.s3(ctx, c.Datasource)
+			if err != nil {
+				return deps, err
+			}
+			deps.Buckets = b
+		default:
 			db, err := src.sql(c.Datasource)
 			if err != nil {
 				return deps, err

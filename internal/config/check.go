@@ -142,6 +142,8 @@ func (l *loader) checkDatasource(f *fields, c Check, kind checks.Kind, known boo
 			f.problem("kind", "kind %q needs a datasource (postgres, mysql or sqlite)", kind.Name)
 		case checks.NeedsSQS:
 			f.problem("kind", "kind %q needs a datasource (sqs)", kind.Name)
+		case checks.NeedsS3:
+			f.problem("kind", "kind %q needs a datasource (s3)", kind.Name)
 		}
 		return
 	}
@@ -158,10 +160,12 @@ func (l *loader) checkDatasource(f *fields, c Check, kind checks.Kind, known boo
 		return
 	}
 	switch {
-	case kind.Needs == checks.NeedsSQL && d.Driver == DriverSQS:
+	case kind.Needs == checks.NeedsSQL && d.IsAWS():
 		f.problem("datasource", "kind %q needs a postgres, mysql or sqlite datasource; %q is %s", kind.Name, d.Name, d.Driver)
-	case kind.Needs == checks.NeedsSQS && d.IsSQL():
+	case kind.Needs == checks.NeedsSQS && (d.IsSQL() || d.Driver == DriverS3):
 		f.problem("datasource", "kind %q needs an sqs datasource; %q is %s", kind.Name, d.Name, d.Driver)
+	case kind.Needs == checks.NeedsS3 && (d.IsSQL() || d.Driver == DriverSQS):
+		f.problem("datasource", "kind %q needs an s3 datasource; %q is %s", kind.Name, d.Name, d.Driver)
 	}
 }
 

@@ -41,6 +41,7 @@ const (
 	DriverMySQL    = "mysql"
 	DriverSQLite   = "sqlite"
 	DriverSQS      = "sqs"
+	DriverS3       = "s3"
 )
 
 // Config is a loaded, validated vigil.yaml with every default applied.
@@ -89,17 +90,21 @@ type Store struct {
 // Datasource is one entry of `datasources`: a system checks validate.
 type Datasource struct {
 	Name   string
-	Driver string // postgres, mysql, sqlite or sqs
+	Driver string // postgres, mysql, sqlite, sqs or s3
 	// DSN is in the driver's own format (SQL drivers only); a relative
 	// SQLite path is relative to Dir.
 	DSN      string
-	Region   string // sqs only
-	Endpoint string // sqs only, optional
+	Region   string // sqs and s3 only
+	Endpoint string // sqs and s3 only, optional
 	// AllowPrivileged (SQL only) lets checks run on a role that may write
 	// or act on the server, which vigil otherwise refuses.
 	AllowPrivileged bool
 	Line            int // line of the datasource's name
 }
+
+// IsAWS reports whether the datasource is an AWS service (sqs or s3): it
+// has a region and an optional endpoint instead of a DSN.
+func (d Datasource) IsAWS() bool { return d.Driver == DriverSQS || d.Driver == DriverS3 }
 
 // IsSQL reports whether the datasource is a SQL database.
 func (d Datasource) IsSQL() bool {
@@ -406,20 +411,20 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 		f.done()
 		switch {
 		case d.Driver == "":
-			f.problem("driver", "missing driver (want postgres, mysql, sqlite or sqs)")
+			f.problem("driver", "missing driver (want postgres, mysql, sqlite, sqs or s3)")
 		case d.IsSQL():
 			if d.DSN == "" && !f.has("dsn_file") {
 				f.problem("dsn", "missing dsn")
 			}
 			for _, k := range []string{"region", "endpoint"} {
 				if f.has(k) {
-					f.problem(k, "%s is only for sqs datasources", k)
+					f.problem(k, "%s is only for sqs and s3 datasources", k)
 				}
 			}
 			if d.Driver == DriverSQLite && d.DSN != "" {
 				d.DSN = l.sqlitePath(d.DSN)
 			}
-		case d.Driver == DriverSQS:
+		case d.IsAWS():
 			if d.Region == "" {
 				f.problem("region", "missing region")
 			}
@@ -432,7 +437,7 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 				f.problem("endpoint", "endpoint: invalid URL %q (want http:// or https://)", d.Endpoint)
 			}
 		default:
-			f.problem("driver", "unknown driver %q (want postgres, mysql, sqlite or sqs)", d.Driver)
+			f.problem("driver", "unknown driver %q (want postgres, mysql, sqlite, sqs or s3)", d.Driver)
 		}
 		l.cfg.Datasources[name] = d
 	}

@@ -66,6 +66,16 @@ func (s *fakeQueueSpec) Validate(checks.SpecEnv) []checks.Problem { return nil }
 
 func (s *fakeQueueSpec) Build(checks.Deps) (checks.Check, error) { return nil, errors.New("fake kind") }
 
+type fakeObjectsSpec struct {
+	Prefixes []string `yaml:"prefixes"`
+}
+
+func (s *fakeObjectsSpec) Validate(checks.SpecEnv) []checks.Problem { return nil }
+
+func (s *fakeObjectsSpec) Build(checks.Deps) (checks.Check, error) {
+	return nil, errors.New("fake kind")
+}
+
 type fakeHTTPSpec struct {
 	URL string `yaml:"url"`
 }
@@ -79,6 +89,7 @@ func fakeKinds() checks.Registry {
 		checks.Kind{Name: "fake", Needs: checks.NeedsSQL, NewSpec: func() checks.Spec { return &fakeSpec{} }},
 		checks.Kind{Name: "fake_queue", Needs: checks.NeedsSQS, NewSpec: func() checks.Spec { return &fakeQueueSpec{} }},
 		checks.Kind{Name: "fake_http", Needs: checks.NeedsNone, NewSpec: func() checks.Spec { return &fakeHTTPSpec{} }},
+		checks.Kind{Name: "fake_objects", Needs: checks.NeedsS3, NewSpec: func() checks.Spec { return &fakeObjectsSpec{} }},
 	)
 }
 

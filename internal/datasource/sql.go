@@ -66,6 +66,9 @@ func InspectEvery(d time.Duration) SQLOption { return func(s *SQL) { s.inspectEv
 // DefaultInspectEvery is how often a datasource's role is inspected again.
 const DefaultInspectEvery = 10 * time.Minute
 
+// inspectTimeout bounds one inspection of the role before a run.
+const inspectTimeout = 30 * time.Second
+
 // OpenSQL opens the named datasource with the driver's own DSN format. It
 // does not connect: an unreachable database shows up when a check runs.
 // Errors name the datasource and never carry the DSN's password.
@@ -196,18 +199,23 @@ func (s *SQL) QuoteIdent(name string) string {
 // reused). A datasource whose role may write or act on the server is
 // refused before anything runs (see Inspect).
 func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *checks.Tx) error) (err error) {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("datasource %s: %w", s.name, Redact(err))
 		}
 	}()
-	if err := s.vet(ctx); err != nil {
+	// The role's inspection is not one of the check's statements: it has a
+	// bound of its own (within the caller's), not the statement timeout.
+	vetCtx, cancelVet := context.WithTimeout(ctx, inspectTimeout)
+	err = s.vet(vetCtx)
+	cancelVet()
+	if err != nil {
 		return err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
