@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -84,7 +82,7 @@ func (s *Spec) Validate(checks.SpecEnv) []checks.Problem {
 		case t.ErrorAfter < 0:
 			ps = append(ps, checks.Problem{Field: field("error_after"), Msg: fmt.Sprintf("error_after must be positive, got %s", t.ErrorAfter)})
 		case t.WarnAfter > 0 && t.ErrorAfter > 0 && t.WarnAfter > t.ErrorAfter:
-			ps = append(ps, checks.Problem{Field: field("warn_after"), Msg: fmt.Sprintf("warn_after (%s) must not be longer than error_after (%s)", human(t.WarnAfter), human(t.ErrorAfter))})
+			ps = append(ps, checks.Problem{Field: field("warn_after"), Msg: fmt.Sprintf("warn_after (%s) must not be longer than error_after (%s)", checks.HumanDuration(t.WarnAfter), checks.HumanDuration(t.ErrorAfter))})
 		}
 		switch t.OnEmpty {
 		case "", EmptyFail, EmptyWarn, EmptyPass:
@@ -191,7 +189,7 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 	elapsed := now.Sub(at)
 	if elapsed < -ClockSkew {
 		return checks.Fail, fmt.Sprintf("last load %s is %s in the future (beyond the %s clock-skew allowance): the loader's clock or the time zone the query reads is wrong",
-			at.UTC().Format(time.RFC3339), age(-elapsed), human(ClockSkew)), nil
+			at.UTC().Format(time.RFC3339), checks.HumanAge(-elapsed), checks.HumanDuration(ClockSkew)), nil
 	}
 	st := checks.Pass
 	switch {
@@ -202,12 +200,12 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 	}
 	var limits []string
 	if t.WarnAfter > 0 {
-		limits = append(limits, "warn after "+human(t.WarnAfter))
+		limits = append(limits, "warn after "+checks.HumanDuration(t.WarnAfter))
 	}
 	if t.ErrorAfter > 0 {
-		limits = append(limits, "error after "+human(t.ErrorAfter))
+		limits = append(limits, "error after "+checks.HumanDuration(t.ErrorAfter))
 	}
-	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), age(max(elapsed, 0)), strings.Join(limits, ", "))
+	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), checks.HumanAge(max(elapsed, 0)), strings.Join(limits, ", "))
 	return st, detail, nil
 }
 
@@ -215,47 +213,3 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 // just now: clocks of the loader, the database and vigil differ a little.
 // Further in the future is a violation that fails.
 const ClockSkew = 5 * time.Minute
-
-// age writes how long ago (or ahead) a load was in its two largest units,
-// truncated so that it never reads older than it is: "3d 4h", "3h 12m",
-// "45s", "750ms". A span too long for a time.Duration (about 292 years)
-// reads "more than 292 years".
-func age(d time.Duration) string {
-	if d == math.MaxInt64 {
-		return "more than 292 years"
-	}
-	if d < time.Second {
-		return human(d.Truncate(time.Millisecond))
-	}
-	parts := units(d)
-	return strings.Join(parts[:min(2, len(parts))], " ")
-}
-
-// human writes a duration in days, hours, minutes and seconds, leaving out
-// zero units: "1d 12h", "2h 59m 59s", "90s" as "1m 30s"; under a second in
-// milliseconds ("500ms").
-func human(d time.Duration) string {
-	if d < time.Second && d > -time.Second {
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	if d < 0 {
-		return "-" + human(-d)
-	}
-	return strings.Join(units(d), " ")
-}
-
-// units splits d (at least a second) into its non-zero days, hours,
-// minutes and seconds.
-func units(d time.Duration) []string {
-	var parts []string
-	for _, u := range []struct {
-		size time.Duration
-		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
-		if n := d / u.size; n > 0 {
-			parts = append(parts, strconv.FormatInt(int64(n), 10)+u.name)
-			d -= n * u.size
-		}
-	}
-	return parts
-}
