@@ -2,12 +2,42 @@ package checks
 
 import (
 	"container/heap"
+	"crypto/sha256"
+	"encoding/hex"
 	"sort"
+	"unicode/utf8"
 )
+
+// MaxKeyBytes bounds a violation key's length. A longer key (one row's
+// data can be any size) is cut by CapKey, so a run never writes more than
+// MaxKeyBytes per key into the store.
+const MaxKeyBytes = 512
+
+// cutMark ends a key that CapKey cut, before the hash of the whole key.
+const cutMark = "…(cut "
+
+// CapKey returns key when it is at most MaxKeyBytes long. A longer key is
+// cut on a rune boundary and ends with "…(cut <hash>)", where hash is the
+// first 16 hex digits of the SHA-256 of the whole key: the result is at most
+// MaxKeyBytes long, says that it was cut, and two different long keys stay
+// different.
+func CapKey(key string) string {
+	if len(key) <= MaxKeyBytes {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	suffix := cutMark + hex.EncodeToString(sum[:8]) + ")"
+	n := MaxKeyBytes - len(suffix)
+	for n > 0 && !utf8.RuneStart(key[n]) {
+		n--
+	}
+	return key[:n] + suffix
+}
 
 // Collector gathers violations as a check streams its input. It keeps the
 // full count, the SampleSize smallest keys with their details, and up to
 // MaxKeys keys, so memory stays bounded however many rows a check reads.
+// Every key is capped by CapKey.
 type Collector struct {
 	count     int
 	sample    violationHeap // max-heap on key: the largest kept key is on top
@@ -15,8 +45,9 @@ type Collector struct {
 	truncated bool
 }
 
-// Add records one violation.
+// Add records one violation, its key capped by CapKey.
 func (c *Collector) Add(v Violation) {
+	v.Key = CapKey(v.Key)
 	c.count++
 	if len(c.sample) < SampleSize {
 		heap.Push(&c.sample, v)
@@ -33,6 +64,24 @@ func (c *Collector) Add(v Violation) {
 			heap.Fix(&c.keys, 0)
 		}
 	}
+}
+
+// Keeps reports whether Add would keep anything of a violation with this
+// key: the key among the kept keys, or the violation in the sample. A check
+// that finds many violations may build a violation only when Keeps is true,
+// and call Skip instead of Add otherwise.
+func (c *Collector) Keeps(key []byte) bool {
+	if len(key) > MaxKeyBytes {
+		return true // its capped form decides, in Add
+	}
+	return len(c.keys) < MaxKeys || string(key) < c.keys[0] ||
+		len(c.sample) < SampleSize || string(key) <= c.sample[0].Key
+}
+
+// Skip counts a violation that Keeps said would not be kept.
+func (c *Collector) Skip() {
+	c.count++
+	c.truncated = true
 }
 
 // Count is the number of violations added.

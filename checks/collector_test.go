@@ -3,8 +3,11 @@ package checks
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCollectorKeepsSmallestKeysByteWise(t *testing.T) {
@@ -66,5 +69,73 @@ func TestThresholds(t *testing.T) {
 	}
 	if ps := (Thresholds{WarnAbove: &five, FailAbove: &two}).Problems(); len(ps) != 1 {
 		t.Errorf("warn_above > fail_above: %v", ps)
+	}
+}
+
+// TestCollectorCapsKeys: a violation key built from one row's data must not
+// let that row write an unbounded key into the store every run (issue 12:
+// "violation keys are capped, marked as cut"). Long keys are cut on a rune
+// boundary (UTF-8, RFC 3629: a cut inside a sequence would store invalid
+// text), marked, and keys that differ only past the cut stay different.
+func TestCollectorCapsKeys(t *testing.T) {
+	long := strings.Repeat("€", 100_000) // 300,000 bytes, 3 bytes a rune
+	other := long + "x"
+	var c Collector
+	c.Add(Violation{Key: long, Detail: "d"})
+	c.Add(Violation{Key: other, Detail: "d"})
+	c.Add(Violation{Key: "short", Detail: "d"})
+	r := c.Result(Fail)
+	if r.Violations != 3 || len(r.Keys) != 3 {
+		t.Fatalf("%d violations, %d keys; want 3 and 3", r.Violations, len(r.Keys))
+	}
+	seen := map[string]bool{}
+	for _, k := range r.Keys {
+		if len(k) > MaxKeyBytes {
+			t.Errorf("key of %d bytes kept, want at most %d", len(k), MaxKeyBytes)
+		}
+		if !utf8.ValidString(k) {
+			t.Errorf("key %q is not valid UTF-8: cut inside a rune", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("two different long keys were capped to the same key: %q", r.Keys)
+	}
+	for _, v := range r.Sample {
+		if v.Key == "short" {
+			continue
+		}
+		if !strings.HasPrefix(v.Key, strings.Repeat("€", 10)) || !strings.Contains(v.Key, "…(cut ") || !strings.HasSuffix(v.Key, ")") {
+			t.Errorf("capped key does not keep its start and say it was cut: ...%q", v.Key[len(v.Key)-40:])
+		}
+	}
+	if got := CapKey("P-1/EN-FLOOD-01"); got != "P-1/EN-FLOOD-01" {
+		t.Errorf("a short key was changed to %q", got)
+	}
+	exact := strings.Repeat("a", MaxKeyBytes)
+	if got := CapKey(exact); got != exact {
+		t.Errorf("a key of exactly MaxKeyBytes was changed")
+	}
+}
+
+// TestCollectorKeepsAndSkip: a caller that consults Keeps and calls Skip
+// when it is false ends with the same result as one that adds everything.
+func TestCollectorKeepsAndSkip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var all, lazy Collector
+	for range 3 * MaxKeys {
+		key := fmt.Sprintf("P-%08d/EN-%02d", rng.IntN(1_000_000), rng.IntN(40))
+		v := Violation{Key: key, Detail: "detail of " + key}
+		all.Add(v)
+		if lazy.Keeps([]byte(key)) {
+			lazy.Add(v)
+		} else {
+			lazy.Skip()
+		}
+	}
+	a, l := all.Result(Fail), lazy.Result(Fail)
+	if a.Violations != l.Violations || a.KeysTruncated != l.KeysTruncated || !slices.Equal(a.Keys, l.Keys) || !slices.Equal(a.Sample, l.Sample) {
+		t.Errorf("with Keeps/Skip: %d violations, truncated %v, %d keys; with Add: %d, %v, %d; or samples differ",
+			l.Violations, l.KeysTruncated, len(l.Keys), a.Violations, a.KeysTruncated, len(a.Keys))
 	}
 }

@@ -44,6 +44,20 @@ var StopRows = errors.New("stop reading rows")
 // the caller returns them, so the check ends before any further query (and
 // EachRow refuses to run one after them).
 func EachRow(ctx context.Context, tx *Tx, query string, fn func(cols []string, vals []any) error) error {
+	return EachTypedRow(ctx, tx, query, func(_ []Column, names []string, vals []any) error { return fn(names, vals) })
+}
+
+// Column is a column of a query's result: its name and its type as the
+// database names it (for example NUMERIC, DECIMAL, TEXT; empty when the
+// driver does not say).
+type Column struct {
+	Name, DatabaseType string
+}
+
+// EachTypedRow is EachRow for a check that needs the columns' database
+// types: fn gets the columns, their names, and the row's values. It holds
+// each query to EachRow's rules.
+func EachTypedRow(ctx context.Context, tx *Tx, query string, fn func(cols []Column, names []string, vals []any) error) error {
 	if tx.stopped {
 		return errors.New("an earlier query broke the read-only rules: no further query runs")
 	}
@@ -54,16 +68,22 @@ func EachRow(ctx context.Context, tx *Tx, query string, fn func(cols []string, v
 		return fmt.Errorf("query: %w", err)
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	types, err := rows.ColumnTypes()
 	if err != nil {
 		return fmt.Errorf("query columns: %w", err)
 	}
-	if len(cols) == 0 {
+	if len(types) == 0 {
 		if err := tx.verify(ctx, rows, n, query); err != nil {
 			return err
 		}
 		tx.stopped = true
 		return fmt.Errorf("query %d returns no result set, it is not a SELECT: %s", n, excerpt(query))
+	}
+	cols := make([]Column, len(types))
+	names := make([]string, len(types))
+	for i, t := range types {
+		cols[i] = Column{Name: t.Name(), DatabaseType: t.DatabaseTypeName()}
+		names[i] = t.Name()
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -77,7 +97,7 @@ func EachRow(ctx context.Context, tx *Tx, query string, fn func(cols []string, v
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("scan row: %w", err)
 		}
-		if err := fn(cols, vals); errors.Is(err, StopRows) {
+		if err := fn(cols, names, vals); errors.Is(err, StopRows) {
 			break
 		} else if err != nil {
 			return err

@@ -14,21 +14,16 @@ func ReadUnixTime(v any) (sec int64, nsec int32, err error) {
 	case string:
 		s = t
 	case []byte:
-		if sec, ok := dateTime(t); ok {
-			return sec, 0, nil
+		if sec, nsec, ok := stamp(t); ok {
+			return sec, nsec, nil
 		}
 		s = string(t)
 	default:
 		_, err := ParseTime(v)
 		return 0, 0, err
 	}
-	if sec, ok := dateTime(s); ok {
-		return sec, 0, nil
-	}
-	if len(s) > 10 && s[10] == 'T' {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.Unix(), int32(t.Nanosecond()), nil
-		}
+	if sec, nsec, ok := stamp(s); ok {
+		return sec, nsec, nil
 	}
 	t, err := ParseTime(s)
 	if err != nil {
@@ -37,27 +32,84 @@ func ReadUnixTime(v any) (sec int64, nsec int32, err error) {
 	return t.Unix(), int32(t.Nanosecond()), nil
 }
 
-// dateTime reads exactly "YYYY-MM-DD HH:MM:SS" as UTC Unix seconds. It
-// reports false for anything else, an impossible date or time included.
-func dateTime[T string | []byte](s T) (int64, bool) {
-	if len(s) != len(time.DateTime) || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+// stamp reads exactly "YYYY-MM-DD HH:MM:SS" (a T for the space too), then
+// optionally a fraction of 1 to 9 digits, then optionally a zone, Z or
+// ±hh:mm (none is UTC): the forms of RFC 3339 and of most databases' text,
+// as ParseTime reads them. It reports false for anything else, which
+// ParseTime then decides on.
+func stamp[T string | []byte](s T) (sec int64, nsec int32, ok bool) {
+	if len(s) < len(time.DateTime) || (s[10] != ' ' && s[10] != 'T') {
+		return 0, 0, false
+	}
+	if sec, ok = dateTime(s[:len(time.DateTime)], s[10]); !ok {
+		return 0, 0, false
+	}
+	rest := s[len(time.DateTime):]
+	if len(rest) > 0 && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && n <= 10 && rest[n] >= '0' && rest[n] <= '9' {
+			nsec = nsec*10 + int32(rest[n]-'0')
+			n++
+		}
+		digits := n - 1
+		if digits == 0 || digits > 9 {
+			return 0, 0, false
+		}
+		for range 9 - digits {
+			nsec *= 10
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		hh, ok1 := digits2(rest[1], rest[2])
+		mm, ok2 := digits2(rest[4], rest[5])
+		if !ok1 || !ok2 || hh > 23 || mm > 59 {
+			return 0, 0, false
+		}
+		offset := hh*3600 + mm*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+		sec -= offset
+	default:
+		return 0, 0, false
+	}
+	return sec, nsec, true
+}
+
+// digits2 reads two decimal digits.
+func digits2(a, b byte) (int64, bool) {
+	if a < '0' || a > '9' || b < '0' || b > '9' {
 		return 0, false
 	}
-	ok := true
-	num := func(from, to int) int64 {
-		var n int64
-		for i := from; i < to; i++ {
-			c := s[i]
-			if c < '0' || c > '9' {
-				ok = false
-			}
-			n = n*10 + int64(c-'0')
-		}
-		return n
+	return int64(a-'0')*10 + int64(b-'0'), true
+}
+
+// dateTime reads exactly "YYYY-MM-DD HH:MM:SS", with sep for the space,
+// as UTC Unix seconds. It reports false for anything else, an impossible
+// date or time included.
+func dateTime[T string | []byte](s T, sep byte) (int64, bool) {
+	if len(s) != len(time.DateTime) || s[4] != '-' || s[7] != '-' || s[10] != sep || s[13] != ':' || s[16] != ':' {
+		return 0, false
 	}
-	y, m, d := num(0, 4), num(5, 7), num(8, 10)
-	hh, mm, ss := num(11, 13), num(14, 16), num(17, 19)
-	if !ok || m < 1 || m > 12 || d < 1 || d > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
+	var n [19]int64
+	for i := range len(s) {
+		if i == 4 || i == 7 || i == 10 || i == 13 || i == 16 {
+			continue
+		}
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n[i] = int64(c - '0')
+	}
+	y := n[0]*1000 + n[1]*100 + n[2]*10 + n[3]
+	m, d := n[5]*10+n[6], n[8]*10+n[9]
+	hh, mm, ss := n[11]*10+n[12], n[14]*10+n[15], n[17]*10+n[18]
+	if m < 1 || m > 12 || d < 1 || d > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
 		return 0, false
 	}
 	return daysFromCivil(y, m, d)*86400 + hh*3600 + mm*60 + ss, true

@@ -4,6 +4,7 @@
 package duplicates
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -124,17 +125,19 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	rows := timeline.New()
 	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		var keyIdx []int
+		var decimal []bool
 		var idIdx, atIdx int
-		var key, id []byte
-		return checks.EachRow(ctx, tx, c.query, func(cols []string, vals []any) error {
+		var key, id, scratch []byte
+		return checks.EachTypedRow(ctx, tx, c.query, func(cols []checks.Column, names []string, vals []any) error {
 			if keyIdx == nil {
 				required := append(slices.Clone(c.keyColumns), c.idColumn, c.atColumn)
-				idx, err := checks.Columns(cols, required...)
+				idx, err := checks.Columns(names, required...)
 				if err != nil {
 					return err
 				}
 				for _, k := range c.keyColumns {
 					keyIdx = append(keyIdx, idx[k])
+					decimal = append(decimal, isDecimal(cols[idx[k]].DatabaseType))
 				}
 				idIdx, atIdx = idx[c.idColumn], idx[c.atColumn]
 			}
@@ -146,7 +149,7 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 				if i > 0 {
 					key = append(key, '|')
 				}
-				key = checks.AppendText(key, vals[k])
+				key, scratch = appendKeyValue(key, scratch, vals[k], decimal[i])
 			}
 			sec, nsec, err := checks.ReadUnixTime(vals[atIdx])
 			if err != nil {
@@ -204,6 +207,102 @@ func (c *check) detail(rows *timeline.Set, group []timeline.Record) string {
 		b.WriteString(r.Time().Format(time.RFC3339Nano))
 	}
 	return b.String()
+}
+
+// isDecimal reports whether a column's database type is an exact decimal
+// (PostgreSQL NUMERIC, MySQL/MariaDB DECIMAL), whose drivers hand values
+// over as text with the scale they were written with.
+func isDecimal(databaseType string) bool {
+	t := strings.ToUpper(databaseType)
+	return strings.HasPrefix(t, "NUMERIC") || strings.HasPrefix(t, "DECIMAL")
+}
+
+// appendKeyValue appends one key column's value to key as the key shows it,
+// and returns key and the scratch space it used. Values that SQL's GROUP BY
+// holds equal get the same text: a decimal column's values without the
+// zeros their scale adds (1.0 and 1.00 are 1), floating-point zero as 0
+// (-0 = 0), integral floating-point values as integers (SQLite's 1 = 1.0).
+// Then a backslash or a | in the value is escaped with a backslash, so the
+// |-joined key of two different tuples is never the same.
+func appendKeyValue(key, scratch []byte, v any, decimal bool) ([]byte, []byte) {
+	start := len(key)
+	switch x := v.(type) {
+	case float64:
+		if x == 0 {
+			return append(key, '0'), scratch
+		}
+	case float32:
+		if x == 0 {
+			return append(key, '0'), scratch
+		}
+	}
+	key = checks.AppendText(key, v)
+	if decimal {
+		key = append(key[:start], canonicalDecimal(key[start:])...)
+	}
+	if !needsEscape(key[start:]) {
+		return key, scratch
+	}
+	scratch = append(scratch[:0], key[start:]...)
+	key = key[:start]
+	for _, c := range scratch {
+		if c == '|' || c == '\\' {
+			key = append(key, '\\')
+		}
+		key = append(key, c)
+	}
+	return key, scratch
+}
+
+// needsEscape reports whether v holds a | or a backslash.
+func needsEscape(v []byte) bool {
+	for _, c := range v {
+		if c == '|' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalDecimal returns a decimal number's text without a plus sign,
+// leading zeros in its integer part or trailing zeros in its fraction, and
+// with 0 for every zero: the one text of all the ways to write its value.
+// Text that is not a plain decimal number (NaN, Infinity) is returned as is.
+func canonicalDecimal(d []byte) []byte {
+	s := d
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	whole, frac, _ := bytes.Cut(s, []byte{'.'})
+	if len(whole)+len(frac) == 0 {
+		return d
+	}
+	for _, part := range [][]byte{whole, frac} {
+		for _, c := range part {
+			if c < '0' || c > '9' {
+				return d
+			}
+		}
+	}
+	whole = bytes.TrimLeft(whole, "0")
+	frac = bytes.TrimRight(frac, "0")
+	if len(whole) == 0 && len(frac) == 0 {
+		return []byte{'0'}
+	}
+	out := make([]byte, 0, len(d))
+	if neg {
+		out = append(out, '-')
+	}
+	if len(whole) == 0 {
+		out = append(out, '0')
+	}
+	out = append(out, whole...)
+	if len(frac) > 0 {
+		out = append(append(out, '.'), frac...)
+	}
+	return out
 }
 
 // within reports whether b, no earlier than a, is within window of it.

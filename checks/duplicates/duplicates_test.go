@@ -331,3 +331,99 @@ func repeatJoin(n int, sep string, item func(i int) string) string {
 	}
 	return strings.Join(parts, sep)
 }
+
+// TestKeyIsATupleAsInGroupBy holds the key to the rule of SQL's GROUP BY
+// (and of dbt's unique_combination_of_columns, which is a GROUP BY of the
+// key columns HAVING COUNT(*) > 1): rows are one key when each key column
+// is equal, compared by the column's type, never by a joined string. So
+// ('P-1|invoice', 'id_card') and ('P-1', 'invoice|id_card') are two keys,
+// and a NUMERIC 1.0 and 1.00 are one value (PostgreSQL: numeric equality
+// ignores the scale). The test asks each server's own GROUP BY which keys
+// have two rows or more and wants exactly those reported (the window, 1h,
+// covers every pair of rows here).
+func TestKeyIsATupleAsInGroupBy(t *testing.T) {
+	for _, driver := range testdb.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			db := testdb.Open(t, driver)
+			amount := "NUMERIC" // PostgreSQL keeps the scale written; SQLite stores a number
+			if driver == "mysql" {
+				amount = "DECIMAL(12,4)"
+			}
+			kindtest.Seed(t, db,
+				"CREATE TABLE tuples (id INTEGER, policy VARCHAR(64), doc VARCHAR(64), amount "+amount+", at VARCHAR(40))",
+				`INSERT INTO tuples VALUES
+					(1, 'P-1|invoice', 'id_card', 1.0, '2024-01-02 10:00:00'),
+					(2, 'P-1', 'invoice|id_card', 1.0, '2024-01-02 10:00:00.5'),
+					(3, 'P-2', 'invoice', 1.0, '2024-01-02 10:00:00'),
+					(4, 'P-2', 'invoice', 1.00, '2024-01-02 10:00:00.5'),
+					(5, 'P-3', 'a|b', 2.5, '2024-01-02 10:00:00'),
+					(6, 'P-3|a', 'b', 2.5, '2024-01-02 10:00:00.1'),
+					(7, 'P-5', 'inv', 10, '2024-01-02 10:00:00'),
+					(8, 'P-5', 'inv', 10.000, '2024-01-02 10:00:01'),
+					(9, 'P-6', 'inv', 0.5, '2024-01-02 10:00:00'),
+					(10, 'P-6', 'inv', 0.50, '2024-01-02 10:00:01'),
+					(11, 'P-6', 'inv', 0.51, '2024-01-02 10:00:01'),
+					(12, 'P-7|x', 'y', 1, '2024-01-02 10:00:00'),
+					(13, 'P-7|x', 'y', 1, '2024-01-02 10:00:01')`,
+			)
+			// The outside rule: the server's GROUP BY.
+			rows, err := db.Admin.Query("SELECT policy, doc, COUNT(*) FROM tuples GROUP BY policy, doc, amount HAVING COUNT(*) > 1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			want := map[string]int{} // policy/doc -> rows in the group
+			for rows.Next() {
+				var policy, doc string
+				var n int
+				if err := rows.Scan(&policy, &doc, &n); err != nil {
+					t.Fatal(err)
+				}
+				want[policy+" / "+doc] = n
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			src := kindtest.Source(t, "test", db.Driver, db.DSN)
+			res, err := kindtest.Run(t, kindtest.Decode(t, duplicates.Kind,
+				"{query: 'SELECT id, policy, doc, amount, at FROM tuples', key_columns: [policy, doc, amount], window: 1h}"), deps(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, v := range res.Sample {
+				var n int
+				if _, err := fmt.Sscanf(v.Detail, "%d rows", &n); err != nil {
+					t.Fatalf("detail %q: %v", v.Detail, err)
+				}
+				got[v.Key] = n
+			}
+			wantKeys := map[string]int{`P-2|invoice|1`: want["P-2 / invoice"], `P-5|inv|10`: want["P-5 / inv"], `P-6|inv|0.5`: want["P-6 / inv"], `P-7\|x|y|1`: want["P-7|x / y"]}
+			if len(want) != 4 || !reflect.DeepEqual(got, wantKeys) || res.Violations != len(want) {
+				t.Errorf("%s's GROUP BY finds %v; vigil reports %d violations: %v (want %v)", driver, want, res.Violations, got, wantKeys)
+			}
+		})
+	}
+}
+
+// TestKeyEscapesItsSeparator: a key column's value may hold the separator
+// | or the escape \ itself; with both escaped (\| and \\, the escaping of
+// a delimited format such as PostgreSQL's COPY text format), two different
+// tuples never print the same key. ('a\', 'b|c') and ('a|b\', 'c') would
+// both print a\|b\|c if only | were escaped. SQLite reads \ in a literal as
+// itself, so the data is written as is.
+func TestKeyEscapesItsSeparator(t *testing.T) {
+	db := testdb.SQLite(t)
+	kindtest.Seed(t, db,
+		"CREATE TABLE escapes (id INTEGER, a TEXT, b TEXT, at TEXT)",
+		`INSERT INTO escapes VALUES
+			(1, 'a\', 'b|c', '2024-01-02 10:00:00'), (2, 'a|b\', 'c', '2024-01-02 10:00:00'),
+			(3, 'x\', 'y', '2024-01-02 10:00:00'), (4, 'x\', 'y', '2024-01-02 10:00:00')`,
+	)
+	src := kindtest.Source(t, "test", db.Driver, db.DSN)
+	res, err := kindtest.Run(t, kindtest.Decode(t, duplicates.Kind,
+		"{query: 'SELECT id, a, b, at FROM escapes', key_columns: [a, b], window: 1s}"), deps(src))
+	kindtest.Want{Status: checks.Fail, Violations: 1, Sample: []checks.Violation{
+		{Key: `x\\|y`, Detail: "2 rows within 1s: id 3 at 2024-01-02T10:00:00Z, id 4 at 2024-01-02T10:00:00Z"},
+	}}.Check(t, res, err)
+}

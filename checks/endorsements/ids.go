@@ -2,26 +2,36 @@ package endorsements
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"hash/maphash"
-	"unicode/utf8"
 
 	"github.com/vigilhq/vigil/checks"
 )
 
+// errTooManyIDs is returned when the interned ids outgrow the arena's
+// 32-bit offsets (about 4 GiB of ids).
+var errTooManyIDs = errors.New("too many distinct policy ids to hold: narrow the queries")
+
 // idTable interns policy ids: each distinct id gets a dense index (0, 1,
-// 2, ...) in the order it was first seen. The ids live back to back in one
-// byte arena and the hash table holds only integers, so a million ids cost
-// a few tens of megabytes and nothing the garbage collector has to scan.
+// 2, ...) in the order it was first seen, and a ref, where its entry starts
+// in one byte arena. An entry is the id's length (uvarint), its bytes and
+// its index (4 bytes, little endian), so the one cache line a lookup reads
+// in the arena holds both what it compares and what it returns. The hash
+// table's 8-byte slots hold the top 32 bits of an id's hash, which also
+// place the slot, and its ref: a lookup reads a slot and an entry, and the
+// table grows without reading the arena. A million ids cost a few tens of
+// megabytes and nothing the garbage collector has to scan.
 type idTable struct {
 	seed  maphash.Seed
-	arena []byte
-	ends  []uint32 // ends[i] is where id i ends in arena; it starts at ends[i-1] (or 0)
-	slots []uint64 // 0 = empty, else hash<<32 | (index+1)
-	mask  uint64
+	arena []byte   // arena[0] is padding, so no entry has ref 0
+	slots []uint64 // 0 = empty, else hash<<32 | ref
+	mask  uint32
+	n     int32
 }
 
 // newIDTable returns an empty table with room for about hint ids of
-// arenaHint bytes in all before it has to grow.
+// arenaHint bytes of entries in all before it has to grow.
 func newIDTable(hint, arenaHint int) *idTable {
 	size := 1024
 	for size*3 < hint*4 {
@@ -29,92 +39,103 @@ func newIDTable(hint, arenaHint int) *idTable {
 	}
 	return &idTable{
 		seed:  maphash.MakeSeed(),
-		arena: make([]byte, 0, arenaHint),
-		ends:  make([]uint32, 0, hint),
+		arena: make([]byte, 1, max(arenaHint, 1)),
 		slots: make([]uint64, size),
-		mask:  uint64(size - 1),
+		mask:  uint32(size - 1),
 	}
 }
 
-// ArenaLen is how many bytes the interned ids take.
+// ArenaLen is how many bytes the entries take.
 func (t *idTable) ArenaLen() int { return len(t.arena) }
 
 // Len is the number of ids interned.
-func (t *idTable) Len() int { return len(t.ends) }
+func (t *idTable) Len() int { return int(t.n) }
 
-// ID returns the text of id i.
-func (t *idTable) ID(i int32) string {
-	start := uint32(0)
-	if i > 0 {
-		start = t.ends[i-1]
+// hash is the top 32 bits of id's hash: its tag and its home slot.
+func (t *idTable) hash(id []byte) uint32 { return uint32(maphash.Bytes(t.seed, id) >> 32) }
+
+// entry returns the id and the index of the entry at ref, and where the
+// next entry starts.
+func (t *idTable) entry(ref uint32) (id []byte, index int32, next uint32) {
+	b := t.arena[ref:]
+	n, w := uint64(b[0]), 1
+	if n >= 0x80 {
+		n, w = binary.Uvarint(b)
 	}
-	return string(t.arena[start:t.ends[i]])
+	end := w + int(n)
+	return b[w:end], int32(binary.LittleEndian.Uint32(b[end:])), ref + uint32(end) + 4
 }
 
-func (t *idTable) bytesOf(i int32) []byte {
-	start := uint32(0)
-	if i > 0 {
-		start = t.ends[i-1]
-	}
-	return t.arena[start:t.ends[i]]
+// index returns the index of the entry at ref.
+func (t *idTable) index(ref uint32) int32 {
+	_, i, _ := t.entry(ref)
+	return i
 }
 
-// Find returns the index of id, or -1.
-func (t *idTable) Find(id []byte) int32 {
-	h := maphash.Bytes(t.seed, id)
-	tag := h >> 32
+// ID returns the text of the entry at ref.
+func (t *idTable) ID(ref uint32) string {
+	id, _, _ := t.entry(ref)
+	return string(id)
+}
+
+// find returns the ref of id, whose hash is h, or 0 when it is not interned.
+func (t *idTable) find(h uint32, id []byte) uint32 {
 	for s := h & t.mask; ; s = (s + 1) & t.mask {
 		e := t.slots[s]
 		if e == 0 {
-			return -1
+			return 0
 		}
-		if e>>32 == tag {
-			if i := int32(uint32(e) - 1); bytes.Equal(t.bytesOf(i), id) {
-				return i
+		if uint32(e>>32) == h {
+			if got, _, _ := t.entry(uint32(e)); bytes.Equal(got, id) {
+				return uint32(e)
 			}
 		}
 	}
 }
 
-// Intern returns the index of id, adding it when it is new (added reports that).
-func (t *idTable) Intern(id string) (index int32, added bool) {
-	h := maphash.String(t.seed, id)
-	tag := h >> 32
+// intern returns the ref of id, whose hash is h, adding it when it is new
+// (added reports that; its index is then Len()-1). It fails only when the
+// arena is full.
+func (t *idTable) intern(h uint32, id []byte) (ref uint32, added bool, err error) {
 	s := h & t.mask
 	for ; ; s = (s + 1) & t.mask {
 		e := t.slots[s]
 		if e == 0 {
 			break
 		}
-		if e>>32 == tag {
-			if i := int32(uint32(e) - 1); string(t.bytesOf(i)) == id {
-				return i, false
+		if uint32(e>>32) == h {
+			if got, _, _ := t.entry(uint32(e)); bytes.Equal(got, id) {
+				return uint32(e), false, nil
 			}
 		}
 	}
-	index = int32(len(t.ends))
+	if uint64(len(t.arena))+uint64(len(id))+binary.MaxVarintLen64+4 > 1<<32-1 {
+		return 0, false, errTooManyIDs
+	}
+	ref = uint32(len(t.arena))
+	t.arena = binary.AppendUvarint(t.arena, uint64(len(id)))
 	t.arena = append(t.arena, id...)
-	t.ends = append(t.ends, uint32(len(t.arena)))
-	t.slots[s] = tag<<32 | uint64(index+1)
-	if uint64(len(t.ends))*4 > uint64(len(t.slots))*3 {
+	t.arena = binary.LittleEndian.AppendUint32(t.arena, uint32(t.n))
+	t.n++
+	t.slots[s] = uint64(h)<<32 | uint64(ref)
+	if uint64(t.n)*4 > uint64(len(t.slots))*3 {
 		t.grow()
 	}
-	return index, true
+	return ref, true, nil
 }
 
 // grow doubles the hash table, keeping the load factor at or below three
-// quarters (small enough for short probes, dense enough to stay in cache).
+// quarters (small enough for short probes). A slot's tag is its home, so
+// nothing is hashed or read from the arena again.
 func (t *idTable) grow() {
 	old := t.slots
 	t.slots = make([]uint64, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
+	t.mask = uint32(len(t.slots) - 1)
 	for _, e := range old {
 		if e == 0 {
 			continue
 		}
-		i := int32(uint32(e) - 1)
-		h := maphash.Bytes(t.seed, t.bytesOf(i))
-		s := h & t.mask
+		s := uint32(e>>32) & t.mask
 		for t.slots[s] != 0 {
 			s = (s + 1) & t.mask
 		}
@@ -122,54 +143,80 @@ func (t *idTable) grow() {
 	}
 }
 
-// cursorLookahead is how many ids past the last one found a cursor tries
-// before it hashes.
-const cursorLookahead = 8
+// batchSize is how many rows' ids are looked up together.
+const batchSize = 256
 
-// idCursor finds ids for a stream of rows. Rows usually come grouped by
-// policy and in the order the policies query returned them, so it first
-// tries the id it found last and the few interned right after it, which
-// costs a short comparison in memory that is already cached, and only then
-// the hash table.
-type idCursor struct {
-	last  []byte
-	index int32
-	valid bool
+// idBatch holds the ids of up to batchSize rows so that they are looked up
+// together, in stages: all hashes, then all first slots, then all entries
+// those slots point at. The loads of one stage do not depend on each other,
+// so the processor overlaps their cache misses instead of waiting for each
+// in turn, as a row-at-a-time lookup on rows in random order must.
+type idBatch struct {
+	text  []byte
+	start [batchSize]int32 // id k is text[start[k]:end[k]]
+	end   [batchSize]int32
+	same  [batchSize]bool // id k is id k-1
+	hash  [batchSize]uint32
+	ref   [batchSize]uint32
+	n     int
+	sink  uint64
 }
 
-// Find returns the index of the id a scanned value holds, compared as its
-// text (as checks.Text renders it), or -1. NULL is never found.
-func (c *idCursor) Find(t *idTable, v any) int32 {
-	switch x := v.(type) {
-	case nil:
-		return -1
-	case string:
-		if c.valid && string(c.last) == x {
-			return c.index
-		}
-		c.last = append(c.last[:0], x...)
-	case []byte:
-		if c.valid && bytes.Equal(c.last, x) {
-			return c.index
-		}
-		if utf8.Valid(x) {
-			c.last = append(c.last[:0], x...)
+// add appends the id a scanned value holds, as its text (as checks.Text
+// renders it). The value must not be NULL.
+func (b *idBatch) add(v any) {
+	k, start := b.n, int32(len(b.text))
+	b.text = checks.AppendText(b.text, v)
+	b.same[k] = k > 0 && bytes.Equal(b.text[start:], b.id(k-1))
+	if b.same[k] {
+		b.text = b.text[:start]
+		b.start[k], b.end[k] = b.start[k-1], b.end[k-1]
+	} else {
+		b.start[k], b.end[k] = start, int32(len(b.text))
+	}
+	b.n++
+}
+
+// id returns the text of id k.
+func (b *idBatch) id(k int) []byte { return b.text[b.start[k]:b.end[k]] }
+
+// reset empties the batch.
+func (b *idBatch) reset() {
+	b.text = b.text[:0]
+	b.n = 0
+}
+
+// prepare hashes the batch's ids and loads the slots, and the entries, that
+// their lookups in t read first.
+func (b *idBatch) prepare(t *idTable) {
+	for k := range b.n {
+		if b.same[k] {
+			b.hash[k] = b.hash[k-1]
 		} else {
-			c.last = append(c.last[:0], checks.Text(x)...)
-		}
-	default:
-		c.last = append(c.last[:0], checks.Text(v)...)
-	}
-	c.valid = true
-	if c.index >= 0 {
-		n := int32(t.Len())
-		for i := c.index + 1; i < n && i <= c.index+cursorLookahead; i++ {
-			if bytes.Equal(t.bytesOf(i), c.last) {
-				c.index = i
-				return i
-			}
+			b.hash[k] = t.hash(b.id(k))
 		}
 	}
-	c.index = t.Find(c.last)
-	return c.index
+	sink := b.sink
+	for k := range b.n {
+		sink += t.slots[b.hash[k]&t.mask]
+	}
+	for k := range b.n {
+		if e := t.slots[b.hash[k]&t.mask]; uint32(e>>32) == b.hash[k] {
+			sink += uint64(t.arena[uint32(e)])
+		}
+	}
+	b.sink = sink
+}
+
+// find sets ref[k] to the ref of every id k in t, 0 for an id t does not
+// hold.
+func (b *idBatch) find(t *idTable) {
+	b.prepare(t)
+	for k := range b.n {
+		if b.same[k] {
+			b.ref[k] = b.ref[k-1]
+		} else {
+			b.ref[k] = t.find(b.hash[k], b.id(k))
+		}
+	}
 }

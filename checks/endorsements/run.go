@@ -61,21 +61,29 @@ func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsemen
 	}
 	st := newState(c.rules, c.attributes != "", hint)
 	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
-		if err := checks.EachRow(ctx, tx, c.policies, st.policyRow(coll)); err != nil {
+		policies := st.policyRows(coll)
+		if err := checks.EachRow(ctx, tx, c.policies, policies.row); err != nil {
+			return fmt.Errorf("policies_query: %w", err)
+		}
+		if err := policies.flush(); err != nil {
 			return fmt.Errorf("policies_query: %w", err)
 		}
 		if c.attributes != "" {
-			if err := checks.EachRow(ctx, tx, c.attributes, st.attributeRow()); err != nil {
+			attributes := st.attributeRows()
+			if err := checks.EachRow(ctx, tx, c.attributes, attributes.row); err != nil {
 				return fmt.Errorf("attributes_query: %w", err)
 			}
+			attributes.flush()
 		}
 		if !withEndorsements {
 			return nil
 		}
 		st.startCounting()
-		if err := checks.EachRow(ctx, tx, c.endorse, st.endorsementRow()); err != nil {
+		endorsements := st.endorsementRows()
+		if err := checks.EachRow(ctx, tx, c.endorse, endorsements.row); err != nil {
 			return fmt.Errorf("endorsements_query: %w", err)
 		}
+		endorsements.flush()
 		return nil
 	})
 	return st, err
@@ -93,7 +101,7 @@ const (
 type activeRule struct {
 	code   string
 	attach [numTxn]action
-	mask   []uint64 // the condition bits that must all be set for the rule to apply
+	mask   []byte // the condition bits that must all be set for the rule to apply
 }
 
 // valueSet holds the texts a when key accepts. A short list is searched in
@@ -175,7 +183,7 @@ type state struct {
 	attrConds  map[string][]int // attribute name -> indexes into conds
 	hasAttrs   bool
 	codes      map[string]int // code -> column in counts
-	words      int            // condition words per policy
+	stride     int            // bytes of condition bits per policy
 	resolved   bool
 	colID      int
 	colTxn     int
@@ -183,8 +191,8 @@ type state struct {
 
 	ids    *idTable
 	txn    []uint8
-	source []int32
-	bits   []uint64
+	source []uint32 // ref of the reissue source, 0 for none
+	bits   []byte   // stride bytes per index
 
 	counts   []uint8        // len = ids.Len() * len(codes); 255 means "see overflow"
 	overflow map[int]uint32 // counts of 255 and more
@@ -197,7 +205,7 @@ func newState(rules []rule, hasAttrs bool, hint sizeHint) *state {
 		hasAttrs:  hasAttrs,
 		ids:       newIDTable(hint.ids, hint.arena),
 		txn:       make([]uint8, 0, hint.ids),
-		source:    make([]int32, 0, hint.ids),
+		source:    make([]uint32, 0, hint.ids),
 		overflow:  map[int]uint32{},
 	}
 	var firstCond []int // per active rule, its first condition bit
@@ -212,16 +220,16 @@ func newState(rules []rule, hasAttrs bool, hint sizeHint) *state {
 			st.conds = append(st.conds, whenCond{bit: len(st.conds), key: c.key, code: r.code, line: c.line, values: newValueSet(c.values)})
 		}
 	}
-	st.words = (len(st.conds) + 63) / 64
-	st.bits = make([]uint64, 0, hint.ids*st.words)
+	st.stride = (len(st.conds) + 7) / 8
+	st.bits = make([]byte, 0, hint.ids*st.stride)
 	for i := range st.rules {
 		end := len(st.conds)
 		if i+1 < len(firstCond) {
 			end = firstCond[i+1]
 		}
-		st.rules[i].mask = make([]uint64, st.words)
+		st.rules[i].mask = make([]byte, st.stride)
 		for bit := firstCond[i]; bit < end; bit++ {
-			st.rules[i].mask[bit/64] |= 1 << (bit % 64)
+			st.rules[i].mask[bit/8] |= 1 << (bit % 8)
 		}
 	}
 	return st
@@ -251,61 +259,115 @@ func (st *state) resolve(cols []string) error {
 	return nil
 }
 
-// index interns a policy id, growing the per-policy arrays for a new one.
-func (st *state) index(id string) int32 {
-	i, added := st.ids.Intern(id)
-	if added {
-		st.txn = append(st.txn, stateSource)
-		st.source = append(st.source, -1)
-		for range st.words {
-			st.bits = append(st.bits, 0)
-		}
+// intern interns the id k of batch b, growing the per-policy arrays for a
+// new one, and returns its ref and index.
+func (st *state) intern(b *idBatch, k int) (uint32, int32, error) {
+	ref, added, err := st.ids.intern(b.hash[k], b.id(k))
+	if err != nil {
+		return 0, 0, err
 	}
-	return i
+	if !added {
+		return ref, st.ids.index(ref), nil
+	}
+	st.txn = append(st.txn, stateSource)
+	st.source = append(st.source, 0)
+	for range st.stride {
+		st.bits = append(st.bits, 0)
+	}
+	return ref, int32(st.ids.Len() - 1), nil
 }
 
-// policyRow reads one row of policies_query; a policy with an unknown
+// policyBatch reads the rows of policies_query a batch at a time: what a
+// row says of its policy is kept until its id, and its source's, are
+// interned together with the batch's others.
+type policyBatch struct {
+	st      *state
+	coll    *checks.Collector
+	ids     idBatch
+	sources idBatch
+	txn     [batchSize]uint8
+	source  [batchSize]int16 // row k's reissue_of is sources' id source[k], or -1
+	bits    []byte           // stride bytes per row
+}
+
+func (st *state) policyRows(coll *checks.Collector) *policyBatch {
+	return &policyBatch{st: st, coll: coll, bits: make([]byte, batchSize*st.stride)}
+}
+
+// row reads one row of policies_query; a policy with an unknown
 // transaction type is reported to coll at once.
-func (st *state) policyRow(coll *checks.Collector) func(cols []string, vals []any) error {
-	return func(cols []string, vals []any) error {
-		if !st.resolved {
-			if err := st.resolve(cols); err != nil {
-				return err
-			}
+func (p *policyBatch) row(cols []string, vals []any) error {
+	st := p.st
+	if !st.resolved {
+		if err := st.resolve(cols); err != nil {
+			return err
 		}
-		if vals[st.colID] == nil {
-			return fmt.Errorf("a row has a NULL policy_id")
-		}
-		id := checks.Text(vals[st.colID])
-		i := st.index(id)
-		if st.txn[i] != stateSource {
-			return fmt.Errorf("policy_id %q returned twice", id)
-		}
-		t := vals[st.colTxn]
-		switch x := txnOf(t); {
-		case x >= 0:
-			st.txn[i] = stateFirst + uint8(x)
-		default:
-			st.txn[i] = stateInvalid
-			detail := "transaction_type is NULL, want new, renewal or reissue"
-			if t != nil {
-				detail = fmt.Sprintf("transaction_type is %q, want new, renewal or reissue", checks.Text(t))
-			}
-			coll.Add(checks.Violation{Key: id + "/transaction_type", Detail: detail})
-			return nil
-		}
+	}
+	id := vals[st.colID]
+	if id == nil {
+		return fmt.Errorf("a row has a NULL policy_id")
+	}
+	k := p.ids.n
+	p.ids.add(id)
+	p.source[k] = -1
+	bits := p.bits[k*st.stride : (k+1)*st.stride]
+	clear(bits)
+	t := vals[st.colTxn]
+	switch x := txnOf(t); {
+	case x >= 0:
+		p.txn[k] = stateFirst + uint8(x)
 		if r := vals[st.colReissue]; r != nil {
-			src := st.index(checks.Text(r))
-			st.source[i] = src
+			p.source[k] = int16(p.sources.n)
+			p.sources.add(r)
 		}
-		base := int(i) * st.words
 		for _, c := range st.conds {
 			if c.column >= 0 && c.values.has(vals[c.column]) {
-				st.bits[base+c.bit/64] |= 1 << (c.bit % 64)
+				bits[c.bit/8] |= 1 << (c.bit % 8)
 			}
 		}
-		return nil
+	default:
+		p.txn[k] = stateInvalid
+		detail := "transaction_type is NULL, want new, renewal or reissue"
+		if t != nil {
+			detail = fmt.Sprintf("transaction_type is %q, want new, renewal or reissue", checks.Text(t))
+		}
+		p.coll.Add(checks.Violation{Key: checks.Text(id) + "/transaction_type", Detail: detail})
 	}
+	if p.ids.n == batchSize {
+		return p.flush()
+	}
+	return nil
+}
+
+// flush interns the batch's policies and sources, in row order.
+func (p *policyBatch) flush() error {
+	st := p.st
+	p.ids.prepare(st.ids)
+	p.sources.prepare(st.ids)
+	for k := range p.ids.n {
+		_, i, err := st.intern(&p.ids, k)
+		if err != nil {
+			return err
+		}
+		if st.txn[i] != stateSource {
+			return fmt.Errorf("policy_id %q returned twice", p.ids.id(k))
+		}
+		st.txn[i] = p.txn[k]
+		if sk := p.source[k]; sk >= 0 {
+			ref, _, err := st.intern(&p.sources, int(sk))
+			if err != nil {
+				return err
+			}
+			st.source[i] = ref
+		}
+		bits := st.bits[int(i)*st.stride : (int(i)+1)*st.stride]
+		for w, m := range p.bits[k*st.stride : (k+1)*st.stride] {
+			bits[w] |= m
+		}
+	}
+	p.ids.reset()
+	p.sources.reset()
+	return nil
 }
 
 // txnOf returns the transaction index of a scanned transaction_type, or -1.
@@ -321,53 +383,92 @@ func txnOf(v any) int {
 	return txnIndex(checks.Text(v))
 }
 
-// attributeRow reads one row of attributes_query, setting the condition
-// bits of the validated policy it names.
-func (st *state) attributeRow() func(cols []string, vals []any) error {
-	var colID, colName, colValue int
-	var cursor idCursor
-	first := true
-	return func(cols []string, vals []any) error {
-		if first {
-			idx, err := checks.Columns(cols, "policy_id", "name", "value")
-			if err != nil {
-				return err
-			}
-			colID, colName, colValue, first = idx["policy_id"], idx["name"], idx["value"], false
+// attributeBatch reads the rows of attributes_query a batch at a time:
+// the condition bits a row sets are kept until the batch's ids are looked
+// up together.
+type attributeBatch struct {
+	st                     *state
+	ids                    idBatch
+	bits                   []byte // stride bytes per row
+	colID, colName, colVal int
+	first                  bool
+}
+
+func (st *state) attributeRows() *attributeBatch {
+	return &attributeBatch{st: st, bits: make([]byte, batchSize*st.stride), first: true}
+}
+
+// row reads one row of attributes_query, keeping the condition bits it
+// sets for the policy it names.
+func (a *attributeBatch) row(cols []string, vals []any) error {
+	st := a.st
+	if a.first {
+		idx, err := checks.Columns(cols, "policy_id", "name", "value")
+		if err != nil {
+			return err
 		}
-		var conds []int
-		switch x := vals[colName].(type) {
-		case nil:
-			return nil
-		case string:
-			conds = st.attrConds[x]
-		case []byte:
-			conds = st.attrConds[string(x)]
-		default:
-			conds = st.attrConds[checks.Text(x)]
-		}
-		if len(conds) == 0 {
-			return nil
-		}
-		for _, ci := range conds {
-			st.conds[ci].seen = true
-		}
-		if vals[colValue] == nil {
-			return nil // NULL never matches
-		}
-		i := cursor.Find(st.ids, vals[colID])
-		if i < 0 || st.txn[i] == stateSource || st.txn[i] == stateInvalid {
-			return nil
-		}
-		base := int(i) * st.words
-		for _, ci := range conds {
-			c := &st.conds[ci]
-			if c.values.has(vals[colValue]) {
-				st.bits[base+c.bit/64] |= 1 << (c.bit % 64)
-			}
-		}
+		a.colID, a.colName, a.colVal, a.first = idx["policy_id"], idx["name"], idx["value"], false
+	}
+	var conds []int
+	switch x := vals[a.colName].(type) {
+	case nil:
+		return nil
+	case string:
+		conds = st.attrConds[x]
+	case []byte:
+		conds = st.attrConds[string(x)]
+	default:
+		conds = st.attrConds[checks.Text(x)]
+	}
+	if len(conds) == 0 {
 		return nil
 	}
+	for _, ci := range conds {
+		st.conds[ci].seen = true
+	}
+	if vals[a.colVal] == nil || vals[a.colID] == nil {
+		return nil // NULL never matches
+	}
+	k := a.ids.n
+	bits := a.bits[k*st.stride : (k+1)*st.stride]
+	clear(bits)
+	matched := false
+	for _, ci := range conds {
+		c := &st.conds[ci]
+		if c.values.has(vals[a.colVal]) {
+			bits[c.bit/8] |= 1 << (c.bit % 8)
+			matched = true
+		}
+	}
+	if !matched {
+		return nil
+	}
+	a.ids.add(vals[a.colID])
+	if a.ids.n == batchSize {
+		a.flush()
+	}
+	return nil
+}
+
+// flush sets the batch's condition bits on the validated policies it names.
+func (a *attributeBatch) flush() {
+	st := a.st
+	a.ids.find(st.ids)
+	for k := range a.ids.n {
+		ref := a.ids.ref[k]
+		if ref == 0 {
+			continue
+		}
+		i := int(st.ids.index(ref))
+		if t := st.txn[i]; t == stateSource || t == stateInvalid {
+			continue
+		}
+		bits := st.bits[i*st.stride : (i+1)*st.stride]
+		for w, m := range a.bits[k*st.stride : (k+1)*st.stride] {
+			bits[w] |= m
+		}
+	}
+	a.ids.reset()
 }
 
 // unmatchable returns the when conditions that name neither a column of
@@ -392,58 +493,85 @@ func (st *state) startCounting() {
 	st.counts = make([]uint8, st.ids.Len()*len(st.codes))
 }
 
-// endorsementRow reads one row of endorsements_query, counting a copy of a
-// code the rules need on a policy the run knows.
-func (st *state) endorsementRow() func(cols []string, vals []any) error {
-	var colID, colCode int
-	var cursor idCursor
-	first := true
-	return func(cols []string, vals []any) error {
-		if first {
-			idx, err := checks.Columns(cols, "policy_id", "endorsement")
-			if err != nil {
-				return err
-			}
-			colID, colCode, first = idx["policy_id"], idx["endorsement"], false
+// endorsementBatch reads the rows of endorsements_query a batch at a time,
+// counting a copy of a code the rules need on a policy the run knows.
+type endorsementBatch struct {
+	st             *state
+	ids            idBatch
+	code           [batchSize]int32
+	slot           [batchSize]int // index into counts, or -1
+	colID, colCode int
+	first          bool
+}
+
+func (st *state) endorsementRows() *endorsementBatch {
+	return &endorsementBatch{st: st, first: true}
+}
+
+// row reads one row of endorsements_query.
+func (e *endorsementBatch) row(cols []string, vals []any) error {
+	st := e.st
+	if e.first {
+		idx, err := checks.Columns(cols, "policy_id", "endorsement")
+		if err != nil {
+			return err
 		}
-		var c int
-		var ok bool
-		switch x := vals[colCode].(type) {
-		case nil:
-			return nil
-		case string:
-			c, ok = st.codes[x]
-		case []byte:
-			c, ok = st.codes[string(x)]
-		default:
-			c, ok = st.codes[checks.Text(x)]
+		e.colID, e.colCode, e.first = idx["policy_id"], idx["endorsement"], false
+	}
+	var c int
+	var ok bool
+	switch x := vals[e.colCode].(type) {
+	case nil:
+		return nil
+	case string:
+		c, ok = st.codes[x]
+	case []byte:
+		c, ok = st.codes[string(x)]
+	default:
+		c, ok = st.codes[checks.Text(x)]
+	}
+	if !ok || vals[e.colID] == nil {
+		return nil
+	}
+	e.code[e.ids.n] = int32(c)
+	e.ids.add(vals[e.colID])
+	if e.ids.n == batchSize {
+		e.flush()
+	}
+	return nil
+}
+
+// flush counts the batch's copies: it looks the ids up, then reads their
+// indexes, then counts, each a stage of independent loads.
+func (e *endorsementBatch) flush() {
+	st := e.st
+	e.ids.find(st.ids)
+	n := len(st.codes)
+	for k := range e.ids.n {
+		e.slot[k] = -1
+		if ref := e.ids.ref[k]; ref != 0 {
+			e.slot[k] = int(st.ids.index(ref))*n + int(e.code[k])
 		}
-		if !ok {
-			return nil
+	}
+	for _, k := range e.slot[:e.ids.n] {
+		if k < 0 {
+			continue
 		}
-		i := cursor.Find(st.ids, vals[colID])
-		if i < 0 {
-			return nil
-		}
-		k := int(i)*len(st.codes) + c
-		switch n := st.counts[k]; {
-		case n < 254:
-			st.counts[k] = n + 1
-		case n == 254:
+		switch c := st.counts[k]; {
+		case c < 254:
+			st.counts[k] = c + 1
+		case c == 254:
 			st.counts[k] = 255
 			st.overflow[k] = 255
 		default:
 			st.overflow[k]++
 		}
-		return nil
 	}
+	e.ids.reset()
 }
 
 // copies returns how many copies of code column c policy i carries.
 func (st *state) copies(i int32, c int) int {
-	if i < 0 {
-		return 0
-	}
 	k := int(i)*len(st.codes) + c
 	if n := st.counts[k]; n < 255 {
 		return int(n)
@@ -454,45 +582,52 @@ func (st *state) copies(i int32, c int) int {
 // copyPhrase introduces the source policy in a copy detail, per transaction.
 var copyPhrase = [numTxn]string{"new from", "renewal of", "reissue of"}
 
-// evaluate reports every missing requirement of every validated policy.
+// evaluate reports every missing requirement of every validated policy. It
+// walks the arena, whose entries are in index order, and builds a
+// violation only when coll keeps it (a run may find a million).
 func (st *state) evaluate(coll *checks.Collector) {
-	for i := range st.txn {
+	var key []byte
+	for ref := uint32(1); ref < uint32(st.ids.ArenaLen()); {
+		id, i, next := st.ids.entry(ref)
+		ref = next
 		t := st.txn[i]
 		if t == stateSource || t == stateInvalid {
 			continue
 		}
 		txn := int(t - stateFirst)
-		bits := st.bits[i*st.words : (i+1)*st.words]
+		bits := st.bits[int(i)*st.stride : (int(i)+1)*st.stride]
 		for ri := range st.rules {
 			r := &st.rules[ri]
 			a := r.attach[txn]
 			if a == actNo || !applies(bits, r.mask) {
 				continue
 			}
-			has := st.copies(int32(i), ri)
-			switch a {
-			case actYes:
-				if has == 0 {
-					coll.Add(checks.Violation{
-						Key:    st.ids.ID(int32(i)) + "/" + r.code,
-						Detail: txnNames[txn] + " policy: needs " + r.code + ", has none",
-					})
-				}
-			case actCopy:
-				src := st.source[i]
-				if need := st.copies(src, ri); has < need {
-					coll.Add(checks.Violation{
-						Key:    st.ids.ID(int32(i)) + "/" + r.code,
-						Detail: copyPhrase[txn] + " " + st.ids.ID(src) + ": needs " + plural(need, "copy", "copies") + ", has " + strconv.Itoa(has),
-					})
+			has, need, src := st.copies(i, ri), 1, st.source[i]
+			if a == actCopy {
+				need = 0
+				if src != 0 {
+					need = st.copies(st.ids.index(src), ri)
 				}
 			}
+			if has >= need {
+				continue
+			}
+			key = append(append(append(key[:0], id...), '/'), r.code...)
+			if !coll.Keeps(key) {
+				coll.Skip()
+				continue
+			}
+			detail := txnNames[txn] + " policy: needs " + r.code + ", has none"
+			if a == actCopy {
+				detail = copyPhrase[txn] + " " + st.ids.ID(src) + ": needs " + plural(need, "copy", "copies") + ", has " + strconv.Itoa(has)
+			}
+			coll.Add(checks.Violation{Key: string(key), Detail: detail})
 		}
 	}
 }
 
 // applies reports whether every bit of mask is set in bits.
-func applies(bits, mask []uint64) bool {
+func applies(bits, mask []byte) bool {
 	for w, m := range mask {
 		if bits[w]&m != m {
 			return false

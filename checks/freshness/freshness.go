@@ -82,7 +82,7 @@ func (s *Spec) Validate(checks.SpecEnv) []checks.Problem {
 		case t.ErrorAfter < 0:
 			ps = append(ps, checks.Problem{Field: field("error_after"), Msg: fmt.Sprintf("error_after must be positive, got %s", t.ErrorAfter)})
 		case t.WarnAfter > 0 && t.ErrorAfter > 0 && t.WarnAfter > t.ErrorAfter:
-			ps = append(ps, checks.Problem{Field: field("warn_after"), Msg: fmt.Sprintf("warn_after (%s) must not be longer than error_after (%s)", human(t.WarnAfter), human(t.ErrorAfter))})
+			ps = append(ps, checks.Problem{Field: field("warn_after"), Msg: fmt.Sprintf("warn_after (%s) must not be longer than error_after (%s)", checks.HumanDuration(t.WarnAfter), checks.HumanDuration(t.ErrorAfter))})
 		}
 		switch t.OnEmpty {
 		case "", EmptyFail, EmptyWarn, EmptyPass:
@@ -195,6 +195,10 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 		return "", "", err
 	}
 	elapsed := now.Sub(at)
+	if elapsed < -ClockSkew {
+		return checks.Fail, fmt.Sprintf("last load %s is %s in the future (beyond the %s clock-skew allowance): the loader's clock or the time zone the query reads is wrong",
+			at.UTC().Format(time.RFC3339), checks.HumanAge(-elapsed), checks.HumanDuration(ClockSkew)), nil
+	}
 	st := checks.Pass
 	switch {
 	case t.ErrorAfter > 0 && elapsed > t.ErrorAfter:
@@ -204,34 +208,16 @@ func judge(t Table, load any, now time.Time) (checks.Status, string, error) {
 	}
 	var limits []string
 	if t.WarnAfter > 0 {
-		limits = append(limits, "warn after "+human(t.WarnAfter))
+		limits = append(limits, "warn after "+checks.HumanDuration(t.WarnAfter))
 	}
 	if t.ErrorAfter > 0 {
-		limits = append(limits, "error after "+human(t.ErrorAfter))
+		limits = append(limits, "error after "+checks.HumanDuration(t.ErrorAfter))
 	}
-	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), age(elapsed), strings.Join(limits, ", "))
+	detail := fmt.Sprintf("last load %s, %s ago (%s)", at.UTC().Format(time.RFC3339), checks.HumanAge(max(elapsed, 0)), strings.Join(limits, ", "))
 	return st, detail, nil
 }
 
-// age writes how long ago a load was, truncated to whole seconds (to
-// milliseconds under a second) so it never reads older than it is, without
-// zero trailing units ("3h12m", "1h", "45s", "2h0m5s").
-func age(d time.Duration) string {
-	if d < time.Second {
-		return human(d.Truncate(time.Millisecond))
-	}
-	return human(d.Truncate(time.Second))
-}
-
-// human writes a duration as Go does, without zero trailing units: "1h",
-// "3h12m", "90s" as "1m30s", "500ms".
-func human(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// ClockSkew is how far in the future a last load may be and still read as
+// just now: clocks of the loader, the database and vigil differ a little.
+// Further in the future is a violation that fails.
+const ClockSkew = 5 * time.Minute

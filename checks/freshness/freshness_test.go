@@ -70,7 +70,7 @@ func TestRun(t *testing.T) {
 			name:   "older than error_after fails",
 			tables: []freshness.Table{{Name: "orders", Query: txt("space"), WarnAfter: time.Hour, ErrorAfter: 2*time.Hour + 30*time.Minute}},
 			status: checks.Fail,
-			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T09:00:00Z, 3h ago (warn after 1h, error after 2h30m)"}},
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T09:00:00Z, 3h ago (warn after 1h, error after 2h 30m)"}},
 		},
 		{
 			name:   "exactly warn_after is not older",
@@ -87,7 +87,7 @@ func TestRun(t *testing.T) {
 			name:   "one second past error_after fails",
 			tables: []freshness.Table{{Name: "orders", Query: txt("space"), WarnAfter: time.Hour, ErrorAfter: 3*time.Hour - time.Second}},
 			status: checks.Fail,
-			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T09:00:00Z, 3h ago (warn after 1h, error after 2h59m59s)"}},
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T09:00:00Z, 3h ago (warn after 1h, error after 2h 59m 59s)"}},
 		},
 		{
 			name:   "error_after alone fails",
@@ -127,19 +127,19 @@ func TestRun(t *testing.T) {
 			name:   "native timestamp column",
 			tables: []freshness.Table{{Name: "orders", Query: "SELECT ts FROM loads WHERE name = 'native'", WarnAfter: time.Hour, ErrorAfter: 6 * time.Hour}},
 			status: checks.Warn,
-			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T08:48:00Z, 3h12m ago (warn after 1h, error after 6h)"}},
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T08:48:00Z, 3h 12m ago (warn after 1h, error after 6h)"}},
 		},
 		{
 			name:   "max over a native timestamp column",
 			tables: []freshness.Table{{Name: "orders", Query: "SELECT max(ts) FROM loads", WarnAfter: time.Hour, ErrorAfter: 3 * time.Hour}},
 			status: checks.Fail,
-			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T08:48:00Z, 3h12m ago (warn after 1h, error after 3h)"}},
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T08:48:00Z, 3h 12m ago (warn after 1h, error after 3h)"}},
 		},
 		{
 			name:   "native timestamp with milliseconds",
 			tables: []freshness.Table{{Name: "orders", Query: "SELECT ts FROM loads WHERE name = 'native-old'", WarnAfter: 24 * time.Hour, ErrorAfter: 48 * time.Hour}},
 			status: checks.Warn,
-			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-05-30T12:00:00Z, 47h59m59s ago (warn after 24h, error after 48h)"}},
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-05-30T12:00:00Z, 1d 23h ago (warn after 1d, error after 2d)"}},
 		},
 		{
 			name:   "NULL fails",
@@ -191,7 +191,7 @@ func TestRun(t *testing.T) {
 			name:   "unicode table name is the key",
 			tables: []freshness.Table{{Name: "zürich-加载", Query: txt("zürich-加载"), WarnAfter: 12 * time.Hour}},
 			status: checks.Warn,
-			sample: []checks.Violation{{Key: "zürich-加载", Detail: "last load 2024-05-31T12:00:00Z, 24h ago (warn after 12h)"}},
+			sample: []checks.Violation{{Key: "zürich-加载", Detail: "last load 2024-05-31T12:00:00Z, 1d ago (warn after 12h)"}},
 		},
 		{
 			name: "worst over the tables, sample in key order",
@@ -207,6 +207,43 @@ func TestRun(t *testing.T) {
 				{Key: "agents", Detail: "no last load: the query returned NULL"},
 				{Key: "orders", Detail: "last load 2024-06-01T09:00:00Z, 3h ago (warn after 1h)"},
 			},
+		},
+		// A load cannot have finished in the future. Clocks do drift apart:
+		// the allowance is 5 minutes, the maximum clock skew Kerberos
+		// tolerates by default (MIT krb5 clockskew = 300 s). Beyond it the
+		// time is wrong (a loader's clock, or local time read as UTC), and
+		// a check that passed on it would hide a stale table forever.
+		{
+			name:   "a last load beyond the clock-skew allowance in the future fails",
+			tables: []freshness.Table{{Name: "orders", Query: "SELECT '2024-06-04 16:12:30'", WarnAfter: time.Hour}},
+			status: checks.Fail,
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-04T16:12:30Z is 3d 4h in the future (beyond the 5m clock-skew allowance): the loader's clock or the time zone the query reads is wrong"}},
+		},
+		{
+			name:   "a last load 2h in the future (local time read as UTC) fails",
+			tables: []freshness.Table{{Name: "orders", Query: "SELECT '2024-06-01 14:00:00'", WarnAfter: 24 * time.Hour}},
+			status: checks.Fail,
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-06-01T14:00:00Z is 2h in the future (beyond the 5m clock-skew allowance): the loader's clock or the time zone the query reads is wrong"}},
+		},
+		{
+			name:   "a last load within the clock-skew allowance is fresh",
+			tables: []freshness.Table{{Name: "orders", Query: "SELECT '2024-06-01 12:05:00'", WarnAfter: time.Second}},
+			status: checks.Pass,
+		},
+		// Go's Duration.String counts in hours: a load from year 1 read
+		// "2562047h47m16s ago". Ages read in days and hours, and a span a
+		// Duration cannot hold says so.
+		{
+			name:   "a load from long ago reads in days",
+			tables: []freshness.Table{{Name: "orders", Query: "SELECT '2024-01-01 00:00:00'", WarnAfter: 36 * time.Hour}},
+			status: checks.Warn,
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 2024-01-01T00:00:00Z, 152d 12h ago (warn after 1d 12h)"}},
+		},
+		{
+			name:   "a load older than a duration can hold",
+			tables: []freshness.Table{{Name: "orders", Query: "SELECT '0001-01-01 00:00:00'", ErrorAfter: 30 * 24 * time.Hour}},
+			status: checks.Fail,
+			sample: []checks.Violation{{Key: "orders", Detail: "last load 0001-01-01T00:00:00Z, more than 292 years ago (error after 30d)"}},
 		},
 		{
 			name: "warn is the worst",
@@ -366,7 +403,7 @@ func TestValidate(t *testing.T) {
 			{Field: "tables[0].error_after", Msg: "error_after must be positive, got -1m0s"},
 		}},
 		{name: "warn_after longer than error_after", tables: []freshness.Table{with(func(t *freshness.Table) { t.WarnAfter, t.ErrorAfter = 2*time.Hour, 90*time.Minute })}, want: []checks.Problem{
-			{Field: "tables[0].warn_after", Msg: "warn_after (2h) must not be longer than error_after (1h30m)"},
+			{Field: "tables[0].warn_after", Msg: "warn_after (2h) must not be longer than error_after (1h 30m)"},
 		}},
 		{name: "unknown on_empty", tables: []freshness.Table{with(func(t *freshness.Table) { t.OnEmpty = "ignore" })}, want: []checks.Problem{
 			{Field: "tables[0].on_empty", Msg: `on_empty must be fail, warn or pass, got "ignore"`},

@@ -202,9 +202,19 @@ func newStates(m *machine) *states {
 	return s
 }
 
+// shortStates is how many states are looked up in order rather than hashed
+// (faster for the handful a state machine usually has).
+const shortStates = 16
+
 // id returns the number of a state, numbering it when it is new.
 func (s *states) id(state []byte) int32 {
-	if id, ok := s.ids[string(state)]; ok {
+	if len(s.names) <= shortStates {
+		for i, name := range s.names {
+			if name == string(state) {
+				return int32(i)
+			}
+		}
+	} else if id, ok := s.ids[string(state)]; ok {
 		return id
 	}
 	id := int32(len(s.names))

@@ -503,3 +503,50 @@ checks:
 		})
 	}
 }
+
+// TestRunOnceTextNeutralisesControlCharacters: `run --once` prints keys and
+// errors that come from data. A value holding ECMA-48 control sequences (ESC
+// [ ... colours and clears the screen, ESC ] ... BEL sets the window title,
+// NUL), a C1 control or a bidi override (U+202E reverses what follows:
+// CVE-2021-42574) must reach the terminal as visible escapes, never as
+// themselves; the JSON output must stay valid JSON (RFC 8259) that decodes
+// back to the exact key.
+func TestRunOnceTextNeutralisesControlCharacters(t *testing.T) {
+	db := testdb.SQLite(t)
+	db.Exec(t,
+		"CREATE TABLE evil (k TEXT, state TEXT, at TEXT)",
+		"INSERT INTO evil VALUES (char(27) || '[2J' || char(27) || ']0;pwned' || char(7) || 'P-1' || char(0) || char(155) || 'x' || char(8238) || 'gnp.exe', 'a', 'not a time')",
+	)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vigil.yaml")
+	writeFiles(t, dir, map[string]string{
+		"vigil.yaml": `
+store: {driver: sqlite, dsn: store.db}
+datasources:
+  db: {driver: sqlite, dsn: "${CLI_DSN}"}
+checks:
+  - {id: evil-keys, kind: sql, datasource: db, query: "SELECT k FROM evil"}
+  - {id: evil-error, kind: transitions, datasource: db, query: "SELECT k AS entity, state, at FROM evil", allowed: {a: [b]}}
+`,
+		"runbooks/all.md": fullRunbook("evil-keys", "evil-error"),
+	})
+	env := []string{"CLI_DSN=" + db.DSN}
+	stdout, stderr, code := vigil(t, env, "run", "--once", "-c", cfg, "--format", "text")
+	if code != 2 {
+		t.Errorf("exit %d, want 2 (one check errors)\nstderr: %s", code, stderr)
+	}
+	for _, bad := range []string{"\x1b", "\x07", "\x00", "\u009b", "\u202e"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("text output holds the raw control character %q:\n%q", bad, stdout)
+		}
+	}
+	for _, want := range []string{`\x1b[2J\x1b]0;pwned\x07P-1\x00\x9bx\u202egnp.exe`} {
+		if strings.Count(stdout, want) != 2 { // in the key column and in the error
+			t.Errorf("text output does not show %q escaped in both the key and the error:\n%s", want, stdout)
+		}
+	}
+	results, _, _, _ := contractRun(t, env, cfg, "--check", "evil-keys")
+	if r := results["evil-keys"]; len(r.Sample) != 1 || r.Sample[0].Key != "\x1b[2J\x1b]0;pwned\x07P-1\x00\u009bx\u202egnp.exe" {
+		t.Errorf("JSON sample %+v, want the exact key back", r.Sample)
+	}
+}

@@ -299,7 +299,10 @@ func TestContractFreshness(t *testing.T) {
 			}{
 				{"pass", func() time.Duration { return between(0, warnAfter-margin) }},
 				{"pass", func() time.Duration { return warnAfter - margin }},
-				{"pass", func() time.Duration { return -between(time.Minute, 3*time.Hour) }}, // a load in the future
+				// A load in the future: within the 5-minute clock-skew allowance
+				// it is fresh; beyond it the clock or zone is wrong (issue 12).
+				{"pass", func() time.Duration { return -between(time.Second, 4*time.Minute) }},
+				{"fail", func() time.Duration { return -between(8*time.Minute, 3*time.Hour) }},
 				{"warn", func() time.Duration { return warnAfter + margin }},
 				{"warn", func() time.Duration { return between(warnAfter+margin, errorAfter-margin) }},
 				{"warn", func() time.Duration { return errorAfter - margin }},

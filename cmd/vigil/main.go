@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/vigilhq/vigil/internal/memlimit"
 )
 
 // Exit codes of the CLI contract.
@@ -20,6 +22,7 @@ const (
 )
 
 func main() {
+	memlimit.Start() // heap pacing for the whole process: see internal/memlimit and the README
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

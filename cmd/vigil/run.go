@@ -143,7 +143,8 @@ func exitCode(results []checks.Result) int {
 	return code
 }
 
-// printTable writes one line per check, then the errors in full.
+// printTable writes one line per check, then the errors in full. Keys and
+// errors carry data, so what a terminal would act on is shown escaped.
 func printTable(w io.Writer, results []checks.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tSTATUS\tVIOLATIONS\tDURATION\tFIRST KEYS")
@@ -154,14 +155,14 @@ func printTable(w io.Writer, results []checks.Result) {
 				keys = append(keys, "…")
 				break
 			}
-			keys = append(keys, v.Key)
+			keys = append(keys, checks.TerminalSafe(v.Key, false))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Check, r.Status, r.Violations, r.Duration.Round(time.Millisecond), strings.Join(keys, ", "))
 	}
 	tw.Flush()
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(w, "\n%s: %s\n", r.Check, r.Error)
+			fmt.Fprintf(w, "\n%s: %s\n", r.Check, checks.TerminalSafe(r.Error, true))
 		}
 	}
 }

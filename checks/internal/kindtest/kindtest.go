@@ -65,12 +65,18 @@ func timestampType(tb testing.TB, driver string) string {
 func Decode(tb testing.TB, kind checks.Kind, spec string) checks.Spec {
 	tb.Helper()
 	s := kind.NewSpec()
-	dec := yaml.NewDecoder(strings.NewReader(spec))
-	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil {
+	if err := DecodeYAML(s, spec); err != nil {
 		tb.Fatalf("kindtest: decode %s spec %s: %v", kind.Name, spec, err)
 	}
 	return s
+}
+
+// DecodeYAML reads a check's kind-specific YAML into s as the config loader
+// does: strictly, so an unknown field is an error.
+func DecodeYAML(s checks.Spec, spec string) error {
+	dec := yaml.NewDecoder(strings.NewReader(spec))
+	dec.KnownFields(true)
+	return dec.Decode(s)
 }
 
 // Build validates spec (relative paths against deps.BaseDir) and builds its

@@ -78,13 +78,3 @@ func TestCachedSQLite(t *testing.T) {
 		t.Errorf("temporary file left behind: %v", err)
 	}
 }
-
-func TestPeakRSSKiB(t *testing.T) {
-	kib, err := kindtest.PeakRSSKiB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kib <= 0 {
-		t.Errorf("peak RSS %d KiB, want more than 0", kib)
-	}
-}
