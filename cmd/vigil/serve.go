@@ -30,6 +30,9 @@ const (
 	tickEvery      = 15 * time.Second
 	deliverEvery   = slack.DefaultPollInterval
 	retentionEvery = time.Hour
+	// Tick claims pile up at the rate of runs (a thousand a second for
+	// 10,000 checks every 10s): pruning them often keeps each delete small.
+	claimsPruneEvery = time.Minute
 )
 
 // serveGCPercent is the garbage collector's target that `vigil serve`
@@ -102,10 +105,23 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	eng := engine.New(st, sig.sinks, engine.Options{Logger: logger, Outbox: sig.slack != nil, OnSinkError: sig.sinkError})
 
 	host, _ := os.Hostname()
-	lease := scheduler.NewLease(st, "scheduler", fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), cfg.Scheduler.LeaseTTL, logger)
-	sched := scheduler.New(scheduler.Options{Leader: lease, Logger: logger, OnTick: sig.schedulerTick})
+	replica := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
+	lease := scheduler.NewLease(st, "scheduler", replica, cfg.Scheduler.LeaseTTL, logger)
+	// On PostgreSQL every replica schedules and claims ticks in the store;
+	// a SQLite store has one process, and the lease keeps a second one on
+	// the same file from scheduling. Either way the lease holder alone
+	// does the singleton duties (Slack delivery, reminders, retention).
+	schedOpts := scheduler.Options{Logger: logger, OnTick: sig.schedulerTick}
+	var replicas *scheduler.Replicas
+	if st.Replicas() {
+		replicas = scheduler.NewReplicas(st, replica, cfg.Scheduler.LeaseTTL, logger)
+		schedOpts.Claims = replicas
+	} else {
+		schedOpts.Leader = lease
+	}
+	sched := scheduler.New(schedOpts)
 	for _, c := range cfg.Checks {
-		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, sig, lease.Holder(), logger)); err != nil {
+		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, sig, logger)); err != nil {
 			return fmt.Errorf("schedule %s: %w", c.ID, err)
 		}
 	}
@@ -124,6 +140,12 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	bg.Go(func() { lease.Run(bgCtx) })
+	if replicas != nil {
+		bg.Go(func() { replicas.Run(bgCtx, sched.Stats) })
+		bg.Go(func() {
+			every(bgCtx, claimsPruneEvery, func(ctx context.Context) { pruneClaims(ctx, st, lease, logger) })
+		})
+	}
 	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
 	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
 	bg.Go(func() {
@@ -143,6 +165,9 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
 	case err := <-httpDone:
 		logger.Error("web server stopped", "err", err)
+	}
+	if replicas != nil {
+		replicas.Leave(ctx) // the others take this replica's checks from their next ticks
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	if err := sched.Stop(drainCtx); err != nil {
@@ -165,28 +190,15 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and
-// returns its scheduler job: claim the tick (so no tick runs twice across
-// replicas sharing a PostgreSQL store), run with the check's timeout,
-// record through the engine.
-func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, holder string, logger *slog.Logger) scheduler.Job {
+// returns its scheduler job: run with the check's timeout, record through
+// the engine. (The scheduler has claimed the tick when replicas share the
+// store.)
+func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, logger *slog.Logger) scheduler.Job {
 	chk := build(ctx, cfg, c, src, st)
 	info := checkInfo(c)
 	return scheduler.Job{
 		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,
 		Run: func(ctx context.Context) {
-			// Replicas sharing a PostgreSQL store claim each tick. A SQLite
-			// store has one process (the lease keeps a second one on the
-			// same file from scheduling), so it skips that write per run.
-			if tick, ok := scheduler.TickOf(ctx); ok && !tick.Manual && st.Replicas() {
-				claimed, err := st.ClaimTick(ctx, c.ID, tick.Scheduled, holder)
-				if err != nil {
-					logger.Warn("claim tick", "check", c.ID, "err", err)
-					return
-				}
-				if !claimed {
-					return
-				}
-			}
 			sig.checkIn(ctx, info, logger)
 			res := checks.Execute(ctx, c.ID, c.Kind, chk, time.Now)
 			if errors.Is(context.Cause(ctx), scheduler.ErrInterrupted) && res.Status == checks.Error {
@@ -229,6 +241,17 @@ func tickEngine(ctx context.Context, eng *engine.Engine, lease *scheduler.Lease,
 	}
 }
 
+// pruneClaims deletes the tick claims that can no longer be claimed (with
+// a margin), on the lease holder.
+func pruneClaims(ctx context.Context, st *store.Store, lease *scheduler.Lease, logger *slog.Logger) {
+	if !lease.IsLeader() {
+		return
+	}
+	if _, err := st.PruneTickClaims(ctx, time.Now().Add(-3*scheduler.ClaimHorizon)); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: tick claims", "err", err)
+	}
+}
+
 func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
 	if !lease.IsLeader() {
 		return
@@ -241,9 +264,9 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 		}
 		return
 	}
-	// A claim only has to outlive its tick's run: keep an hour of them.
-	if _, err := st.PruneTickClaims(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
-		logger.Warn("retention: tick claims", "err", err)
+	// A replica not seen for a day is gone for good.
+	if _, err := st.PruneReplicas(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: replicas", "err", err)
 	}
 	if _, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 		logger.Warn("retention: sessions", "err", err)

@@ -63,8 +63,8 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	return holder, time.Unix(0, exp).UTC(), nil
 }
 
-const claimTickSQL = `INSERT INTO tick_claims (check_id, scheduled_at, holder) VALUES (?, ?, ?)
-	ON CONFLICT (check_id, scheduled_at) DO NOTHING`
+const claimTickSQL = `INSERT INTO tick_claims (scheduled_at, check_id, holder) VALUES (?, ?, ?)
+	ON CONFLICT (scheduled_at, check_id) DO NOTHING`
 
 // ClaimTick records that holder runs checkID's tick scheduled at
 // scheduled. It reports false when some replica already claimed that tick,
@@ -74,7 +74,7 @@ func (s *Store) ClaimTick(ctx context.Context, checkID string, scheduled time.Ti
 	if err != nil {
 		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
 	}
-	res, err := s.writeFixed(ctx, claimTickSQL, checkID, at, holder)
+	res, err := s.writeFixed(ctx, claimTickSQL, at, cleanText(checkID), holder)
 	if err != nil {
 		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
 	}
@@ -85,7 +85,8 @@ func (s *Store) ClaimTick(ctx context.Context, checkID string, scheduled time.Ti
 	return n == 1, nil
 }
 
-// PruneTickClaims deletes claims for ticks scheduled before before.
+// PruneTickClaims deletes claims for ticks scheduled before before (a
+// range of the claims' key).
 func (s *Store) PruneTickClaims(ctx context.Context, before time.Time) (int64, error) {
 	at, err := timeValue(before)
 	if err != nil {
