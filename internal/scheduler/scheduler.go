@@ -39,7 +39,8 @@
 // preferred one died or is overloaded), as many as they have free slots
 // for. A tick nobody claimed by the job's next tick is missed (counted). A
 // tick that finds its job still running here is claimed and skipped, so
-// no other replica runs it meanwhile. RunNow claims nothing.
+// no other replica runs it meanwhile; one that finds its last tick still
+// waiting for a slot here is left to the others. RunNow claims nothing.
 //
 // Shutdown. Stop drops ticks still waiting for a slot, waits for runs until
 // its context ends, then cancels them (context.Cause is ErrInterrupted) and
@@ -504,9 +505,12 @@ func (s *Scheduler) fire(d due, now time.Time) {
 	default:
 		s.acceptLocked(e, d.scheduled, false, false)
 	}
-	skipped, busySince := e.stats.Skipped, e.pending
+	skipped, busySince, running := e.stats.Skipped, e.pending, e.busy && !e.waiting
 	s.mu.Unlock()
-	if tick.Outcome == Skipped && s.claims != nil {
+	if tick.Outcome == Skipped && s.claims != nil && running {
+		// Claimed, so no other replica runs it while this run goes on. A
+		// tick skipped while the last one waits for a slot is left to the
+		// other replicas.
 		s.claimSkipped(tick)
 	}
 
