@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,4 +304,187 @@ func TestServeReplicasShareTicks(t *testing.T) {
 	if t.Failed() {
 		t.Log(logs())
 	}
+}
+
+// slackLog is an incoming-webhook stand-in that keeps, per check, the
+// alerts it received in arrival order as "opened" or "resolved #12" (a
+// grouped message lists the checks whose incidents opened, without their
+// numbers).
+type slackLog struct {
+	mu  sync.Mutex
+	got map[string][]string
+}
+
+var (
+	alertText   = regexp.MustCompile(`^\[vigil\] (opened|resolved): (\S+) .*\(incident #(\d+)\)$`)
+	groupedText = regexp.MustCompile(`^\[vigil\] \d+ checks started failing$`)
+	groupedLine = regexp.MustCompile(`(?m)^• \*(?:<[^|>]*\|)?([a-z0-9-]+)>?\*`)
+)
+
+func (s *slackLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Text struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		} `json:"blocks"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := alertText.FindStringSubmatch(p.Text); m != nil {
+		alert := m[1]
+		if alert == "resolved" {
+			alert += " #" + m[3]
+		}
+		s.got[m[2]] = append(s.got[m[2]], alert)
+	} else if groupedText.MatchString(p.Text) && len(p.Blocks) > 1 {
+		for _, m := range groupedLine.FindAllStringSubmatch(p.Blocks[1].Text.Text, -1) {
+			s.got[m[1]] = append(s.got[m[1]], "opened")
+		}
+	} else {
+		s.got["?"] = append(s.got["?"], p.Text)
+	}
+	w.Write([]byte("ok"))
+}
+
+// TestReplicasKeepOutboxOrderPerCheck runs three replicas on a PostgreSQL
+// store with checks that fail and pass in turn, so every run opens or
+// resolves an incident, and stops the lease holder (which delivers the
+// Slack outbox) half-way. Slack must receive each check's alerts once and
+// in the order its transitions happened, as the store's outbox rows list
+// them (DESIGN: a persistent outbox; a restart loses no alert and sends
+// none twice), however the runs were spread over the replicas.
+func TestReplicasKeepOutboxOrderPerCheck(t *testing.T) {
+	const (
+		ttl     = 3 * time.Second
+		nChecks = 6
+	)
+	pg := testdb.Postgres(t)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		if n%2 == 1 {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer api.Close()
+	slack := &slackLog{got: map[string][]string{}}
+	hook := httptest.NewServer(slack)
+	defer hook.Close()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\nsinks: {slack: {webhook_url: %q}}\ndatasources: {}\nchecks:\n",
+		pg.DSN, ttl, hook.URL+"/hook")
+	var ids []string
+	for i := range nChecks {
+		id := fmt.Sprintf("flip-%d", i)
+		ids = append(ids, id)
+		fmt.Fprintf(&cfg, "  - {id: %s, kind: http, url: %q, schedule: \"@every 1s\", timeout: 5s}\n", id, api.URL+"/"+id)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"vigil.yaml": cfg.String()})
+	var procs []*exec.Cmd
+	var logBufs []*syncBuffer
+	for range 3 {
+		p, _, l := startServe(t, filepath.Join(dir, "vigil.yaml"))
+		procs, logBufs = append(procs, p), append(logBufs, l)
+	}
+	logs := func() string {
+		var b strings.Builder
+		for i, l := range logBufs {
+			fmt.Fprintf(&b, "replica %d:\n%s\n", i, l.String())
+		}
+		return b.String()
+	}
+	st, err := store.Open(t.Context(), "postgres", pg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	time.Sleep(5 * time.Second)
+	holder, _, err := st.LeaseHolder(t.Context(), "scheduler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopOrder := slices.Clone(procs)
+	slices.SortFunc(stopOrder, func(a, b *exec.Cmd) int { // the lease holder first
+		return btoi(holderPID(holder) != a.Process.Pid) - btoi(holderPID(holder) != b.Process.Pid)
+	})
+	for i, p := range stopOrder {
+		if err := p.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(); err != nil {
+			t.Fatalf("replica exited with %v after SIGTERM\n%s", err, logs())
+		}
+		if i == 0 {
+			time.Sleep(4 * time.Second) // the others run on and take the lease
+		}
+	}
+
+	rows, err := st.ReadDB().QueryContext(t.Context(), "SELECT check_id, kind, incident_id, delivered_at IS NOT NULL FROM outbox ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	undelivered := 0
+	for rows.Next() {
+		var id, kind string
+		var inc int64
+		var delivered bool
+		if err := rows.Scan(&id, &kind, &inc, &delivered); err != nil {
+			t.Fatal(err)
+		}
+		alert := kind
+		if kind == "resolved" {
+			alert = fmt.Sprintf("%s #%d", kind, inc)
+		}
+		want[id] = append(want[id], alert)
+		if !delivered {
+			undelivered++
+		}
+	}
+	rows.Close()
+	if undelivered > 0 {
+		t.Errorf("%d outbox rows undelivered after every replica stopped", undelivered)
+	}
+	slack.mu.Lock()
+	defer slack.mu.Unlock()
+	if other := slack.got["?"]; len(other) > 0 {
+		t.Errorf("Slack got messages that are no opened/resolved alert: %q", other)
+	}
+	for _, id := range ids {
+		if len(want[id]) < 6 {
+			t.Errorf("%s: only %d alerts enqueued: %v", id, len(want[id]), want[id])
+		}
+		if !slices.Equal(slack.got[id], want[id]) {
+			t.Errorf("%s: Slack received %v, the outbox holds %v", id, slack.got[id], want[id])
+		}
+		for i, a := range want[id] {
+			if kind := []string{"opened", "resolved"}[i%2]; !strings.HasPrefix(a, kind) {
+				t.Errorf("%s alert %d is %q, want %s (runs alternate fail and pass)", id, i, a, kind)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Log(logs())
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
