@@ -106,7 +106,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 
 	host, _ := os.Hostname()
 	replica := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
-	lease := scheduler.NewLease(st, "scheduler", replica, cfg.Scheduler.LeaseTTL, logger)
+	lease := scheduler.NewLease(st, scheduler.LeaseName, replica, cfg.Scheduler.LeaseTTL, logger)
 	// On PostgreSQL every replica schedules and claims ticks in the store;
 	// a SQLite store has one process, and the lease keeps a second one on
 	// the same file from scheduling. Either way the lease holder alone

@@ -30,6 +30,9 @@ type overviewData struct {
 	Groups   []checkGroup
 	Total    int // configured checks
 	Shown    int // checks that pass the filters
+	// Replicas share a PostgreSQL store's checks (none on SQLite); shown
+	// on the full page only, not polled.
+	Replicas []replicaRow
 }
 
 // overviewFilter is the overview's query: ?tag=&owner=&status=, and
@@ -174,6 +177,11 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 	}
 	data.Tags, data.Owners = sortedKeys(tags), sortedKeys(owners)
 	data.Version = data.version(s.versionSeed)
+	if !isHX(c) {
+		if data.Replicas, err = s.replicaRows(ctx); err != nil {
+			return overviewData{}, err
+		}
+	}
 	return data, nil
 }
 

@@ -15,7 +15,10 @@ const maxReadyLag = 60 * time.Second
 // {"store": "ok", "scheduler": "running", "lag_seconds": n} when the store
 // answers within 2 s and the scheduler is scheduling with ticks less than
 // 60 s late; otherwise 503 with what is wrong: store "unreachable",
-// scheduler "stopped" (none, not started, or stopping) or "lagging".
+// scheduler "stopped" (none, not started, or stopping) or "lagging". On a
+// PostgreSQL store it also lists "replicas": every replica seen in the last
+// 10 minutes with its id, last_seen, runs_last_minute, lag_seconds, alive
+// and leader (the lease holder).
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ready := true
 	storeState := "ok"
@@ -42,5 +45,13 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !ready {
 		c.Status(fiber.StatusServiceUnavailable)
 	}
-	return c.JSON(fiber.Map{"store": storeState, "scheduler": schedState, "lag_seconds": lag})
+	body := fiber.Map{"store": storeState, "scheduler": schedState, "lag_seconds": lag}
+	if s.store.Replicas() && storeState == "ok" {
+		// Every replica sharing the store, for a look at the spread; a
+		// store that fails here leaves the list out (the store answered).
+		if rows, err := s.replicaRows(ctx); err == nil {
+			body["replicas"] = rows
+		}
+	}
+	return c.JSON(body)
 }
