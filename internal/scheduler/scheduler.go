@@ -152,6 +152,7 @@ type Options struct {
 // use. Create it with New.
 type Scheduler struct {
 	slots      chan struct{}
+	tasks      chan func() // runs handed to idle workers (unbuffered)
 	leader     Leader
 	claims     Claimer // nil: one replica runs every tick (its leader's)
 	claimGrace time.Duration
@@ -236,6 +237,7 @@ func New(opts Options) *Scheduler {
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Scheduler{
 		slots:      make(chan struct{}, opts.MaxConcurrent),
+		tasks:      make(chan func()),
 		leader:     opts.Leader,
 		claims:     opts.Claims,
 		claimGrace: opts.ClaimGrace,
@@ -594,7 +596,7 @@ func (s *Scheduler) run(e *entry, scheduled time.Time, manual, claimed bool) {
 	s.emit(tick)
 
 	ctx, cancel := context.WithTimeoutCause(context.WithValue(s.base, tickKey{}, tick), e.job.Timeout, e.timeout)
-	s.call(ctx, e.job)
+	s.work(func() { s.call(ctx, e.job) })
 	interrupted := errors.Is(context.Cause(ctx), ErrInterrupted)
 	cancel()
 
@@ -605,6 +607,42 @@ func (s *Scheduler) run(e *entry, scheduled time.Time, manual, claimed bool) {
 		s.totals.Interrupted++
 	}
 	s.mu.Unlock()
+}
+
+// workerIdle is how long a worker goroutine waits for another run before
+// it exits.
+const workerIdle = time.Minute
+
+// work runs fn on a worker goroutine and waits for it. Workers outlive
+// runs (until idle for workerIdle), so the stack a run grew (a store
+// write goes deep) serves the next runs: a fresh goroutine per run spent
+// a seventh of serve's CPU growing and copying stacks. At most one worker
+// per run slot is busy, so there are at most MaxConcurrent of them.
+func (s *Scheduler) work(fn func()) {
+	done := make(chan struct{})
+	task := func() { defer close(done); fn() }
+	select {
+	case s.tasks <- task:
+	default:
+		go s.worker(task)
+	}
+	<-done
+}
+
+func (s *Scheduler) worker(task func()) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		task()
+		t.Reset(workerIdle)
+		select {
+		case task = <-s.tasks:
+		case <-t.C:
+			return
+		case <-s.stopCh: // runs still draining get workers of their own
+			return
+		}
+	}
 }
 
 // call runs job, turning a panic into a log line so one broken job cannot
