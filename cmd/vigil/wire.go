@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -68,13 +69,14 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
 	cfg    *config.Config
+	http   http.RoundTripper // the http checks' shared connection pool
 	mu     sync.Mutex
 	sqls   map[string]*datasource.SQL
 	queues map[string]*datasource.SQS
 }
 
 func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
+	return &sources{cfg: cfg, http: httpcheck.NewTransport(), sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
 }
 
 func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error) {
@@ -126,7 +128,7 @@ func (s *sources) Close() error {
 // build makes a runnable check from its configuration. A check that cannot
 // be built still runs: it reports status error with the reason.
 func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store) checks.Check {
-	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir}
+	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, HTTP: src.http}
 	if st != nil {
 		id := c.ID
 		deps.Previous = func(ctx context.Context) (checks.Result, bool, error) {
