@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigilhq/vigil/internal/store"
+)
+
+// maxBatch bounds the runs one Record transaction commits.
+const maxBatch = 64
+
+// committer commits the store work of concurrent Records together (group
+// commit): while one transaction runs, the Records that arrive queue up,
+// and the next transaction takes them all, one commit for many runs.
+// Each run keeps its guarantees: its state step, incident and outbox row
+// are written together or not at all, and Record returns only once its
+// transaction has committed. A batch never holds two runs of one check (a
+// later one waits for the next batch), and when a batch fails each of its
+// runs is tried again in a transaction of its own, so one run's failure
+// fails no other.
+//
+// The first Record to find no transaction running commits the queue; the
+// others wait for their result. When it is done and more have queued, it
+// hands the next batch to the oldest waiter, so no Record commits for
+// others longer than its own batch.
+type committer struct {
+	mu      sync.Mutex
+	queue   []*pending
+	running bool
+}
+
+// pending is one Record waiting for its transaction.
+type pending struct {
+	ev   *Event
+	now  time.Time
+	done chan result // buffered
+}
+
+type result struct {
+	err  error
+	lead bool // commit the next batch (the result comes after)
+}
+
+// commit stores p's run and returns when its transaction has committed (or
+// failed).
+func (c *committer) commit(ctx context.Context, e *Engine, p *pending) error {
+	p.done = make(chan result, 1)
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if !lead {
+		r := <-p.done
+		if !r.lead {
+			return r.err
+		}
+	}
+	c.mu.Lock()
+	batch := c.takeLocked()
+	c.mu.Unlock()
+	e.commitBatch(ctx, batch)
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].done <- result{lead: true}
+	} else {
+		c.running = false
+	}
+	c.mu.Unlock()
+	return (<-p.done).err
+}
+
+// takeLocked removes the next batch from the queue: the oldest runs, at
+// most maxBatch, at most one per check.
+func (c *committer) takeLocked() []*pending {
+	var batch, rest []*pending
+	seen := map[string]bool{}
+	for _, p := range c.queue {
+		if len(batch) == maxBatch || seen[p.ev.Check.ID] {
+			rest = append(rest, p)
+			continue
+		}
+		seen[p.ev.Check.ID] = true
+		batch = append(batch, p)
+	}
+	clear(c.queue)
+	c.queue = append(c.queue[:0], rest...)
+	// Lock check states in one order in every transaction, so batches of
+	// replicas sharing a PostgreSQL store cannot deadlock.
+	slices.SortFunc(batch, func(a, b *pending) int { return strings.Compare(a.ev.Check.ID, b.ev.Check.ID) })
+	return batch
+}
+
+// commitBatch stores the batch's runs in one transaction and sends each
+// its result.
+func (e *Engine) commitBatch(ctx context.Context, batch []*pending) {
+	before := make([]Event, len(batch))
+	earliest := batch[0].now
+	for i, p := range batch {
+		before[i] = *p.ev
+		if p.now.Before(earliest) {
+			earliest = p.now
+		}
+	}
+	err := e.store.WithTx(ctx, func(tx *store.Tx) error {
+		silences, err := tx.ActiveSilences(ctx, earliest)
+		if err != nil {
+			return err
+		}
+		for _, p := range batch {
+			if err := e.advance(ctx, tx, p.ev, p.now, silences); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, p := range batch {
+			e.finish(p, err)
+		}
+		return
+	}
+	// Find the run that failed: each on its own.
+	for i, p := range batch {
+		*p.ev = before[i]
+		err := e.store.WithTx(ctx, func(tx *store.Tx) error {
+			silences, err := tx.ActiveSilences(ctx, p.now)
+			if err != nil {
+				return err
+			}
+			return e.advance(ctx, tx, p.ev, p.now, silences)
+		})
+		e.finish(p, err)
+	}
+}
+
+// finish sends p its result. The channel has room: a run in a batch was
+// sent nothing else, or has already taken its lead signal.
+func (e *Engine) finish(p *pending, err error) {
+	p.done <- result{err: err}
+}
