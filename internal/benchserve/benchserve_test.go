@@ -91,6 +91,9 @@ func BenchmarkServe(b *testing.B) {
 					"%d of %d runs passed; %.0f log bytes/s",
 					tc.name, tc.checks, tc.kind, tc.store, tc.replicas, window, m.cpuPercent, percents(m.replicaCPU), mib(m.peakRSS), mib(m.windowRSS), mib(m.rssAnon), mib(m.rssFile),
 					m.checksPerSec, m.lastFirstRun.Seconds(), m.lastFirstRunServing.Seconds(), m.passed, m.runs, m.logBytesPerSec)
+				if m.logTail != "" {
+					b.Logf("%s: vigil logged in the window; the last lines:\n%s", tc.name, m.logTail)
+				}
 				if tc.store != "postgres" {
 					continue
 				}
@@ -156,6 +159,8 @@ type serveFigures struct {
 	runsPerReplica     map[string]int
 	spread             float64       // max/min of runsPerReplica
 	killedAfter        time.Duration // from the window's start to the kill
+
+	logTail string // the last lines vigil logged, when it logged in the window
 }
 
 // measureServe starts tc.replicas vigil serve processes with tc.checks
@@ -339,6 +344,9 @@ func measureServe(b *testing.B, bin string, tc benchCase, interval, window time.
 	f.windowRSS = windowRSS
 	f.rssAnon, f.rssFile = mem["RssAnon"], mem["RssFile"]
 	f.logBytesPerSec = float64(logs1-logs0) / elapsed.Seconds()
+	if logs1 > logs0 {
+		f.logTail = allLogs()
+	}
 	w0, w1 := wall0.UnixNano(), wall1.UnixNano()
 	err = db.QueryRow(q("SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END), 0) FROM runs WHERE started_at >= ? AND started_at < ?"), w0, w1).Scan(&f.runs, &f.passed)
 	if err != nil {

@@ -52,6 +52,8 @@ type Replicas struct {
 
 	mu   sync.Mutex
 	left bool
+
+	claims claimQueue
 }
 
 // NewReplicas returns the membership of replica id (unique per process)
@@ -93,9 +95,72 @@ func (r *Replicas) Prefers(job string) bool {
 // rendezvous is replica's score for job.
 func rendezvous(replica, job string) uint64 { return idHash(replica + "\x00" + job) }
 
-// Claim claims a tick in the store's tick claims.
+// maxClaims bounds the ticks one claim statement takes.
+const maxClaims = 500
+
+// Claim claims a tick in the store's tick claims. Claims made while
+// another is in the store queue up and go in the next statement together
+// (one commit, so one WAL flush on PostgreSQL, for many ticks): the first
+// caller to find none running claims the queue, and when it is done hands
+// the next batch to the oldest waiter.
 func (r *Replicas) Claim(ctx context.Context, job string, scheduled time.Time) (bool, error) {
-	return r.store.ClaimTick(ctx, job, scheduled, r.id)
+	me := &claimReq{tick: store.TickRef{CheckID: job, Scheduled: scheduled}, done: make(chan claimResult, 1)}
+	c := &r.claims
+	c.mu.Lock()
+	c.queue = append(c.queue, me)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if !lead {
+		res := <-me.done
+		if !res.lead {
+			return res.won, res.err
+		}
+	}
+	c.mu.Lock()
+	n := min(len(c.queue), maxClaims)
+	batch := slices.Clone(c.queue[:n])
+	c.queue = slices.Delete(c.queue, 0, n)
+	c.mu.Unlock()
+	ticks := make([]store.TickRef, len(batch))
+	for i, q := range batch {
+		ticks[i] = q.tick
+	}
+	won, err := r.store.ClaimTicks(ctx, r.id, ticks)
+	for i, q := range batch {
+		res := claimResult{err: err}
+		if err == nil {
+			res.won = won[i]
+		}
+		q.done <- res // room: q was sent nothing else, or took its lead signal
+	}
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].done <- claimResult{lead: true}
+	} else {
+		c.running = false
+	}
+	c.mu.Unlock()
+	res := <-me.done
+	return res.won, res.err
+}
+
+// claimQueue holds the claims waiting for a statement.
+type claimQueue struct {
+	mu      sync.Mutex
+	queue   []*claimReq
+	running bool
+}
+
+type claimReq struct {
+	tick store.TickRef
+	done chan claimResult // buffered
+}
+
+type claimResult struct {
+	won  bool
+	err  error
+	lead bool // claim the next batch (the result comes after)
 }
 
 // ClaimOpen claims unclaimed ticks in one statement.

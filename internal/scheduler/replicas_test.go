@@ -296,3 +296,60 @@ func TestBusyReplicaHoldsNoClaim(t *testing.T) {
 		t.Errorf("free replica stats: %+v, want ticks taken over and runs in the last minute", st)
 	}
 }
+
+// stallingClaimer holds each Claim until released, to stop the scheduler
+// while a claim is in the store.
+type stallingClaimer struct {
+	*scheduler.Replicas
+	claiming chan struct{}
+	release  chan struct{}
+}
+
+func (c stallingClaimer) Claim(ctx context.Context, job string, scheduled time.Time) (bool, error) {
+	c.claiming <- struct{}{}
+	<-c.release
+	return c.Replicas.Claim(ctx, job, scheduled)
+}
+
+// TestClaimedTickRunsThroughShutdown: a tick this replica claimed while
+// shutdown began still runs (and shutdown waits for it), since no other
+// replica will run a tick claimed here; dropping it would lose it.
+func TestClaimedTickRunsThroughShutdown(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(context.Background(), "postgres", testdb.Postgres(t).DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := stallingClaimer{scheduler.NewReplicas(st, "only", 3*time.Second, nil), make(chan struct{}, 1), make(chan struct{})}
+	log := newRunLog()
+	s := scheduler.New(scheduler.Options{Claims: c})
+	for _, j := range recordingJobs(1, time.Second, log, "only") {
+		if err := s.Add(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Start()
+	select {
+	case <-c.claiming:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no tick was claimed")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- s.Stop(ctx)
+	}()
+	waitFor(t, 5*time.Second, "shutdown to begin", func() bool { return !s.Stats().Scheduling })
+	close(c.release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if ticks, _ := log.ticks("check-00"); len(ticks) != 1 {
+		t.Errorf("the claimed tick ran %d times, want once", len(ticks))
+	}
+	if st := s.Stats(); st.Dropped != 0 {
+		t.Errorf("dropped %d ticks, want none (the claimed one runs)", st.Dropped)
+	}
+}

@@ -42,7 +42,8 @@
 // no other replica runs it meanwhile; one that finds its last tick still
 // waiting for a slot here is left to the others. RunNow claims nothing.
 //
-// Shutdown. Stop drops ticks still waiting for a slot, waits for runs until
+// Shutdown. Stop drops ticks still waiting for a slot (but runs a tick this
+// replica has already claimed: no other replica would), waits for runs until
 // its context ends, then cancels them (context.Cause is ErrInterrupted) and
 // waits for them to return: a Run must return soon after its ctx is done.
 package scheduler
@@ -540,13 +541,20 @@ func (s *Scheduler) acceptLocked(e *entry, scheduled time.Time, manual, claimed 
 
 // run waits for a slot, then (in replica mode) claims the tick, then runs
 // e's job with its timeout.
+//
+// A tick this replica has claimed runs even when Stop begins meanwhile (Stop
+// waits for it like any run): no other replica will run it.
 func (s *Scheduler) run(e *entry, scheduled time.Time, manual, claimed bool) {
 	defer s.runs.Done()
-	select {
-	case s.slots <- struct{}{}:
-	case <-s.stopCh:
-		s.drop(e, scheduled, manual)
-		return
+	if claimed {
+		s.slots <- struct{}{}
+	} else {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.stopCh:
+			s.drop(e, scheduled, manual)
+			return
+		}
 	}
 	defer func() { <-s.slots }()
 
@@ -556,11 +564,20 @@ func (s *Scheduler) run(e *entry, scheduled time.Time, manual, claimed bool) {
 		notRun = NotLeader
 	}
 	if !manual && !claimed && s.claims != nil && notRun == "" {
-		notRun = s.claim(e.job.ID, scheduled)
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping {
+			s.drop(e, scheduled, manual)
+			return
+		}
+		if notRun = s.claim(e.job.ID, scheduled); notRun == "" {
+			claimed = true
+		}
 	}
 
 	s.mu.Lock()
-	if s.stopping {
+	if s.stopping && !claimed {
 		s.mu.Unlock()
 		s.drop(e, scheduled, manual)
 		return
@@ -773,9 +790,8 @@ func (s *Scheduler) takeOver() {
 	cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
-		return
-	}
+	// Ticks won are run even when Stop has begun: Stop waits for the runs
+	// only once this sweep has returned.
 	if err != nil {
 		s.log.Warn("scheduler: claim ticks kept aside", "ticks", len(ask), "err", err)
 		for _, a := range asked {

@@ -63,28 +63,6 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	return holder, time.Unix(0, exp).UTC(), nil
 }
 
-const claimTickSQL = `INSERT INTO tick_claims (scheduled_at, check_id, holder) VALUES (?, ?, ?)
-	ON CONFLICT (scheduled_at, check_id) DO NOTHING`
-
-// ClaimTick records that holder runs checkID's tick scheduled at
-// scheduled. It reports false when some replica already claimed that tick,
-// so no tick runs twice even while leadership changes hands.
-func (s *Store) ClaimTick(ctx context.Context, checkID string, scheduled time.Time, holder string) (bool, error) {
-	at, err := timeValue(scheduled)
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	res, err := s.writeFixed(ctx, claimTickSQL, at, cleanText(checkID), holder)
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	return n == 1, nil
-}
-
 // PruneTickClaims deletes claims for ticks scheduled before before (a
 // range of the claims' key).
 func (s *Store) PruneTickClaims(ctx context.Context, before time.Time) (int64, error) {

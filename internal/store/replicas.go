@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -127,6 +128,85 @@ UNION ALL
 SELECT o.check_id, o.scheduled_at, FALSE FROM open o
 	WHERE NOT EXISTS (SELECT 1 FROM won w WHERE w.scheduled_at = o.scheduled_at AND w.check_id = o.check_id)`
 
+// claimTicksSQL claims the ticks given as two arrays for a holder and
+// returns those it claimed.
+const claimTicksSQL = `INSERT INTO tick_claims (scheduled_at, check_id, holder)
+	SELECT c.scheduled_at, c.check_id, $3 FROM unnest($1::text[], $2::bigint[]) AS c(check_id, scheduled_at)
+	ON CONFLICT DO NOTHING RETURNING check_id, scheduled_at`
+
+// ClaimTicks claims ticks for holder in one statement (one commit for
+// many claims) and reports for each whether holder now holds it: false
+// when another replica claimed it first. It is for replicas sharing a
+// PostgreSQL store (ErrNoReplicas on SQLite).
+func (s *Store) ClaimTicks(ctx context.Context, holder string, ticks []TickRef) ([]bool, error) {
+	if !s.d.replicas {
+		return nil, fmt.Errorf("store: claim ticks: %w", ErrNoReplicas)
+	}
+	ids, ats, err := tickArrays(ticks)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[tickKey]int, len(ticks))
+	for i := range ticks {
+		index[tickKey{ids[i], ats[i]}] = i
+	}
+	won := make([]bool, len(ticks))
+	err = scanTicks(s.write.QueryContext(ctx, claimTicksSQL, ids, ats, holder))(func(id string, at int64, _ bool) {
+		if i, ok := index[tickKey{id, at}]; ok {
+			won[i] = true
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim ticks: %w", err)
+	}
+	return won, nil
+}
+
+type tickKey struct {
+	id string
+	at int64
+}
+
+// tickArrays returns the ticks' check ids (cleaned as stored) and times.
+func tickArrays(ticks []TickRef) ([]string, []int64, error) {
+	ids := make([]string, len(ticks))
+	ats := make([]int64, len(ticks))
+	for i, t := range ticks {
+		v, err := timeValue(t.Scheduled)
+		if err != nil || !v.Valid {
+			return nil, nil, fmt.Errorf("store: claim ticks: %s tick %v out of range", t.CheckID, t.Scheduled)
+		}
+		ids[i], ats[i] = cleanText(t.CheckID), v.Int64
+	}
+	return ids, ats, nil
+}
+
+// scanTicks calls fn for each (check_id, scheduled_at[, flag]) row of a
+// claim statement and closes the rows.
+func scanTicks(rows *sql.Rows, err error) func(fn func(id string, at int64, flag bool)) error {
+	return func(fn func(string, int64, bool)) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var at int64
+			var flag bool
+			dest := []any{&id, &at, &flag}[:len(cols)]
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			fn(id, at, flag)
+		}
+		return rows.Err()
+	}
+}
+
 // ClaimOpenTicks claims for holder at most limit of ticks that no replica
 // has claimed yet, oldest first, in one statement. It returns the ticks it
 // claimed and those that are still unclaimed (beyond limit); every other
@@ -139,36 +219,20 @@ func (s *Store) ClaimOpenTicks(ctx context.Context, holder string, ticks []TickR
 	if len(ticks) == 0 {
 		return nil, nil, nil
 	}
-	ids := make([]string, len(ticks))
-	ats := make([]int64, len(ticks))
-	for i, t := range ticks {
-		v, err := timeValue(t.Scheduled)
-		if err != nil || !v.Valid {
-			return nil, nil, fmt.Errorf("store: claim ticks: %s tick %v out of range", t.CheckID, t.Scheduled)
-		}
-		ids[i], ats[i] = cleanText(t.CheckID), v.Int64
-	}
-	rows, err := s.write.QueryContext(ctx, claimOpenSQL, ids, ats, holder, max(limit, 0))
+	ids, ats, err := tickArrays(ticks)
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: claim ticks: %w", err)
+		return nil, nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t TickRef
-		var at int64
-		var claimed bool
-		if err := rows.Scan(&t.CheckID, &at, &claimed); err != nil {
-			return nil, nil, fmt.Errorf("store: claim ticks: %w", err)
-		}
-		t.Scheduled = time.Unix(0, at)
+	err = scanTicks(s.write.QueryContext(ctx, claimOpenSQL, ids, ats, holder, max(limit, 0)))(func(id string, at int64, claimed bool) {
+		t := TickRef{CheckID: id, Scheduled: time.Unix(0, at)}
 		if claimed {
 			won = append(won, t)
 		} else {
 			open = append(open, t)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("store: claim ticks: %w", err)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: claim open ticks: %w", err)
 	}
 	return won, open, nil
 }
