@@ -23,15 +23,24 @@ const maxBatch = 64
 // runs is tried again in a transaction of its own, so one run's failure
 // fails no other.
 //
-// The first Record to find no transaction running commits the queue; the
-// others wait for their result. When it is done and more have queued, it
-// hands the next batch to the oldest waiter, so no Record commits for
-// others longer than its own batch.
+// A Record that finds fewer than parallel transactions running commits
+// the queue; the others wait for their result. When it is done and more
+// have queued, it hands the next batch to the oldest waiter, so no Record
+// commits for others longer than its own batch. SQLite has one writer, so
+// one transaction runs at a time; PostgreSQL runs a few at once (each
+// batch's statements go one after another on one connection).
 type committer struct {
-	mu      sync.Mutex
-	queue   []*pending
-	running bool
+	mu       sync.Mutex
+	queue    []*pending
+	running  int
+	parallel int // at least 1
 }
+
+// Transactions of Records at once: PostgreSQL's, and SQLite's one writer.
+const (
+	parallelPostgres = 4
+	parallelSQLite   = 1
+)
 
 // pending is one Record waiting for its transaction.
 type pending struct {
@@ -50,35 +59,39 @@ type result struct {
 func (c *committer) commit(ctx context.Context, e *Engine, p *pending) error {
 	p.done = make(chan result, 1)
 	c.mu.Lock()
-	c.queue = append(c.queue, p)
-	lead := !c.running
-	c.running = true
-	c.mu.Unlock()
-	if !lead {
+	if c.running >= max(c.parallel, 1) {
+		c.queue = append(c.queue, p)
+		c.mu.Unlock()
 		r := <-p.done
 		if !r.lead {
 			return r.err
 		}
+		c.mu.Lock() // taken off the queue with its lead signal; running counts it
+	} else {
+		c.running++
 	}
-	c.mu.Lock()
-	batch := c.takeLocked()
+	batch := c.takeLocked(p)
 	c.mu.Unlock()
 	e.commitBatch(ctx, batch)
 	c.mu.Lock()
 	if len(c.queue) > 0 {
-		c.queue[0].done <- result{lead: true}
+		next := c.queue[0]
+		c.queue = c.queue[1:]
+		next.done <- result{lead: true}
 	} else {
-		c.running = false
+		c.running--
 	}
 	c.mu.Unlock()
 	return (<-p.done).err
 }
 
-// takeLocked removes the next batch from the queue: the oldest runs, at
-// most maxBatch, at most one per check.
-func (c *committer) takeLocked() []*pending {
-	var batch, rest []*pending
-	seen := map[string]bool{}
+// takeLocked returns the next batch: first, then the oldest queued runs,
+// at most maxBatch, at most one per check, in check order; it removes
+// them from the queue.
+func (c *committer) takeLocked(first *pending) []*pending {
+	batch := []*pending{first}
+	seen := map[string]bool{first.ev.Check.ID: true}
+	rest := c.queue[:0]
 	for _, p := range c.queue {
 		if len(batch) == maxBatch || seen[p.ev.Check.ID] {
 			rest = append(rest, p)
@@ -87,10 +100,11 @@ func (c *committer) takeLocked() []*pending {
 		seen[p.ev.Check.ID] = true
 		batch = append(batch, p)
 	}
-	clear(c.queue)
-	c.queue = append(c.queue[:0], rest...)
-	// Lock check states in one order in every transaction, so batches of
-	// replicas sharing a PostgreSQL store cannot deadlock.
+	clear(c.queue[len(rest):])
+	c.queue = rest
+	// Lock check states in one order in every transaction, so concurrent
+	// batches (here or on other replicas sharing a PostgreSQL store)
+	// cannot deadlock.
 	slices.SortFunc(batch, func(a, b *pending) int { return strings.Compare(a.ev.Check.ID, b.ev.Check.ID) })
 	return batch
 }

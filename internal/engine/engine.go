@@ -175,7 +175,7 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 	if o.SinkTimeout <= 0 {
 		o.SinkTimeout = DefaultSinkTimeout
 	}
-	return &Engine{
+	e := &Engine{
 		store:         s,
 		sinks:         slices.Clone(sinks),
 		now:           o.Now,
@@ -185,7 +185,12 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 		sinkTimeout:   o.SinkTimeout,
 		onSinkError:   o.OnSinkError,
 		sinkErrors:    map[string]int64{},
+		commits:       committer{parallel: parallelSQLite},
 	}
+	if s != nil && s.Replicas() {
+		e.commits.parallel = parallelPostgres
+	}
+	return e
 }
 
 // Record stores a run's result, advances its check's state machine,
