@@ -111,7 +111,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	// a SQLite store has one process, and the lease keeps a second one on
 	// the same file from scheduling. Either way the lease holder alone
 	// does the singleton duties (Slack delivery, reminders, retention).
-	schedOpts := scheduler.Options{Logger: logger, OnTick: sig.schedulerTick}
+	schedOpts := scheduler.Options{Logger: logger, OnTick: sig.schedulerTick, MaxConcurrent: cfg.Scheduler.MaxConcurrent}
 	var replicas *scheduler.Replicas
 	if st.Replicas() {
 		replicas = scheduler.NewReplicas(st, replica, cfg.Scheduler.LeaseTTL, logger)

@@ -774,7 +774,10 @@ type logTail struct {
 	mu    sync.Mutex
 	n     int64
 	lines []string
+	msgs  map[string]int // lines by msg="..."
 }
+
+var logMsg = regexp.MustCompile(`level=(\w+) msg="([^"]*)"`)
 
 // read consumes r, closing serving once vigil logs that it serves.
 func (l *logTail) read(r io.Reader, serving chan<- struct{}) {
@@ -786,6 +789,12 @@ func (l *logTail) read(r io.Reader, serving chan<- struct{}) {
 		l.mu.Lock()
 		l.n += int64(len(line)) + 1
 		l.lines = append(l.lines, line)
+		if m := logMsg.FindStringSubmatch(line); m != nil {
+			if l.msgs == nil {
+				l.msgs = map[string]int{}
+			}
+			l.msgs[m[1]+" "+m[2]]++
+		}
 		if len(l.lines) > 40 {
 			l.lines = l.lines[len(l.lines)-20:]
 		}
@@ -806,5 +815,10 @@ func (l *logTail) bytes() int64 {
 func (l *logTail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
+	var counts []string
+	for m, n := range l.msgs {
+		counts = append(counts, fmt.Sprintf("%7d  %s", n, m))
+	}
+	slices.Sort(counts)
+	return "lines logged by message:\n" + strings.Join(counts, "\n") + "\nlast lines:\n" + strings.Join(l.lines, "\n")
 }
