@@ -311,6 +311,11 @@ func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.
 	if err := tx.SaveCheckState(ctx, next); err != nil {
 		return err
 	}
+	if len(r.Keys) == 0 && !st.LastRunHasKeys {
+		// No key failing now or in the previous run: nothing to look up.
+		ev.Changes = store.KeyChanges{New: []string{}, Still: []string{}, Fixed: []string{}, Unknown: []string{}}
+		return nil
+	}
 	ev.Changes, err = tx.KeyChanges(ctx, runID)
 	return err
 }

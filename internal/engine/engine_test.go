@@ -828,3 +828,30 @@ func TestGroupCommitKeepsRunsApart(t *testing.T) {
 		t.Errorf("the bad run left a stored run: %v", err)
 	}
 }
+
+// TestKeyChangesAfterRunRecordedElsewhere: a passing run fixes the keys of
+// the check's previous run even when that run was stored outside the
+// engine (vigil run --once writes runs directly), so skipping the key
+// lookup for runs without keys must not skip this one.
+func TestKeyChangesAfterRunRecordedElsewhere(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			s := openStore(t, driver)
+			e := engine.New(s, nil, engine.Options{})
+			c := info("api", 1, 1)
+			record(t, e, c, result(checks.Pass, 0))
+			if _, err := s.RecordResult(t.Context(), checks.Result{Check: "api", Kind: "sql", Status: checks.Fail, Violations: 2,
+				Keys: []string{"k1", "k2"}, StartedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			ev := record(t, e, c, result(checks.Pass, 0))
+			if !slices.Equal(ev.Changes.Fixed, []string{"k1", "k2"}) {
+				t.Errorf("fixed = %v, want the keys of the run stored outside the engine", ev.Changes.Fixed)
+			}
+			ev = record(t, e, c, result(checks.Pass, 0))
+			if len(ev.Changes.Fixed)+len(ev.Changes.New) != 0 {
+				t.Errorf("changes after two clean runs = %+v", ev.Changes)
+			}
+		})
+	}
+}
