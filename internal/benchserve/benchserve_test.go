@@ -92,7 +92,7 @@ func BenchmarkServe(b *testing.B) {
 					tc.name, tc.checks, tc.kind, tc.store, tc.replicas, window, m.cpuPercent, percents(m.replicaCPU), mib(m.peakRSS), mib(m.windowRSS), mib(m.rssAnon), mib(m.rssFile),
 					m.checksPerSec, m.lastFirstRun.Seconds(), m.lastFirstRunServing.Seconds(), m.passed, m.runs, m.logBytesPerSec)
 				if m.logTail != "" {
-					defer b.Logf("%s: vigil logged in the window:\n%s", tc.name, m.logTail)
+					defer b.Logf("%s: lines vigil logged, by message: %s", tc.name, m.logTail)
 				}
 				if tc.store != "postgres" {
 					continue
@@ -347,7 +347,7 @@ func measureServe(b *testing.B, bin string, tc benchCase, interval, window time.
 	if logs1 > logs0 {
 		var sb strings.Builder
 		for i, l := range logs {
-			fmt.Fprintf(&sb, "replica %d:\n%s\n", i, l.counts())
+			fmt.Fprintf(&sb, "replica %d: %s; ", i, l.counts())
 		}
 		f.logTail = sb.String()
 	}
@@ -828,8 +828,8 @@ func (l *logTail) counts() string {
 	defer l.mu.Unlock()
 	var counts []string
 	for m, n := range l.msgs {
-		counts = append(counts, fmt.Sprintf("%7d  %s", n, m))
+		counts = append(counts, fmt.Sprintf("%d× %s", n, m))
 	}
 	slices.Sort(counts)
-	return strings.Join(counts, "\n")
+	return strings.Join(counts, ", ")
 }

@@ -13,6 +13,12 @@ import (
 // maxBatch bounds the runs one Record transaction commits.
 const maxBatch = 64
 
+// commitLinger is how long the Record that commits a batch waits for more
+// to join it (unless the batch is full): a thousand checks every 10s
+// record a run every 10ms, so without it most batches would hold one run.
+// It delays each Record (not its check's run) by that much at most.
+const commitLinger = 10 * time.Millisecond
+
 // committer commits the store work of concurrent Records together (group
 // commit): while one transaction runs, the Records that arrive queue up,
 // and the next transaction takes them all, one commit for many runs.
@@ -23,17 +29,19 @@ const maxBatch = 64
 // runs is tried again in a transaction of its own, so one run's failure
 // fails no other.
 //
-// A Record that finds fewer than parallel transactions running commits
-// the queue; the others wait for their result. When it is done and more
+// A Record that finds no batch gathering and fewer than parallel
+// transactions running leads a batch: it waits commitLinger for others to
+// queue, then commits them with its own; the others wait for their result. When it is done and more
 // have queued, it hands the next batch to the oldest waiter, so no Record
 // commits for others longer than its own batch. SQLite has one writer, so
 // one transaction runs at a time; PostgreSQL runs a few at once (each
 // batch's statements go one after another on one connection).
 type committer struct {
-	mu       sync.Mutex
-	queue    []*pending
-	running  int
-	parallel int // at least 1
+	mu        sync.Mutex
+	queue     []*pending
+	running   int  // batches gathering or committing
+	gathering bool // a batch is gathering: new Records join the queue it takes
+	parallel  int  // at least 1
 }
 
 // Transactions of Records at once: PostgreSQL's, and SQLite's one writer.
@@ -59,7 +67,7 @@ type result struct {
 func (c *committer) commit(ctx context.Context, e *Engine, p *pending) error {
 	p.done = make(chan result, 1)
 	c.mu.Lock()
-	if c.running >= max(c.parallel, 1) {
+	if c.gathering || c.running >= max(c.parallel, 1) {
 		c.queue = append(c.queue, p)
 		c.mu.Unlock()
 		r := <-p.done
@@ -70,11 +78,19 @@ func (c *committer) commit(ctx context.Context, e *Engine, p *pending) error {
 	} else {
 		c.running++
 	}
+	// Gather: the Records arriving meanwhile join this batch.
+	c.gathering = true
+	if len(c.queue) < maxBatch-1 {
+		c.mu.Unlock()
+		time.Sleep(commitLinger)
+		c.mu.Lock()
+	}
 	batch := c.takeLocked(p)
+	c.gathering = false
 	c.mu.Unlock()
 	e.commitBatch(ctx, batch)
 	c.mu.Lock()
-	if len(c.queue) > 0 {
+	if len(c.queue) > 0 && !c.gathering {
 		next := c.queue[0]
 		c.queue = c.queue[1:]
 		next.done <- result{lead: true}
