@@ -75,9 +75,17 @@ type Result struct {
 	Keys          []string `json:"-"`
 	KeysTruncated bool     `json:"-"`
 	// Metrics carries kind-specific numbers a later run may need (for
-	// example each DLQ's depth, to compute inflow). Keys are kind-defined.
+	// example each DLQ's depth, to compute inflow). Keys are kind-defined,
+	// except MetricMeasure.
 	Metrics map[string]float64 `json:"-"`
 }
+
+// MetricMeasure is the key of Result.Metrics under which a kind reports
+// its own measure of a run, the number the dashboard charts beside the
+// violations: the total depth of the dead-letter queues (sqs_dlq), the
+// response latency in milliseconds (http), the age in seconds of the
+// stalest load (freshness). Kinds without one leave it out.
+const MetricMeasure = "measure"
 
 // Check is a configured instance of a kind, ready to run.
 type Check interface {

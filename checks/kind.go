@@ -2,8 +2,8 @@ package checks
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"time"
@@ -13,6 +13,7 @@ import (
 const (
 	NeedsSQL  = "sql" // a postgres, mysql or sqlite datasource
 	NeedsSQS  = "sqs"
+	NeedsS3   = "s3"
 	NeedsNone = ""
 )
 
@@ -21,7 +22,7 @@ const (
 type Kind struct {
 	Name string
 	// Needs is the datasource a check of this kind requires: NeedsSQL,
-	// NeedsSQS or NeedsNone.
+	// NeedsSQS, NeedsS3 or NeedsNone.
 	Needs string
 	// NewSpec returns a pointer to an empty kind-specific configuration. The
 	// config loader decodes the check's YAML mapping into it strictly (yaml
@@ -37,6 +38,19 @@ type Spec interface {
 	// Build makes a runnable check. It is called only on a spec whose
 	// Validate reported no problem.
 	Build(deps Deps) (Check, error)
+}
+
+// SpecSecrets is implemented by a Spec whose configuration holds secrets
+// (credentials in a header or a URL). Secrets returns them, so that vigil
+// masks them wherever they might appear: script-log records, pages, logs.
+type SpecSecrets interface {
+	Secrets() []string
+}
+
+// Prober is a Spec that can check its configuration against its live
+// datasource (vigil validate --connect), reading it as a run does.
+type Prober interface {
+	Probe(ctx context.Context, deps Deps) []Problem
 }
 
 // SpecEnv is what validation may consult.
@@ -68,6 +82,9 @@ type Deps struct {
 	// Queues is the check's datasource when the kind needs NeedsSQS; its
 	// concrete type belongs to the sqs_dlq kind's adapter.
 	Queues any
+	// Buckets is the check's datasource when the kind needs NeedsS3; its
+	// concrete type belongs to the s3_freshness kind's adapter.
+	Buckets any
 	// Previous returns the latest recorded result of this check (for kinds
 	// that compare with the last run); ok is false when there is none.
 	Previous func(ctx context.Context) (r Result, ok bool, err error)
@@ -75,6 +92,17 @@ type Deps struct {
 	// requests share (keep-alive across checks); nil: each check makes its
 	// own connections.
 	HTTP http.RoundTripper
+	// Logger receives what a run notices besides its result (for example
+	// an endorsements rule that can never match). Nil discards it.
+	Logger *slog.Logger
+}
+
+// Log returns d.Logger, or a logger that discards everything when it is nil.
+func (d Deps) Log() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }
 
 // SQLSource is a database a check validates. Implementations never write.
@@ -84,9 +112,10 @@ type SQLSource interface {
 	// Driver is "postgres", "mysql" or "sqlite".
 	Driver() string
 	// ReadOnly runs fn inside a READ ONLY transaction whose statements time
-	// out after timeout (and whose context is cancelled then). The returned
-	// error names the datasource.
-	ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// out after timeout (and whose context is cancelled then), and rolls it
+	// back. fn queries it only through EachRow. The returned error names the
+	// datasource.
+	ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx context.Context, tx *Tx) error) error
 	// QuoteIdent quotes an identifier for this driver.
 	QuoteIdent(name string) string
 }

@@ -106,7 +106,7 @@ func refs(t *testing.T, doc any, namespace string, vars map[string]string) []ref
 						}
 						r := ref{metric: name, tags: map[string][]string{}, query: s}
 						for _, term := range termRE.Split(m[2], -1) {
-							term = strings.TrimPrefix(strings.TrimSpace(term), "!")
+							term = strings.TrimPrefix(strings.Trim(strings.TrimSpace(term), "()"), "!")
 							switch {
 							case term == "*" || term == "":
 							case strings.HasPrefix(term, "$"):

@@ -5,7 +5,6 @@ package duplicates
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,16 +29,16 @@ const maxListedIDs = 10
 // Spec is the kind-specific configuration of a duplicates check.
 type Spec struct {
 	// Query returns the rows to examine.
-	Query string `yaml:"query"`
+	Query string `yaml:"query" jsonschema:"required"`
 	// KeyColumns name the columns forming the business key.
-	KeyColumns []string `yaml:"key_columns"`
+	KeyColumns []string `yaml:"key_columns" jsonschema:"required,minItems=1"`
 	// IDColumn names the row id column (default "id").
 	IDColumn string `yaml:"id_column"`
 	// AtColumn names the write-time column (default "at").
 	AtColumn string `yaml:"at_column"`
 	// Window is how close two writes of one key must be to count as a race
 	// (inclusive). Required; 0s means identical timestamps only.
-	Window *time.Duration `yaml:"window"`
+	Window *time.Duration `yaml:"window" jsonschema:"required"`
 
 	checks.Thresholds `yaml:",inline"`
 }
@@ -123,7 +122,7 @@ type check struct {
 // missing, or an at value cannot be read as a timestamp.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	rows := timeline.New()
-	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		var keyIdx []int
 		var idIdx, atIdx int
 		var key, id []byte

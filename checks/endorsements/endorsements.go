@@ -5,6 +5,7 @@
 package endorsements
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -18,12 +19,12 @@ var Kind = checks.Kind{Name: "endorsements", Needs: checks.NeedsSQL, NewSpec: fu
 // Spec is an endorsements check's configuration.
 type Spec struct {
 	// Rules is the path of the rules file, relative to the config file.
-	Rules string `yaml:"rules"`
+	Rules string `yaml:"rules" jsonschema:"required"`
 	// PoliciesQuery returns policy_id, transaction_type, reissue_of and any
 	// attribute columns; only the policies it returns are validated.
-	PoliciesQuery string `yaml:"policies_query"`
+	PoliciesQuery string `yaml:"policies_query" jsonschema:"required"`
 	// EndorsementsQuery returns policy_id and endorsement, one row per copy.
-	EndorsementsQuery string `yaml:"endorsements_query"`
+	EndorsementsQuery string `yaml:"endorsements_query" jsonschema:"required"`
 	// AttributesQuery (optional) returns policy_id, name and value.
 	AttributesQuery   string `yaml:"attributes_query"`
 	checks.Thresholds `yaml:",inline"`
@@ -75,12 +76,38 @@ func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {
 		return nil, fmt.Errorf("endorsements: build: %w", errors.Join(errs...))
 	}
 	return &check{
+		id:         deps.CheckID,
 		src:        deps.SQL,
 		timeout:    deps.Timeout,
 		rules:      rules,
+		rulesFile:  s.rulesPath(deps.BaseDir),
+		log:        deps.Log(),
 		policies:   s.PoliciesQuery,
 		endorse:    s.EndorsementsQuery,
 		attributes: s.AttributesQuery,
 		thresholds: s.Thresholds,
 	}, nil
+}
+
+// Probe reads policies_query and attributes_query (read-only, as a run
+// does) and reports each when key that names neither a column of
+// policies_query nor an attribute attributes_query returned, at its line
+// in the rules file. A query that fails is reported too.
+func (s *Spec) Probe(ctx context.Context, deps checks.Deps) []checks.Problem {
+	built, err := s.Build(deps)
+	if err != nil {
+		return []checks.Problem{{Msg: err.Error()}}
+	}
+	c := built.(*check)
+	var coll checks.Collector
+	st, err := c.read(ctx, &coll, false)
+	if err != nil {
+		return []checks.Problem{{Msg: err.Error()}}
+	}
+	var ps []checks.Problem
+	for _, u := range st.unmatchable() {
+		ps = append(ps, checks.Problem{File: c.rulesFile, Line: u.line, Msg: fmt.Sprintf(
+			"rule %s: when key %q is neither a column of policies_query nor an attribute name in attributes_query: the rule never applies", u.code, u.key)})
+	}
+	return ps
 }

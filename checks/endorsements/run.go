@@ -2,8 +2,8 @@ package endorsements
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,13 +14,16 @@ import (
 
 // check is a built endorsements check.
 type check struct {
+	id         string
 	src        checks.SQLSource
 	timeout    time.Duration
 	rules      []rule
+	rulesFile  string
 	policies   string
 	endorse    string
 	attributes string
 	thresholds checks.Thresholds
+	log        *slog.Logger
 
 	// sizes remembers how many ids (and bytes of them) the last run saw, so
 	// the next one allocates its tables once instead of growing them.
@@ -32,16 +35,33 @@ type sizeHint struct{ ids, arena int }
 // Run reads the policies, their attributes and their endorsements in one
 // read-only transaction and reports each missing requirement. It returns an
 // error (naming the query and the cause) when a query fails, is refused or
-// lacks a required column.
+// lacks a required column. Each when key that can never match (see
+// unmatchable) is logged as a warning.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	var coll checks.Collector
+	st, err := c.read(ctx, &coll, true)
+	if err != nil {
+		return checks.Result{}, err
+	}
+	for _, u := range st.unmatchable() {
+		c.log.Warn("endorsements: a when key names no column of policies_query and no attribute in attributes_query: the rule never applies",
+			"check", c.id, "code", u.code, "key", u.key, "rules", fmt.Sprintf("%s:%d", c.rulesFile, u.line))
+	}
+	c.sizes.Store(&sizeHint{ids: st.ids.Len(), arena: st.ids.ArenaLen()})
+	st.evaluate(&coll)
+	return coll.Result(c.thresholds.Status(coll.Count())), nil
+}
+
+// read runs policies_query, attributes_query and (withEndorsements)
+// endorsements_query in one read-only transaction.
+func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsements bool) (*state, error) {
 	hint := sizeHint{}
 	if h := c.sizes.Load(); h != nil {
 		hint = *h
 	}
 	st := newState(c.rules, c.attributes != "", hint)
-	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
-		if err := checks.EachRow(ctx, tx, c.policies, st.policyRow(&coll)); err != nil {
+	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
+		if err := checks.EachRow(ctx, tx, c.policies, st.policyRow(coll)); err != nil {
 			return fmt.Errorf("policies_query: %w", err)
 		}
 		if c.attributes != "" {
@@ -49,18 +69,16 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 				return fmt.Errorf("attributes_query: %w", err)
 			}
 		}
+		if !withEndorsements {
+			return nil
+		}
 		st.startCounting()
 		if err := checks.EachRow(ctx, tx, c.endorse, st.endorsementRow()); err != nil {
 			return fmt.Errorf("endorsements_query: %w", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return checks.Result{}, err
-	}
-	c.sizes.Store(&sizeHint{ids: st.ids.Len(), arena: st.ids.ArenaLen()})
-	st.evaluate(&coll)
-	return coll.Result(c.thresholds.Status(coll.Count())), nil
+	return st, err
 }
 
 // Per-policy transaction states (txn[i]): a policy only named as a reissue
@@ -143,7 +161,8 @@ type whenCond struct {
 	code   string
 	line   int
 	values valueSet
-	column int // index in policies_query's columns, or -1 for an attribute
+	column int  // index in policies_query's columns, or -1 for an attribute
+	seen   bool // an attribute of this name came in attributes_query
 }
 
 // state is what a run keeps while it streams the queries: one dense index
@@ -316,9 +335,6 @@ func (st *state) attributeRow() func(cols []string, vals []any) error {
 			}
 			colID, colName, colValue, first = idx["policy_id"], idx["name"], idx["value"], false
 		}
-		if vals[colValue] == nil {
-			return nil // NULL never matches
-		}
 		var conds []int
 		switch x := vals[colName].(type) {
 		case nil:
@@ -333,6 +349,12 @@ func (st *state) attributeRow() func(cols []string, vals []any) error {
 		if len(conds) == 0 {
 			return nil
 		}
+		for _, ci := range conds {
+			st.conds[ci].seen = true
+		}
+		if vals[colValue] == nil {
+			return nil // NULL never matches
+		}
 		i := cursor.Find(st.ids, vals[colID])
 		if i < 0 || st.txn[i] == stateSource || st.txn[i] == stateInvalid {
 			return nil
@@ -346,6 +368,23 @@ func (st *state) attributeRow() func(cols []string, vals []any) error {
 		}
 		return nil
 	}
+}
+
+// unmatchable returns the when conditions that name neither a column of
+// policies_query nor an attribute attributes_query returned: their rules
+// never apply (a typo such as "coverag" silently disables a rule). It
+// knows nothing when policies_query returned no row.
+func (st *state) unmatchable() []whenCond {
+	if !st.resolved {
+		return nil
+	}
+	var out []whenCond
+	for _, c := range st.conds {
+		if c.column < 0 && !c.seen {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // startCounting sizes the copy counts once every policy id is known.

@@ -5,7 +5,6 @@ package freshness
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,7 +26,7 @@ const (
 // Spec is the freshness kind's configuration. It has no warn_above or
 // fail_above: the status is the worst over the tables.
 type Spec struct {
-	Tables []Table `yaml:"tables"`
+	Tables []Table `yaml:"tables" jsonschema:"required,minItems=1"`
 
 	now func() time.Time
 }
@@ -35,10 +34,10 @@ type Spec struct {
 // Table is one watched load.
 type Table struct {
 	// Name is the violation key; unique within the check.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" jsonschema:"required"`
 	// Query returns one timestamp, the last load, in its first column of
 	// its first row (further rows and columns are ignored).
-	Query string `yaml:"query"`
+	Query string `yaml:"query" jsonschema:"required"`
 	// WarnAfter: a last load older than this warns. ErrorAfter: older than
 	// this fails. At least one is required; when both are set WarnAfter
 	// must not be longer than ErrorAfter.
@@ -46,7 +45,7 @@ type Table struct {
 	ErrorAfter time.Duration `yaml:"error_after"`
 	// OnEmpty is the status when the query returns no row or NULL: fail
 	// (the default), warn or pass (no violation).
-	OnEmpty string `yaml:"on_empty"`
+	OnEmpty string `yaml:"on_empty" jsonschema:"enum=fail,enum=warn,enum=pass"`
 }
 
 // SetNow makes the check's runs read the clock from now instead of
@@ -120,7 +119,7 @@ type check struct {
 // error naming the datasource and the table.
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	loads := make([]any, len(c.tables))
-	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		for i, t := range c.tables {
 			v, err := lastLoad(ctx, tx, t.Query)
 			if err != nil {
@@ -136,11 +135,15 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	now := c.now()
 	var col checks.Collector
 	status := checks.Pass
+	stalest, loaded := time.Duration(0), false
 	for i, t := range c.tables {
 		st, detail, err := judge(t, loads[i], now)
 		if err != nil {
 			// Named like the errors inside ReadOnly: check, datasource, cause.
 			return checks.Result{}, fmt.Errorf("datasource %s: freshness: table %s: %w", c.src.Name(), t.Name, err)
+		}
+		if at, err := checks.ParseTime(loads[i]); err == nil && (!loaded || now.Sub(at) > stalest) {
+			stalest, loaded = now.Sub(at), true
 		}
 		if st == checks.Pass {
 			continue
@@ -148,45 +151,31 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 		col.Add(checks.Violation{Key: t.Name, Detail: detail})
 		status = checks.Worst(status, st)
 	}
-	return col.Result(status), nil
+	res := col.Result(status)
+	if loaded {
+		res.Metrics = map[string]float64{checks.MetricMeasure: stalest.Seconds()} // the chart's age of the stalest load
+	}
+	return res, nil
 }
 
 // noRow marks a query that returned no row (as opposed to NULL).
 type noRow struct{}
 
 // lastLoad returns the first column of the query's first row: nil for
-// NULL, noRow{} when there is no row.
-func lastLoad(ctx context.Context, tx *sql.Tx, query string) (any, error) {
-	rows, err := tx.QueryContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, fmt.Errorf("query columns: %w", err)
-	}
-	if len(cols) == 0 {
-		return nil, errors.New("query returns no column")
-	}
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read rows: %w", err)
+// NULL, noRow{} when there is no row. Further rows are not read.
+func lastLoad(ctx context.Context, tx *checks.Tx, query string) (any, error) {
+	var load any = noRow{}
+	err := checks.EachRow(ctx, tx, query, func(_ []string, vals []any) error {
+		load = vals[0]
+		if b, ok := load.([]byte); ok {
+			load = string(b) // the driver may reuse its buffer
 		}
-		return noRow{}, nil
+		return checks.StopRows
+	})
+	if err != nil {
+		return nil, err
 	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, fmt.Errorf("scan row: %w", err)
-	}
-	if b, ok := vals[0].([]byte); ok {
-		vals[0] = string(b) // the driver may reuse its buffer
-	}
-	return vals[0], nil
+	return load, nil
 }
 
 // judge decides one table's status and violation detail from its last load.

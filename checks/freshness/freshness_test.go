@@ -425,3 +425,32 @@ func yamlTags(t reflect.Type) []string {
 	}
 	return out
 }
+
+// TestAgeMeasure: a run reports the age of its stalest load, in seconds, as
+// checks.MetricMeasure (what the dashboard charts); tables without a load
+// do not count, and a run where no table has one reports none.
+func TestAgeMeasure(t *testing.T) {
+	for _, driver := range testdb.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			_, src := fixture(t, driver)
+			res, err := run(t, src, &freshness.Spec{Tables: []freshness.Table{
+				{Name: "a", Query: txt("rfc3339-z"), WarnAfter: 48 * time.Hour}, // 1h old
+				{Name: "b", Query: txt("space"), WarnAfter: 48 * time.Hour},     // 3h old
+				{Name: "c", Query: txt("null"), WarnAfter: 48 * time.Hour, OnEmpty: "pass"},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := res.Metrics[checks.MetricMeasure], (3 * time.Hour).Seconds(); got != want {
+				t.Errorf("measure = %v, want %v (the stalest load's age in seconds)", got, want)
+			}
+			res, err = run(t, src, &freshness.Spec{Tables: []freshness.Table{{Name: "c", Query: txt("null"), WarnAfter: time.Hour, OnEmpty: "pass"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := res.Metrics[checks.MetricMeasure]; ok {
+				t.Errorf("a run without any load reports an age: %v", res.Metrics)
+			}
+		})
+	}
+}

@@ -6,18 +6,27 @@
 package httpcheck
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/invopop/jsonschema"
+	"github.com/tidwall/gjson"
 
 	"github.com/vigilhq/vigil/checks"
 )
@@ -33,7 +42,8 @@ var Kind = checks.Kind{
 // MaxRedirects is how many redirects a request follows; one more fails it.
 const MaxRedirects = 10
 
-// maxBody bounds how much of a response body is read for body_contains.
+// maxBody bounds how much of a response body is read: body_contains looks
+// at this much, and graphql and json judge only a body that fits.
 const maxBody = 1 << 20
 
 // defaultTimeout bounds a request when the check has no timeout.
@@ -41,7 +51,7 @@ const defaultTimeout = 30 * time.Second
 
 // Spec is an http check's configuration.
 type Spec struct {
-	URL     string            `yaml:"url"`
+	URL     string            `yaml:"url" jsonschema:"required"`
 	Method  string            `yaml:"method"` // default GET
 	Headers map[string]string `yaml:"headers"`
 	Body    string            `yaml:"body"`
@@ -53,6 +63,19 @@ type Spec struct {
 	MaxLatency time.Duration `yaml:"max_latency"`
 	// BodyContains, when set, fails a response body without this text.
 	BodyContains string `yaml:"body_contains"`
+	// HeadersFile sets headers from secret files: each value is the
+	// trimmed content of the file named (relative to the config).
+	HeadersFile map[string]string `yaml:"headers_file"`
+	// GraphQL, when set, POSTs this GraphQL request and fails a response
+	// whose errors list is not empty.
+	GraphQL *GraphQL `yaml:"graphql"`
+	// JSON are assertions on the JSON response body.
+	JSON []JSONAssertion `yaml:"json"`
+	// TLS checks the certificate's days left and names a private CA.
+	TLS *TLS `yaml:"tls"`
+
+	fileHeaders map[string]string // HeadersFile's values, read by Validate
+	rootCAs     *x509.CertPool    // TLS.CAFile's certificates, read by Validate
 }
 
 // StatusCodes is a list of HTTP status codes that also decodes from a
@@ -72,6 +95,12 @@ func (s *StatusCodes) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	*s = many
 	return nil
+}
+
+// JSONSchema describes the two YAML forms for `vigil schema`.
+func (StatusCodes) JSONSchema() *jsonschema.Schema {
+	code := &jsonschema.Schema{Type: "integer", Minimum: "100", Maximum: "599"}
+	return &jsonschema.Schema{OneOf: []*jsonschema.Schema{code, {Type: "array", Items: code, MinItems: &[]uint64{1}[0]}}}
 }
 
 // accepts reports whether code is expected.
@@ -107,9 +136,11 @@ var (
 	headerRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
-// Validate reports every problem with the configuration. No message quotes
-// the URL's credentials or query string.
-func (s *Spec) Validate(checks.SpecEnv) []checks.Problem {
+// Validate reports every problem with the configuration, and reads the
+// files it names (headers_file, tls.ca_file) relative to env.BaseDir. No
+// message quotes the URL's credentials or query string, or a file's
+// content.
+func (s *Spec) Validate(env checks.SpecEnv) []checks.Problem {
 	var ps []checks.Problem
 	if s.URL == "" {
 		ps = append(ps, checks.Problem{Field: "url", Msg: "url is required"})
@@ -140,7 +171,102 @@ func (s *Spec) Validate(checks.SpecEnv) []checks.Problem {
 	if s.MaxLatency < 0 {
 		ps = append(ps, checks.Problem{Field: "max_latency", Msg: "max_latency must not be negative"})
 	}
+	ps = append(ps, s.headerFileProblems(env)...)
+	ps = append(ps, s.bodyProblems()...)
+	if s.TLS != nil {
+		u, err := url.Parse(s.URL)
+		var tps []checks.Problem
+		s.rootCAs, tps = s.TLS.problems(env, err == nil && u.Scheme == "https")
+		ps = append(ps, tps...)
+	}
 	return ps
+}
+
+// headerFileProblems reads headers_file: a header name must be valid and
+// not also in headers, its file readable and not empty, its value a single
+// line. No message quotes a file's content.
+func (s *Spec) headerFileProblems(env checks.SpecEnv) []checks.Problem {
+	var ps []checks.Problem
+	s.fileHeaders = map[string]string{}
+	for _, name := range sortedKeys(s.HeadersFile) {
+		field := "headers_file." + name
+		if !headerRE.MatchString(name) {
+			ps = append(ps, checks.Problem{Field: "headers_file", Msg: fmt.Sprintf("header name %q is not valid", name)})
+			continue
+		}
+		if slices.ContainsFunc(sortedKeys(s.Headers), func(h string) bool { return strings.EqualFold(h, name) }) {
+			ps = append(ps, checks.Problem{Field: field, Msg: fmt.Sprintf("header %s is set in both headers and headers_file", name)})
+			continue
+		}
+		path := s.HeadersFile[name]
+		full := path
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(env.BaseDir, full)
+		}
+		raw, err := os.ReadFile(full)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			ps = append(ps, checks.Problem{Field: field, Msg: fmt.Sprintf("headers_file: cannot read %q: %v", path, err)})
+			continue
+		}
+		v := strings.TrimSpace(string(raw))
+		switch {
+		case v == "":
+			ps = append(ps, checks.Problem{Field: field, Msg: fmt.Sprintf("headers_file: %q is empty", path)})
+		case strings.ContainsAny(v, "\r\n"):
+			ps = append(ps, checks.Problem{Field: field, Msg: fmt.Sprintf("headers_file: %q holds more than one line", path)})
+		default:
+			s.fileHeaders[name] = v
+		}
+	}
+	return ps
+}
+
+// bodyProblems validates graphql and json.
+func (s *Spec) bodyProblems() []checks.Problem {
+	var ps []checks.Problem
+	if g := s.GraphQL; g != nil {
+		if strings.TrimSpace(g.Query) == "" {
+			ps = append(ps, checks.Problem{Field: "graphql.query", Msg: "graphql.query is required"})
+		}
+		if s.Method != "" && !strings.EqualFold(s.Method, http.MethodPost) {
+			ps = append(ps, checks.Problem{Field: "method", Msg: fmt.Sprintf("a graphql request is a POST, not %s", s.Method)})
+		}
+		if s.Body != "" {
+			ps = append(ps, checks.Problem{Field: "body", Msg: "body and graphql are both set: graphql makes the body"})
+		}
+		for name := range s.Headers {
+			if strings.EqualFold(name, "Content-Type") {
+				ps = append(ps, checks.Problem{Field: "headers." + name, Msg: "a graphql request's Content-Type is application/json: leave it out of headers"})
+			}
+		}
+		if _, err := g.body(); err != nil {
+			ps = append(ps, checks.Problem{Field: "graphql.variables", Msg: fmt.Sprintf("graphql.variables cannot be written as JSON: %v", err)})
+		}
+	}
+	seen := map[string]int{}
+	for i, a := range s.JSON {
+		field := fmt.Sprintf("json[%d]", i)
+		ps = append(ps, a.problems(field)...)
+		if j, dup := seen[a.Path]; dup && a.Path != "" {
+			ps = append(ps, checks.Problem{Field: field + ".path", Msg: fmt.Sprintf("path %q is asserted twice (also json[%d]): put both in one assertion", a.Path, j)})
+		} else {
+			seen[a.Path] = i
+		}
+	}
+	return ps
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // target parses an http(s) URL; its errors never quote the URL.
@@ -191,6 +317,58 @@ func NewTransport() *http.Transport {
 	return t
 }
 
+// credentialName matches the names of headers and query parameters that
+// carry credentials: Authorization (RFC 9110 section 11.6.2), Cookie,
+// x-api-key, X-Auth-Token, token, access_token, sig, X-Amz-Signature,
+// X-Amz-Credential, password, client_secret, session...
+var credentialName = regexp.MustCompile(`(?i)auth|cookie|key|token|secret|pass|session|sig|cred`)
+
+// Secrets implements checks.SpecSecrets: the URL's password (or its user
+// name when it has no password: a token), the values of query parameters
+// and headers whose names carry credentials, every header read from
+// headers_file, and for a header whose value is "<scheme> <credentials>"
+// the credentials alone too.
+func (s *Spec) Secrets() []string {
+	var out []string
+	if u, err := url.Parse(s.URL); err == nil {
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				out = append(out, p)
+			} else {
+				out = append(out, u.User.Username())
+			}
+		}
+		for name, values := range u.Query() {
+			if credentialName.MatchString(name) {
+				out = append(out, values...)
+			}
+		}
+	}
+	return append(out, s.headerSecrets()...)
+}
+
+// headerSecrets are the values of headers whose names carry credentials
+// and of every header from headers_file, each also without its scheme
+// ("Bearer ").
+func (s *Spec) headerSecrets() []string {
+	var out []string
+	add := func(v string) {
+		out = append(out, v)
+		if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+			out = append(out, strings.TrimSpace(cred))
+		}
+	}
+	for name, v := range s.Headers {
+		if credentialName.MatchString(name) {
+			add(v)
+		}
+	}
+	for _, v := range s.fileHeaders {
+		add(v)
+	}
+	return out
+}
+
 // Build makes the check. A request times out at 90% of deps.Timeout (30s
 // when unset), so the run reports a timeout before its own deadline.
 func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {
@@ -206,19 +384,42 @@ func (s *Spec) Build(deps checks.Deps) (checks.Check, error) {
 	if deps.Timeout > 0 {
 		timeout = deps.Timeout * 9 / 10
 	}
+	var body []byte
+	if s.GraphQL != nil {
+		if method == http.MethodGet && s.Method == "" {
+			method = http.MethodPost
+		}
+		if body, err = s.GraphQL.body(); err != nil {
+			return nil, fmt.Errorf("http %s: graphql body: %w", deps.CheckID, err)
+		}
+	} else if s.Body != "" {
+		body = []byte(s.Body)
+	}
 	transport := deps.HTTP
-	if transport == nil {
+	if transport == nil || s.rootCAs != nil {
+		// A check of its own (or with its own CAs): no idle connection to keep.
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.DisableKeepAlives = true // a check of its own: no idle connection to keep
+		t.DisableKeepAlives = true
+		if s.rootCAs != nil {
+			t.TLSClientConfig = &tls.Config{RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}
+		}
 		transport = t
 	}
+	secrets := secretsOf(u)
+	for _, v := range s.headerSecrets() {
+		if len(v) >= 4 { // a shorter value ("1", "en") would mangle text
+			secrets = append(secrets, v)
+		}
+	}
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	return &Check{
 		id:      deps.CheckID,
 		spec:    *s,
 		method:  method,
 		url:     u.String(),
 		key:     Key(s.URL),
-		secrets: secretsOf(u),
+		body:    body,
+		secrets: secrets,
 		timeout: timeout,
 		now:     time.Now,
 		client: &http.Client{
@@ -240,7 +441,8 @@ type Check struct {
 	method  string
 	url     string
 	key     string
-	secrets []string // texts that must never be shown
+	body    []byte   // the request body (body, or graphql's JSON)
+	secrets []string // texts that must never be shown, longest first
 	timeout time.Duration
 	now     func() time.Time
 	client  *http.Client
@@ -254,18 +456,27 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var body io.Reader
-	if c.spec.Body != "" {
-		body = strings.NewReader(c.spec.Body)
+	if c.body != nil {
+		body = bytes.NewReader(c.body)
 	}
 	req, err := http.NewRequestWithContext(reqCtx, c.method, c.url, body)
 	if err != nil {
 		return checks.Result{}, fmt.Errorf("http %s: build request for %s: %s", c.id, c.key, c.scrub(err.Error()))
+	}
+	if c.spec.GraphQL != nil {
+		// GraphQL over HTTP: a JSON request, and a JSON answer preferred in
+		// the GraphQL media type (headers may set another Accept).
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/graphql-response+json, application/json;q=0.9")
 	}
 	for name, v := range c.spec.Headers {
 		if strings.EqualFold(name, "Host") {
 			req.Host = v
 			continue
 		}
+		req.Header.Set(name, v)
+	}
+	for name, v := range c.spec.fileHeaders {
 		req.Header.Set(name, v)
 	}
 
@@ -275,15 +486,19 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 		return c.down(ctx, err)
 	}
 	defer resp.Body.Close()
-	read, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	read, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return c.down(ctx, err)
 	}
 	latency := c.now().Sub(start)
+	whole := len(read) <= maxBody
+	read = read[:min(len(read), maxBody)]
 
 	status := checks.Pass
 	var problems, facts []string
-	if !c.spec.ExpectStatus.accepts(resp.StatusCode) {
+	if c.spec.ExpectStatus.accepts(resp.StatusCode) {
+		facts = append(facts, fmt.Sprintf("status %d", resp.StatusCode))
+	} else {
 		status = checks.Fail
 		problems = append(problems, fmt.Sprintf("status %d, want %s", resp.StatusCode, c.spec.ExpectStatus))
 	}
@@ -291,28 +506,70 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 		status = checks.Fail
 		problems = append(problems, fmt.Sprintf("body does not contain %q", c.spec.BodyContains))
 	}
-	slow := c.spec.MaxLatency > 0 && latency > c.spec.MaxLatency
-	if slow {
+	var found []checks.Violation // json assertions, keyed by path
+	if c.spec.ExpectStatus.accepts(resp.StatusCode) && (c.spec.GraphQL != nil || len(c.spec.JSON) > 0) {
+		var problem string
+		problem, found = c.inspect(read, whole, resp.Header.Get("Content-Type"))
+		if problem != "" {
+			status = checks.Fail
+			problems = append(problems, problem)
+		}
+		if len(found) > 0 {
+			status = checks.Fail
+		}
+	}
+	if c.spec.TLS != nil {
+		if st, problem := c.spec.TLS.expiry(resp.TLS, c.now()); st != checks.Pass {
+			status = checks.Worst(status, st)
+			problems = append(problems, problem)
+		}
+	}
+	if c.spec.MaxLatency > 0 && latency > c.spec.MaxLatency {
 		status = checks.Worst(status, checks.Warn)
 		problems = append(problems, fmt.Sprintf("latency %s over max_latency %s", ms(latency), c.spec.MaxLatency))
-	}
-	if status == checks.Pass {
-		var none checks.Collector
-		return none.Result(checks.Pass), nil
-	}
-	// The facts that were fine, for the detail (formatted only now: most
-	// runs pass).
-	if c.spec.ExpectStatus.accepts(resp.StatusCode) {
-		facts = append(facts, fmt.Sprintf("status %d", resp.StatusCode))
-	}
-	if !slow {
+	} else {
 		facts = append(facts, "latency "+ms(latency))
 	}
-	detail := strings.Join(problems, "; ")
-	if len(facts) > 0 {
-		detail += " (" + strings.Join(facts, ", ") + ")"
+	var col checks.Collector
+	for _, v := range found {
+		col.Add(v)
 	}
-	return c.violation(status, detail), nil
+	if len(problems) > 0 {
+		detail := strings.Join(problems, "; ")
+		if len(facts) > 0 {
+			detail += " (" + strings.Join(facts, ", ") + ")"
+		}
+		col.Add(checks.Violation{Key: c.key, Detail: c.scrub(detail)})
+	}
+	res := col.Result(status)
+	res.Metrics = map[string]float64{checks.MetricMeasure: float64(latency.Microseconds()) / 1000} // latency in ms
+	return res, nil
+}
+
+// inspect reads a JSON response: problem is why the response as a whole
+// fails (too large to judge, not JSON, GraphQL errors), found the failed
+// json assertions. Assertions are judged only on a whole JSON body. Every
+// text is scrubbed of the check's secrets: an endpoint may echo them.
+func (c *Check) inspect(body []byte, whole bool, contentType string) (problem string, found []checks.Violation) {
+	switch {
+	case !whole:
+		return fmt.Sprintf("response body over %d bytes: graphql and json not judged", maxBody), nil
+	case !gjson.ValidBytes(body):
+		ct := contentType
+		if ct == "" {
+			ct = "none"
+		}
+		return fmt.Sprintf("response is not JSON (Content-Type %s, %d bytes)", cutRunes(ct, maxShown), len(body)), nil
+	}
+	if c.spec.GraphQL != nil {
+		problem = c.scrub(graphQLErrors(body))
+	}
+	for _, a := range c.spec.JSON {
+		if why := a.check(gjson.GetBytes(body, a.Path)); why != "" {
+			found = append(found, checks.Violation{Key: a.Path, Detail: c.scrub(why)})
+		}
+	}
+	return problem, found
 }
 
 // down reports a request that got no complete response. A cancelled ctx

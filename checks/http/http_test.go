@@ -393,3 +393,44 @@ func TestSharedPoolKeepsConnectionsAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyMeasure: every run that got a response reports its latency
+// in milliseconds as checks.MetricMeasure, whatever its status (the
+// dashboard charts latency next to the violations); a run without a
+// response has no latency to report.
+func TestLatencyMeasure(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(120 * time.Millisecond)
+		io.WriteString(w, "ok")
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tt := range []struct {
+		name     string
+		spec     httpcheck.Spec
+		min, max float64 // bounds of the measure, ms
+	}{
+		{name: "fast pass", spec: httpcheck.Spec{URL: srv.URL + "/ok"}, min: 0, max: 100},
+		{name: "slow warn", spec: httpcheck.Spec{URL: srv.URL + "/slow", MaxLatency: 20 * time.Millisecond}, min: 120, max: 10_000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := build(t, tt.spec, 10*time.Second).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := res.Metrics[checks.MetricMeasure]
+			if !ok || got < tt.min || got > tt.max {
+				t.Errorf("measure = %v (%v), want a latency between %vms and %vms", got, ok, tt.min, tt.max)
+			}
+		})
+	}
+	res, err := build(t, httpcheck.Spec{URL: closedURL(t) + "/health"}, 10*time.Second).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Metrics[checks.MetricMeasure]; ok {
+		t.Errorf("a refused connection reports a latency: %v", res.Metrics)
+	}
+}

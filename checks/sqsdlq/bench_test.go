@@ -41,7 +41,7 @@ func BenchmarkRun(b *testing.B) {
 	}
 	calls := sqstest.NewCalls()
 	open := func(b *testing.B, client sqs.HTTPClient) *datasource.SQS {
-		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint,
+		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint, nil,
 			func(o *sqs.Options) { o.HTTPClient = client })
 		if err != nil {
 			b.Fatal(err)

@@ -84,10 +84,12 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 
 	var col checks.Collector
 	status := checks.Pass
-	metrics := make(map[string]float64, len(dlqs))
+	metrics := make(map[string]float64, len(dlqs)+1)
+	total := 0
 	for i, q := range dlqs {
 		d := depths[i]
 		metrics[MetricDepth+q.name] = float64(d.visible)
+		total += d.visible
 		growth, known := 0, false
 		if p, ok := prev[q.name]; ok {
 			growth, known = d.visible-p, true
@@ -99,6 +101,7 @@ func (c *Check) Run(ctx context.Context) (checks.Result, error) {
 		status = checks.Worst(status, qs)
 		col.Add(checks.Violation{Key: q.name, Detail: detail})
 	}
+	metrics[checks.MetricMeasure] = float64(total) // the chart's queue depth: every watched DLQ's messages
 	res := col.Result(status)
 	res.Metrics = metrics
 	return res, nil

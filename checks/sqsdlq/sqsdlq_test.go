@@ -47,7 +47,7 @@ func build(t *testing.T, srv *sqstest.Server, spec sqsdlq.Spec, h *history, optF
 	if ps := spec.Validate(checks.SpecEnv{}); len(ps) > 0 {
 		t.Fatalf("spec problems: %v", ps)
 	}
-	ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint, optFns...)
+	ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, srv.Endpoint, nil, optFns...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,9 @@ func TestDiscovery(t *testing.T) {
 	if res.Status != checks.Fail || !reflect.DeepEqual(res.Sample, want) {
 		t.Fatalf("result = %s %+v, want fail %+v", res.Status, res.Sample, want)
 	}
-	wantMetrics := map[string]float64{"depth:app-a-dlq": 1, "depth:app-b-dlq": 1, "depth:shared-errors": 1, "depth:app-idle-dlq": 0}
+	// The measure the dashboard charts is the sum of the watched queues'
+	// ApproximateNumberOfMessages.
+	wantMetrics := map[string]float64{"depth:app-a-dlq": 1, "depth:app-b-dlq": 1, "depth:shared-errors": 1, "depth:app-idle-dlq": 0, "measure": 3}
 	if !reflect.DeepEqual(res.Metrics, wantMetrics) {
 		t.Errorf("metrics = %v, want %v", res.Metrics, wantMetrics)
 	}
@@ -218,7 +220,7 @@ func TestDiscoveryWithoutPatternWatchesRedriveTargetsOnly(t *testing.T) {
 	srv.CreatePair(t, "mail", "mail-dlq", 1, nil, nil)
 	srv.CreateQueue(t, "idle-dlq", nil)
 	res := (&history{}).run(t, build(t, srv, sqsdlq.Spec{Discover: &sqsdlq.Discover{}}, nil))
-	if want := map[string]float64{"depth:jobs-dead": 0, "depth:mail-dlq": 0}; !reflect.DeepEqual(res.Metrics, want) {
+	if want := map[string]float64{"depth:jobs-dead": 0, "depth:mail-dlq": 0, "measure": 0}; !reflect.DeepEqual(res.Metrics, want) {
 		t.Fatalf("watched %v, want %v", res.Metrics, want)
 	}
 	if res.Status != checks.Pass {
@@ -233,14 +235,14 @@ func TestDiscoveredQueueDeletedIsRediscovered(t *testing.T) {
 	srv.FailMessages(t, p, 1)
 	h := &history{}
 	c := build(t, srv, sqsdlq.Spec{Discover: &sqsdlq.Discover{Prefix: "svc", Suffix: "-dlq"}}, h)
-	if res := h.run(t, c); len(res.Metrics) != 2 {
-		t.Fatalf("first run metrics = %v, want 2 queues", res.Metrics)
+	if res := h.run(t, c); len(res.Metrics) != 3 || res.Metrics["measure"] != 1 {
+		t.Fatalf("first run metrics = %v, want 2 queues and their total depth", res.Metrics)
 	}
 	if _, err := srv.Client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: &gone}); err != nil {
 		t.Fatal(err)
 	}
 	res := h.run(t, c)
-	if want := map[string]float64{"depth:svc-dlq": 1}; !reflect.DeepEqual(res.Metrics, want) {
+	if want := map[string]float64{"depth:svc-dlq": 1, "measure": 1}; !reflect.DeepEqual(res.Metrics, want) {
 		t.Fatalf("after delete metrics = %v, want %v", res.Metrics, want)
 	}
 }
@@ -288,7 +290,7 @@ func TestErrorsNameTheQueueAndCode(t *testing.T) {
 		}
 		closed := "http://" + l.Addr().String()
 		l.Close()
-		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, closed)
+		ds, err := datasource.OpenSQS(context.Background(), "queues", sqstest.Region, closed, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ package transitions
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sort"
@@ -24,10 +23,10 @@ var Kind = checks.Kind{Name: "transitions", Needs: checks.NeedsSQL, NewSpec: fun
 // Spec is the kind-specific configuration of a transitions check.
 type Spec struct {
 	// Query returns the columns entity, state and at.
-	Query string `yaml:"query"`
+	Query string `yaml:"query" jsonschema:"required"`
 	// Allowed maps each state to the states that may follow it. A state
 	// missing from the map allows no move out of it, to itself included.
-	Allowed map[string][]string `yaml:"allowed"`
+	Allowed map[string][]string `yaml:"allowed" jsonschema:"required"`
 	// Initial, when set, lists the states an entity may start in.
 	Initial []string `yaml:"initial"`
 
@@ -155,7 +154,7 @@ type check struct {
 func (c *check) Run(ctx context.Context) (checks.Result, error) {
 	events := timeline.New()
 	states := newStates(c.machine)
-	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.sql.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		entityIdx := -1
 		var stateIdx, atIdx int
 		var entity, state []byte

@@ -25,8 +25,12 @@ import (
 // README's screenshot; CI never sets it.
 const updateScreenshotEnv = "VIGIL_UPDATE_SCREENSHOT"
 
-// readmeScreenshot is the README's picture of a failing check's page.
-const readmeScreenshot = "../../static/readme-overview.png"
+// readmeScreenshot and readmePhoneScreenshot are the README's pictures of
+// a failing check's page, on a desktop and on a phone.
+const (
+	readmeScreenshot      = "../../static/readme-overview.png"
+	readmePhoneScreenshot = "../../static/readme-phone.png"
+)
 
 // premiumsRunbook is the runbook of the failing check in the browser test.
 const premiumsRunbook = `---
@@ -78,9 +82,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	tokenSum := sha256.Sum256([]byte(seedToken))
 	writeFiles(t, dir, map[string]string{
+		"scriptlog.key": testScriptlogKey,
 		"vigil.yaml": `
 datasources:
   policies: {driver: sqlite, dsn: "` + policies.DSN + `"}
+scriptlog: {key_file: scriptlog.key}
 auth:
   users:
     - {name: alice, password_hash: "` + passwordHashFor(t, operatorPassword) + `", role: operator}
@@ -200,10 +206,10 @@ checks:
 
 		p.typeInto("#ack-note", "Looking at the premiums import")
 		p.clickAndLoad(`form[action$="/ack"] button[type=submit]`)
-		if notice := p.text("#check-body .notice"); notice != "Incident acknowledged." {
+		if notice := p.text("#check-status .notice"); notice != "Incident acknowledged." {
 			t.Errorf("notice after ack = %q", notice)
 		}
-		if inc := p.text("#incident"); !strings.Contains(inc, "Acknowledged by alice") ||
+		if inc := p.text("#incident"); !strings.Contains(inc, "acknowledged by alice") ||
 			!strings.Contains(inc, "Looking at the premiums import") {
 			t.Errorf("incident after ack reads %q, want who acked it and the note", inc)
 		}
@@ -213,19 +219,36 @@ checks:
 		}
 		p.typeInto("#silence-reason", "Import fix deploying")
 		p.clickAndLoad(`form[action="/silences"] button[type=submit]`)
-		if notice := p.text("#check-body .notice"); notice != "Silence set." {
+		if notice := p.text("#check-status .notice"); notice != "Silence set." {
 			t.Errorf("notice after silencing = %q", notice)
 		}
-		if facts := p.text("#check-body dl.facts"); !strings.Contains(facts, "alice: Import fix deploying") {
-			t.Errorf("check facts after silencing read %q, want who silenced it and why", facts)
+		if facts := p.text("#check-status .silence-line"); !strings.Contains(facts, "by alice: “Import fix deploying”") {
+			t.Errorf("check status after silencing reads %q, want who silenced it and why", facts)
 		}
 		p.open(checkPath)
+		// Issue 14: at 1400x1000 an operator sees the first failing row and
+		// the runbook's Mitigation without scrolling (they were at y=1027
+		// and y=1979).
+		ys := tabEval[map[string]float64](p, `({row: document.querySelector("#check-rows tbody tr").getBoundingClientRect().top + window.scrollY,
+			mitigation: document.getElementById("mitigation").getBoundingClientRect().top + window.scrollY,
+			viewport: window.innerHeight})`)
+		t.Logf("at %.0fpx high: first failing row at y=%.0f, Mitigation at y=%.0f", ys["viewport"], ys["row"], ys["mitigation"])
+		if ys["viewport"] != browsertest.DesktopHeight || ys["row"]+40 > ys["viewport"] || ys["mitigation"]+30 > ys["viewport"] {
+			t.Errorf("the first failing row (y=%.0f) and Mitigation (y=%.0f) must be within the first %dpx", ys["row"], ys["mitigation"], browsertest.DesktopHeight)
+		}
 		if os.Getenv(updateScreenshotEnv) == "1" {
-			png := browsertest.ScreenshotDownTo(t, p.ctx, "#check-body .split") // status, incident, rows and runbook
+			png := browsertest.ScreenshotDownTo(t, p.ctx, ".split") // status, incident, rows and runbook
 			if err := os.WriteFile(readmeScreenshot, png, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("wrote %s", readmeScreenshot)
+			browsertest.SetViewport(t, p.ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
+			png = browsertest.ScreenshotDownTo(t, p.ctx, "#check-rows table") // the phone's first screens: status, ack, rows
+			if err := os.WriteFile(readmePhoneScreenshot, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s", readmePhoneScreenshot)
+			browsertest.SetViewport(t, p.ctx, browsertest.DesktopWidth, browsertest.DesktopHeight)
 		}
 
 		// Fix the data, then Run now: htmx swaps the check's body in place
@@ -235,14 +258,14 @@ checks:
 		if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(`form[action$="/run"] button[type=submit]`), chromedp.NodeVisible)); err != nil {
 			t.Fatal(err)
 		}
-		p.waitUntil(`document.querySelector("#check-body .summary .status")?.textContent === "pass"`, "the status to turn pass")
+		p.waitUntil(`document.querySelector("#check-status .status")?.textContent === "pass"`, "the status to turn pass")
 		if got := tabEval[string](p, `String(window.vigilBrowserTest)`); got != "same page" {
 			t.Errorf("after Run now window.vigilBrowserTest = %q: the page was reloaded instead of updated in place", got)
 		}
 		if loc := p.location(); loc != base+checkPath {
 			t.Errorf("after Run now the tab is on %s, want it to stay on %s", loc, checkPath)
 		}
-		if rows := p.text("#check-body section.rows"); !strings.Contains(rows, "No failing rows in the latest run.") ||
+		if rows := p.text("#check-rows"); !strings.Contains(rows, "No failing rows in the latest run.") ||
 			!strings.Contains(rows, "fixed P-10021") || !strings.Contains(rows, "fixed P-10027") {
 			t.Errorf("rows after the fix read %q, want no failing rows and the keys marked fixed", rows)
 		}
@@ -264,7 +287,7 @@ checks:
 
 		r := p.submit(`form[action$="/run"] button[type=submit]`)
 		checkSeeOther(t, r, base+checkPath+"/run", checkPath+"?notice=run-started")
-		if notice := p.text("#check-body .notice"); !strings.HasPrefix(notice, "Run started") {
+		if notice := p.text("#check-status .notice"); !strings.HasPrefix(notice, "Run started") {
 			t.Errorf("notice after Run now = %q", notice)
 		}
 		// Without JavaScript nothing polls: reload as a user would.
@@ -280,7 +303,7 @@ checks:
 
 		p.typeInto("#ack-note", "Re-rating P-10024")
 		checkSeeOther(t, p.submit(`form[action$="/ack"] button[type=submit]`), "", checkPath+"?notice=acked")
-		if inc := p.text("#incident"); !strings.Contains(inc, "Acknowledged by alice") || !strings.Contains(inc, "Re-rating P-10024") {
+		if inc := p.text("#incident"); !strings.Contains(inc, "acknowledged by alice") || !strings.Contains(inc, "Re-rating P-10024") {
 			t.Errorf("incident after ack reads %q", inc)
 		}
 
@@ -290,8 +313,8 @@ checks:
 		}
 		p.typeInto("#silence-reason", "Re-rating in progress")
 		checkSeeOther(t, p.submit(`form[action="/silences"] button[type=submit]`), base+"/silences", checkPath+"?notice=silenced")
-		if facts := p.text("#check-body dl.facts"); !strings.Contains(facts, "alice: Re-rating in progress") {
-			t.Errorf("check facts after silencing read %q", facts)
+		if facts := p.text("#check-status .silence-line"); !strings.Contains(facts, "by alice: “Re-rating in progress”") {
+			t.Errorf("check status after silencing reads %q", facts)
 		}
 		b.Screenshot(t, p.ctx, "check-without-js")
 
@@ -309,11 +332,11 @@ checks:
 		silences := tabEval[[][]string](p, jsTableCells("#silence-list"))
 		reasons := []string{}
 		for _, row := range silences {
-			if len(row) < 5 || row[0] != "negative-premiums" || row[1] != "active" || !strings.HasPrefix(row[3], "alice,") {
+			if len(row) < 6 || row[0] != "negative-premiums" || row[1] != "active" || !strings.HasPrefix(row[4], "alice,") {
 				t.Errorf("silence row %q, want an active silence of negative-premiums set by alice", row)
 				continue
 			}
-			reasons = append(reasons, row[4])
+			reasons = append(reasons, row[5])
 		}
 		if want := []string{"Re-rating in progress", "Import fix deploying"}; !slices.Equal(reasons, want) {
 			t.Errorf("silence reasons, newest first = %q, want %q", reasons, want)
@@ -456,14 +479,14 @@ func (p browserTab) text(sel string) string {
 // status is the status badge of the check page the tab shows.
 func (p browserTab) status() string {
 	p.t.Helper()
-	return p.text("#check-body .summary .status")
+	return p.text("#check-status .status")
 }
 
 // failingRows are the cells (key, detail, change) of the check page's
 // failing rows, the change left out when empty.
 func (p browserTab) failingRows() [][]string {
 	p.t.Helper()
-	rows := tabEval[[][]string](p, jsTableCells("#check-body section.rows"))
+	rows := tabEval[[][]string](p, jsTableCells("#check-rows"))
 	for i, r := range rows {
 		rows[i] = slices.DeleteFunc(r, func(c string) bool { return c == "" })
 	}
@@ -541,7 +564,7 @@ func jsTexts(sel string) string {
 // heading.
 func jsRunbookSection(title string) string {
 	return `(() => {
-  const h = [...document.querySelectorAll("#check-body section.runbook :is(h1,h2,h3,h4,h5,h6)")]
+  const h = [...document.querySelectorAll("section.runbook :is(h1,h2,h3,h4,h5,h6)")]
     .find(e => e.textContent.trim() === ` + jsQuote(title) + `);
   const out = [];
   for (let n = h && h.nextElementSibling; n && !/^H[1-6]$/.test(n.tagName); n = n.nextElementSibling) out.push(n.textContent.trim());

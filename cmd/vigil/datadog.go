@@ -9,25 +9,32 @@ import (
 	"github.com/vigilhq/vigil/dashboards"
 )
 
-// cmdDatadog is `vigil datadog export [--namespace N]`: it prints one JSON
-// document {"dashboard": ..., "slos": [...], "monitors": [...]} holding the
-// dashboards/ files with the metric namespace applied (default "vigil").
+// cmdDatadog is `vigil datadog export [-c vigil.yaml] [--namespace N]`: it
+// prints one JSON document {"dashboard": ..., "slos": [...], "monitors":
+// [...]} holding the dashboards/ files with the metric namespace applied:
+// --namespace when given, else the config's sinks.datadog.namespace when -c
+// is given, else "vigil".
 func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "export" {
-		fmt.Fprintln(stderr, "usage: vigil datadog export [--namespace N]")
-		return exitBroken
-	}
-	fs := flag.NewFlagSet("vigil datadog export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace, as in sinks.datadog.namespace")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitBroken
+	fs := newFlags("datadog export", "[-c FILE] [--namespace N]",
+		"Print the dashboards/ JSON (dashboard, SLOs, monitors), importable as-is, with the metric namespace applied: --namespace, else the sinks.datadog.namespace of -c, else vigil.", stdout, stderr)
+	path := fs.String("c", "", "config `FILE` whose sinks.datadog.namespace applies")
+	ns := fs.String("namespace", dashboards.DefaultNamespace, "metric namespace `N`; overrides the config's sinks.datadog.namespace")
+	if code, ok := parseSubcommand(fs, "export", args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil datadog export: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
-	out, err := dashboards.Export(*ns)
+	namespace := *ns
+	if *path != "" && !flagSet(fs, "namespace") {
+		cfg, ok := loadConfig(*path, stderr)
+		if !ok {
+			return exitBroken
+		}
+		namespace = cfg.Sinks.Datadog.Namespace
+	}
+	out, err := dashboards.Export(namespace)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil datadog export: %v\n", err)
 		return exitBroken
@@ -37,4 +44,11 @@ func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitBroken
 	}
 	return exitOK
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -4,11 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestDatadogExport(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "vigil.yaml")
+	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+sinks:
+  datadog: {namespace: acme.checks}
+datasources:
+  db: {driver: sqlite, dsn: p.db}
+checks:
+  - {id: c1, kind: sql, datasource: db, query: SELECT 1}
+`})
 	tests := []struct {
 		name     string
 		args     []string
@@ -17,6 +28,10 @@ func TestDatadogExport(t *testing.T) {
 	}{
 		{name: "default namespace", args: []string{"datadog", "export"}, code: exitOK, contains: `sum:vigil.check.run{`},
 		{name: "namespace", args: []string{"datadog", "export", "--namespace", "acme"}, code: exitOK, contains: `sum:acme.check.run{`},
+		{name: "namespace from the config", args: []string{"datadog", "export", "-c", cfg}, code: exitOK, contains: `sum:acme.checks.check.run{`},
+		{name: "--namespace wins over the config", args: []string{"datadog", "export", "-c", cfg, "--namespace", "other"}, code: exitOK, contains: `sum:other.check.run{`},
+		{name: "--namespace vigil wins over the config", args: []string{"datadog", "export", "--namespace", "vigil", "-c", cfg}, code: exitOK, contains: `sum:vigil.check.run{`},
+		{name: "missing config", args: []string{"datadog", "export", "-c", filepath.Join(dir, "nope.yaml")}, code: exitBroken},
 		{name: "bad namespace", args: []string{"datadog", "export", "--namespace", "9x"}, code: exitBroken},
 		{name: "no subcommand", args: []string{"datadog"}, code: exitBroken},
 		{name: "extra argument", args: []string{"datadog", "export", "x"}, code: exitBroken},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,22 +15,32 @@ import (
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", config.DefaultListen, "listen address of the dashboard")
+	fs := newFlags("demo", "[--listen ADDR [--public]] [--scenario NAME]...",
+		"The training sandbox: seeded data, every check kind, scenarios to inject, captured signals. Needs no configuration; nothing leaves the machine.", stdout, stderr)
+	listen := fs.String("listen", config.DefaultListen, "listen `ADDR`ess of the dashboard (loopback unless --public)")
+	public := fs.Bool("public", false, "allow a --listen address beyond loopback (the demo's passwords are public)")
 	var scenarios []string
-	fs.Func("scenario", "inject a scenario at start (repeatable): "+strings.Join(demo.CatalogNames(), ", "), func(v string) error {
+	fs.Func("scenario", "inject the scenario `NAME` at start (repeatable): "+strings.Join(demo.CatalogNames(), ", "), func(v string) error {
 		if _, ok := demo.Lookup(v); !ok {
 			return fmt.Errorf("unknown scenario %q (known: %s)", v, strings.Join(demo.CatalogNames(), ", "))
 		}
 		scenarios = append(scenarios, v)
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		return exitBroken
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil demo: unexpected argument %q\n", fs.Arg(0))
+		return exitBroken
+	}
+	// The demo's users and passwords are printed in the README: beyond
+	// loopback, anyone who can reach the port is an admin.
+	if loopback, err := web.IsLoopback(*listen); err != nil {
+		fmt.Fprintf(stderr, "vigil demo: %v\n", err)
+		return exitBroken
+	} else if !loopback && !*public {
+		fmt.Fprintf(stderr, "vigil demo: refusing to listen on %s: the demo's passwords are public, so anyone who reaches it is an admin; listen on 127.0.0.1, or add --public to mean it\n", *listen)
 		return exitBroken
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -86,6 +95,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer, logger *slog.
 	return serveWith(ctx, cfg, logger, serveOptions{
 		listener:        ln,
 		queues:          sb.Queues(),
+		buckets:         sb.Buckets(),
 		sentryTransport: sb.SentryTransport(),
 		demo:            sb,
 		started: func(sv serving) {

@@ -31,6 +31,7 @@ var demoCheckKinds = map[string]string{
 	"policy-events-dlq":    "sqs_dlq",
 	"warehouse-freshness":  "freshness",
 	"quote-api":            "http",
+	"landing-freshness":    "s3_freshness",
 }
 
 // TestDemoInBrowser runs a training session on the real `vigil demo` in
@@ -106,18 +107,35 @@ func TestDemoInBrowser(t *testing.T) {
 			if m := oncall.runbookSection("Meaning"); m == "" {
 				t.Errorf("the check page shows no runbook Meaning section")
 			}
-			oncall.clickAndLoad(`#check-body section.runbook h2 a[href="/runbooks/` + sc.Runbook + `"]`)
+			oncall.clickAndLoad(`section.runbook h2 a[href="/runbooks/` + sc.Runbook + `"]`)
 			if h := oncall.text("main h1"); h == "" {
 				t.Errorf("the runbook page %s has no title", sc.Runbook)
 			}
-			oncall.open(checkPath)
-			oncall.typeInto("#ack-note", "On it: following the runbook for "+sc.Name)
-			oncall.clickAndLoad(`form[action$="/ack"] button[type=submit]`)
-			if inc := oncall.text("#incident"); !strings.Contains(inc, "Acknowledged by oncall") {
+			// The first scenario's incident is acknowledged by the trainee, a
+			// viewer: the sandbox lets trainees act on its checks, and says
+			// that production would need an operator.
+			acker, ackerName := oncall, "oncall"
+			if sc.Name == demo.Catalog()[0].Name {
+				acker, ackerName = trainee, "trainee"
+			}
+			acker.open(checkPath)
+			if acker == trainee {
+				if note := trainee.text("#ack-form"); !strings.Contains(note, "In production acknowledging needs the operator role") {
+					t.Errorf("the trainee is not told that acking needs an operator in production: %q", note)
+				}
+			}
+			acker.typeInto("#ack-note", "On it: following the runbook for "+sc.Name)
+			acker.clickAndLoad(`form[action$="/ack"] button[type=submit]`)
+			if inc := acker.text("#incident"); !strings.Contains(inc, "acknowledged by "+ackerName) {
 				t.Errorf("incident after ack reads %q", inc)
 			}
+			if acker == trainee {
+				trainee.open("/demo/signals")
+				tabEval[chromedp.Void](trainee, `window.vigilBrowserTest = "same page"`)
+			}
+			oncall.open(checkPath)
 			if sc.Name == "reissue-missing-copy" && os.Getenv(updateScreenshotEnv) == "1" {
-				png := browsertest.ScreenshotDownTo(t, oncall.ctx, "#check-body section.rows table") // banner, status, incident, rows, runbook's start
+				png := browsertest.ScreenshotDownTo(t, oncall.ctx, "#check-rows table") // banner, status, incident, rows, runbook's start
 				if err := os.WriteFile(readmeDemoScreenshot, png, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -128,8 +146,12 @@ func TestDemoInBrowser(t *testing.T) {
 			// The trainer's page (polling) records what on-call did.
 			exercise := "#exercise-" + sc.Name
 			for _, step := range []string{demo.StepFindRows, demo.StepOpenRunbook, demo.StepAck} {
-				trainer.waitUntil(`document.querySelector('`+exercise+` li.step-done[data-step="`+step+`"] .step-who')?.textContent.includes("by oncall") === true`,
-					"the exercise to show step "+step+" done by oncall")
+				by := "oncall"
+				if step == demo.StepAck {
+					by = ackerName
+				}
+				trainer.waitUntil(`document.querySelector('`+exercise+` li.step-done[data-step="`+step+`"] .step-who')?.textContent.includes("by `+by+`") === true`,
+					"the exercise to show step "+step+" done by "+by)
 			}
 			b.Screenshot(t, trainer.ctx, sc.Name+"-exercise")
 
@@ -164,6 +186,28 @@ func TestDemoInBrowser(t *testing.T) {
 		})
 	}
 	trainee.t, trainer.t = t, t
+
+	// The sandbox's pages pass the same audit as the others
+	// (internal/web TestPagesInBrowser): axe-core, no sideways scrolling.
+	for _, size := range [][2]int64{{browsertest.DesktopWidth, browsertest.DesktopHeight}, {browsertest.PhoneWidth, browsertest.PhoneHeight}} {
+		for _, scheme := range []string{"light", "dark"} {
+			audit := browserTab{t: t, ctx: b.Tab(t), base: base} // a tab's deadline bounds all done in it
+			audit.open("/demo")
+			audit.logIn("trainee", "trainee-demo")
+			browsertest.SetViewport(t, audit.ctx, size[0], size[1])
+			browsertest.SetColorScheme(t, audit.ctx, scheme)
+			for _, path := range []string{"/demo", "/demo/signals", "/checks/policy-events-dlq"} {
+				audit.open(path)
+				for _, v := range browsertest.Axe(t, audit.ctx) {
+					t.Errorf("%s at %dpx, %s: axe: %s", path, size[0], scheme, v)
+				}
+				if w := browsertest.PageWidth(t, audit.ctx); w > int(size[0]) {
+					t.Errorf("%s is %dpx wide at a %dpx viewport: %q", path, w, size[0], browsertest.WiderThan(t, audit.ctx, int(size[0])))
+				}
+			}
+		}
+	}
+
 	if got := tabEval[string](trainee, `String(window.vigilBrowserTest)`); got != "same page" {
 		t.Errorf("the signals panel was reloaded (window.vigilBrowserTest = %q); it should update in place", got)
 	}

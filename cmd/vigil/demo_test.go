@@ -159,19 +159,28 @@ func TestDemoSandbox(t *testing.T) {
 			t.Fatalf("Active() = %s", got)
 		}
 		for _, sc := range []string{"slow-api", "stale-warehouse"} {
-			check := mustScenario(t, sc).Check
-			var inc store.Incident
-			waitFor(t, check+" to fail", d.out, func() (ok bool, err error) {
-				inc, ok, err = d.incident(ctx, check, time.Time{})
-				return ok, err
-			})
+			checks := []string{mustScenario(t, sc).Check}
+			if sc == demo.ScenarioStaleWarehouse {
+				checks = append(checks, "landing-freshness") // the stalled extract shows there first
+			}
+			incs := map[string]store.Incident{}
+			for _, check := range checks {
+				waitFor(t, check+" to fail", d.out, func() (ok bool, err error) {
+					var inc store.Incident
+					inc, ok, err = d.incident(ctx, check, time.Time{})
+					incs[check] = inc
+					return ok, err
+				})
+			}
 			if err := d.sb.Clear(ctx, sc); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, check+" to resolve", d.out, func() (bool, error) {
-				got, err := d.sv.Store.Incident(ctx, inc.ID)
-				return !got.Open(), err
-			})
+			for _, check := range checks {
+				waitFor(t, check+" to resolve", d.out, func() (bool, error) {
+					got, err := d.sv.Store.Incident(ctx, incs[check].ID)
+					return !got.Open(), err
+				})
+			}
 		}
 	})
 
@@ -189,6 +198,8 @@ func TestDemoSandbox(t *testing.T) {
 			"sinks.slack.webhook": cfg.Sinks.Slack.WebhookURL,
 			"datasources.queues":  cfg.Datasources[demo.QueuesSource].Endpoint,
 			"sqs client (fake)":   d.sb.SQS().Endpoint(),
+			"datasources.landing": cfg.Datasources[demo.LandingSource].Endpoint,
+			"s3 client (fake)":    d.sb.S3().Endpoint(),
 		}
 		for _, c := range cfg.Checks {
 			kindsSeen[c.Kind] = true
@@ -199,7 +210,7 @@ func TestDemoSandbox(t *testing.T) {
 				t.Errorf("check %s has no runbook", c.ID)
 			}
 		}
-		for _, k := range []string{"endorsements", "duplicates", "transitions", "freshness", "sql", "sqs_dlq", "http"} {
+		for _, k := range []string{"endorsements", "duplicates", "transitions", "freshness", "sql", "sqs_dlq", "http", "s3_freshness"} {
 			if !kindsSeen[k] {
 				t.Errorf("the sandbox configures no %s check", k)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/scriptlog"
 	"github.com/vigilhq/vigil/internal/store"
 )
@@ -25,23 +25,19 @@ import (
 // refuses to run the command (bad usage, bad config, a token file that
 // cannot be used, or a store or server that cannot record the start).
 func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil exec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil exec --purpose TEXT [--ticket T] [--target NAME] [--env NAME]... [-c FILE [--actor NAME] | --server URL --token-file F] -- CMD ARGS...")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("exec", "--purpose TEXT [--ticket T] [--target NAME] [--env NAME]... [-c FILE [--actor NAME] | --server URL --token-file F] -- CMD ARGS...",
+		"Run CMD with live output and record it in the script log (locally, or on a vigil server with an operator token); exit with CMD's code.", stdout, stderr)
 	purpose := fs.String("purpose", "", "why this script is being run (required)")
 	ticket := fs.String("ticket", "", "the ticket or incident this run belongs to")
 	target := fs.String("target", "", "the system the script acts on")
 	actor := fs.String("actor", "", "who runs it (default: the OS user; with --server, always the token's user)")
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	path := configFlag(fs)
 	server := fs.String("server", "", "record the run on the vigil server at this URL instead of in a local store")
 	tokenFile := fs.String("token-file", "", "file holding the API token (operator role) for --server")
 	var envNames stringList
 	fs.Var(&envNames, "env", "record this environment variable's value, redacted, in the run's inputs (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return exitBroken
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if strings.TrimSpace(*purpose) == "" {
 		fmt.Fprintln(stderr, "vigil exec: --purpose is required: say why this script is being run")
@@ -77,13 +73,13 @@ func cmdExec(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// The token must not reach the record, even if the script prints it.
 		log, redactor, *actor = remote, scriptlog.NewRedactor(nil, []string{token}), ""
 	} else {
-		local, red, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
+		local, cfg, closeLog, ok := openScriptLog(ctx, *path, "vigil exec", stderr)
 		if !ok {
 			fmt.Fprintf(stderr, "vigil exec: not running %s: it could not be recorded\n", argv[0])
 			return exitBroken
 		}
 		defer closeLog()
-		log, redactor = local, red
+		log, redactor = local, scriptlog.NewRedactor(nil, cfg.SecretValues())
 	}
 
 	// Signals sent to vigil go to the child, which decides how to stop; the
@@ -177,16 +173,11 @@ func (w *finishWatch) Finish(ctx context.Context, rec scriptlog.Record) (scriptl
 }
 
 // openScriptLog resolves the config path (-c, else $VIGIL_CONFIG, else
-// ./vigil.yaml), loads it, opens the store and returns its script log with a
-// Redactor that masks the config's secrets, and a function that closes the
-// store. It prints every problem to stderr, prefixed with who, and returns
-// false on failure.
-func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*scriptlog.SQL, *scriptlog.Redactor, func(), bool) {
-	path, err := configPath(path, os.LookupEnv, os.Stat)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", who, err)
-		return nil, nil, nil, false
-	}
+// ./vigil.yaml), loads it, opens the store and returns its script log
+// (keyed with scriptlog.key_file when set), the config, and a function that
+// closes the store. It prints every problem to stderr, prefixed with who,
+// and returns false on failure.
+func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*scriptlog.SQL, *config.Config, func(), bool) {
 	cfg, ok := loadConfig(path, stderr)
 	if !ok {
 		return nil, nil, nil, false
@@ -196,13 +187,13 @@ func openScriptLog(ctx context.Context, path, who string, stderr io.Writer) (*sc
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
 		return nil, nil, nil, false
 	}
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), cfg.Scriptlog.Key)
 	if err != nil {
 		st.Close()
 		fmt.Fprintf(stderr, "%s: %v\n", who, err)
 		return nil, nil, nil, false
 	}
-	return log, scriptlog.NewRedactor(nil, cfg.SecretValues()), func() { st.Close() }, true
+	return log, cfg, func() { st.Close() }, true
 }
 
 // configPath returns the config file to use: explicit when given, else

@@ -69,10 +69,11 @@ func startRemoteServer(t *testing.T) *remoteServer {
 		sum := sha256.Sum256([]byte(tok.token))
 		return hex.EncodeToString(sum[:])
 	}
-	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+	writeFiles(t, dir, map[string]string{"scriptlog.key": testScriptlogKey, "vigil.yaml": `
 datasources: {}
 checks:
   - {id: api, kind: http, url: "http://127.0.0.1:1/", schedule: "@every 1h"}
+scriptlog: {key_file: scriptlog.key}
 auth:
   tokens:
     - {name: ci, token_sha256: ` + hash(s.ci) + `, role: operator}
@@ -366,7 +367,8 @@ func TestExecRemoteServerDiesDuringRun(t *testing.T) {
 	if code != 4 {
 		t.Fatalf("exit %d; want the command's 4\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "record the end of run 1: remote script log: finish run 1: ") || strings.Contains(stderr, "recorded script run") {
+	// Run 2: entry 1 of the server's keyed log is the checkpoint that starts it.
+	if !strings.Contains(stderr, "record the end of run 2: remote script log: finish run 2: ") || strings.Contains(stderr, "recorded script run") {
 		t.Errorf("stderr = %q; want the finish failure and no claim that the run was recorded", stderr)
 	}
 	if strings.Contains(stderr, srv.ci.token) {

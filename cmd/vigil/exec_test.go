@@ -393,19 +393,9 @@ func TestExecFindsConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(vigilBin, "exec", "--purpose", "find config", "--", "true")
-			cmd.Dir, cmd.Env = tt.dir, append(os.Environ(), tt.env...)
-			var errOut bytes.Buffer
-			cmd.Stderr = &errOut
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.wantCode || !strings.Contains(errOut.String(), tt.want) {
-				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut.String(), tt.wantCode, tt.want)
+			_, stderr, code := vigilIn(t, tt.dir, tt.env, "exec", "--purpose", "find config", "--", "true")
+			if code != tt.wantCode || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tt.wantCode, tt.want)
 			}
 		})
 	}
@@ -560,7 +550,7 @@ func TestScriptlogListAndShow(t *testing.T) {
 // with the script log in a PostgreSQL store.
 func TestScriptlogOnPostgres(t *testing.T) {
 	db := testdb.Postgres(t)
-	cfg := scriptlogConfig(t, `{driver: postgres, dsn: "`+db.DSN+`"}`)
+	cfg := scriptlogConfig(t, `{driver: postgres, dsn: "`+db.AdminDSN+`"}`)
 	for _, script := range []string{"echo one", "echo two >&2; exit 3"} {
 		if _, stderr, code := vigil(t, nil, "exec", "-c", cfg, "--purpose", "pg "+script, "--", "sh", "-c", script); !strings.Contains(stderr, "recorded script run") || code == exitBroken {
 			t.Fatalf("exec %q: exit %d\n%s", script, code, stderr)

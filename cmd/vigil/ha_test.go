@@ -119,7 +119,7 @@ func TestServeReplicasShareTicks(t *testing.T) {
 	defer srv.Close()
 	var ids []string
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\ndatasources: {}\nchecks:\n", pg.DSN, ttl)
+	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\ndatasources: {}\nchecks:\n", pg.AdminDSN, ttl)
 	for i := range nChecks {
 		id := fmt.Sprintf("api-%02d", i)
 		ids = append(ids, id)
@@ -147,7 +147,7 @@ func TestServeReplicasShareTicks(t *testing.T) {
 		return b.String()
 	}
 
-	st, err := store.Open(t.Context(), "postgres", pg.DSN)
+	st, err := store.Open(t.Context(), "postgres", pg.AdminDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestReplicasKeepOutboxOrderPerCheck(t *testing.T) {
 	defer hook.Close()
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\nsinks: {slack: {webhook_url: %q}}\ndatasources: {}\nchecks:\n",
-		pg.DSN, ttl, hook.URL+"/hook")
+		pg.AdminDSN, ttl, hook.URL+"/hook")
 	var ids []string
 	for i := range nChecks {
 		id := fmt.Sprintf("flip-%d", i)
@@ -406,7 +406,7 @@ func TestReplicasKeepOutboxOrderPerCheck(t *testing.T) {
 		}
 		return b.String()
 	}
-	st, err := store.Open(t.Context(), "postgres", pg.DSN)
+	st, err := store.Open(t.Context(), "postgres", pg.AdminDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

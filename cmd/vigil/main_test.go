@@ -36,7 +36,14 @@ func TestMain(m *testing.M) {
 // vigil runs the binary and returns stdout, stderr and the exit code.
 func vigil(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return vigilIn(t, "", env, args...)
+}
+
+// vigilIn is vigil run in the folder dir ("" for this one).
+func vigilIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.CommandContext(context.Background(), vigilBin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -51,6 +58,11 @@ func vigil(t *testing.T, env []string, args ...string) (string, string, int) {
 }
 
 // writeFiles writes name -> content under dir.
+// testScriptlogKey is the script log key of the test configs that have
+// auth (vigil serve requires one then): writeFiles it as scriptlog.key next
+// to a config holding `scriptlog: {key_file: scriptlog.key}`.
+const testScriptlogKey = "vigil-test-scriptlog-key-0123456789"
+
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
@@ -229,7 +241,7 @@ checks:
 		t.Fatalf("exit %d, want 2", code)
 	}
 	for _, want := range []string{
-		`vigil.yaml:6: check "uncovered" has no runbook`,
+		`warning: ` + filepath.Join(dir, "vigil.yaml") + `:6: check "uncovered" has no runbook`,
 		`orphan.md:3: runbook names unknown check "ghost"`,
 		`partial.md:1: runbook has no "Impact" section`,
 	} {

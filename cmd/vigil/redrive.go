@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -17,15 +16,19 @@ import (
 )
 
 func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil redrive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	queue := fs.String("queue", "", "dead-letter queue name or URL (required)")
+	fs := newFlags("redrive", "--queue NAME [-c FILE] [--rate N] [--dry-run] [--datasource NAME] [--actor NAME]",
+		"Move a dead-letter queue's messages back to their source queues with a rate-limited move task, printing progress; recorded in the script log.", stdout, stderr)
+	path := configFlag(fs)
+	queue := fs.String("queue", "", "dead-letter queue `NAME` or URL (required)")
 	rate := fs.Int("rate", 10, fmt.Sprintf("messages moved per second (1..%d)", sqsdlq.MaxRedriveRate))
 	dryRun := fs.Bool("dry-run", false, "report what would move without moving anything")
 	dsName := fs.String("datasource", "", "sqs datasource to use (needed only when the config has several)")
 	actor := fs.String("actor", "", "who is redriving (default: the OS user)")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil redrive: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
 	if *queue == "" {
@@ -51,7 +54,7 @@ func cmdRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitBroken
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, cliLogger(stderr))
 	defer src.Close()
 
 	who := *actor

@@ -60,7 +60,7 @@ func (r *redriver) Preview(ctx context.Context, datasource, queue string) (sqsdl
 // status is success, failed (exit code 1), or interrupted when ctx ended
 // the redrive (its move task is then cancelled).
 func (r *redriver) Redrive(ctx context.Context, req web.RedriveRequest, progress func(sqsdlq.Progress)) (sqsdlq.RedriveResult, error) {
-	log, err := scriptlog.NewSQL(r.st.DB(), r.st.Driver())
+	log, err := scriptlog.NewSQL(r.st.DB(), r.st.Driver(), r.cfg.Scriptlog.Key)
 	if err != nil {
 		return sqsdlq.RedriveResult{}, fmt.Errorf("redrive %s: %w", req.Queue, err)
 	}

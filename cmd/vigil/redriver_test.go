@@ -19,7 +19,7 @@ import (
 // scriptRuns returns the script log's runs with target, newest first.
 func scriptRuns(t *testing.T, st *store.Store, target string) []scriptlog.Record {
 	t.Helper()
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), scriptlog.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestRedriverInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, nil)
 	defer src.Close()
 	r := newRedriver(cfg, src, st)
 	r.poll = 50 * time.Millisecond

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -26,15 +26,17 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", "--once [-c FILE] [--check ID]... [--format text|json] [--no-store]",
+		"Run the checks once and print their results. Exit 0 all pass or warn, 1 any fail, 2 any error or bad config.", stdout, stderr)
 	once := fs.Bool("once", false, "run the checks once and exit (required)")
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	format := fs.String("format", "text", "output format: text or json")
+	path := configFlag(fs)
+	format := fs.String("format", "text", "output `format`: text or json")
 	var ids stringList
-	fs.Var(&ids, "check", "run only this check (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return exitBroken
+	fs.Var(&ids, "check", "run only the check with this `ID` (repeatable)")
+	noStore := fs.Bool("no-store", false, "record nothing: the store, its results and incidents stay as they are (to try a config)")
+	fs.BoolVar(noStore, "dry-run", false, "the same as --no-store")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if !*once {
 		fmt.Fprintln(stderr, "vigil run: only --once is supported; use 'vigil serve' to run on schedule")
@@ -65,18 +67,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil run: %v\n", err)
-		return exitBroken
+	var st *store.Store
+	if !*noStore {
+		st, err = store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil run: %v\n", err)
+			return exitBroken
+		}
+		defer st.Close()
 	}
-	defer st.Close()
-	src := newSources(cfg)
+	src := newSources(cfg, cliLogger(stderr))
 	defer src.Close()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	warnPrivileged(cfg, sqlDatasources(cfg, selected), logger)
 
-	results := runOnce(ctx, cfg, selected, src, st)
+	results := runOnce(ctx, cfg, selected, src, st, logger)
 	code := exitOK
 	for _, r := range results {
+		if st == nil {
+			break
+		}
 		if _, err := st.RecordResult(ctx, r); err != nil {
 			fmt.Fprintf(stderr, "vigil run: record result of %s: %v\n", r.Check, err)
 			code = exitBroken
@@ -99,7 +109,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runOnce runs checks concurrently (bounded) and returns their results in
 // the order given.
-func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, st *store.Store) []checks.Result {
+func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, st *store.Store, logger *slog.Logger) []checks.Result {
 	results := make([]checks.Result, len(selected))
 	sem := make(chan struct{}, runConcurrency)
 	var wg sync.WaitGroup
@@ -111,7 +121,7 @@ func runOnce(ctx context.Context, cfg *config.Config, selected []config.Check, s
 			defer func() { <-sem }()
 			runCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 			defer cancel()
-			chk := build(runCtx, cfg, c, src, st)
+			chk := build(runCtx, cfg, c, src, st, logger)
 			results[i] = checks.Execute(runCtx, c.ID, c.Kind, chk, time.Now)
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,18 +18,23 @@ import (
 	"github.com/vigilhq/vigil/internal/scriptlog"
 )
 
-// cmdScriptlog is `vigil scriptlog verify|list|show`: it reads the script
-// log of vigil's store.
+// cmdScriptlog is `vigil scriptlog verify|head|list|show`: it reads the
+// script log of vigil's store.
 func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	subs := []struct {
 		name, summary string
 		run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}{
 		{"verify", "walk the hash chain; exit 0 intact, 1 broken (names the first bad record)", scriptlogVerify},
+		{"head", "print the chain's head (sequence number and hash) as an anchor line", scriptlogHead},
 		{"list", "search the script runs, newest first", scriptlogList},
 		{"show", "print one script run with its output", scriptlogShow},
 	}
-	if len(args) > 0 {
+	w, code := stderr, exitBroken
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
+		w, code = stdout, exitOK
+	case len(args) > 0:
 		for _, s := range subs {
 			if s.name == args[0] {
 				return s.run(ctx, args[1:], stdout, stderr)
@@ -36,11 +42,24 @@ func cmdScriptlog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stderr, "vigil scriptlog: unknown subcommand %q\n", args[0])
 	}
-	fmt.Fprintln(stderr, "usage: vigil scriptlog <subcommand> [-c FILE] [flags]")
+	fmt.Fprintln(w, "usage: vigil scriptlog verify|head|list|show [-c FILE] [flags] [ID]")
 	for _, s := range subs {
-		fmt.Fprintf(stderr, "  %-7s %s\n", s.name, s.summary)
+		fmt.Fprintf(w, "  %-7s %s\n", s.name, s.summary)
 	}
-	return exitBroken
+	fmt.Fprintln(w, "Run 'vigil scriptlog <subcommand> -h' for its flags.")
+	return code
+}
+
+// parseScriptlogFlags parses flags that may come before or after the
+// positional arguments, as parseFlags does for help and errors.
+func parseScriptlogFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (rest []string, code int, ok bool) {
+	err := parseQuiet(fs, func() error {
+		var err error
+		rest, err = parseInterspersed(fs, args)
+		return err
+	})
+	code, ok = afterParse(fs, err, stdout)
+	return rest, code, ok
 }
 
 // parseInterspersed parses flags that may come before or after the
@@ -64,24 +83,74 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+// parseFlagsOnly parses the flags of a subcommand that takes no positional
+// argument, as parseScriptlogFlags does, saying what is wrong on stderr.
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code, false
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "vigil scriptlog verify: unexpected argument %q\n", rest[0])
-		return exitBroken
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), rest[0])
+		return exitBroken, false
 	}
-	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
+	return exitOK, true
+}
+
+func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("scriptlog verify", "[-c FILE] [--key FILE]... [--anchor FILE]...",
+		"Walk the script log's hash chain with the config's key (and older keys given with --key) and check the anchored heads: exit 0 intact, 1 broken (naming the first bad record).", stdout, stderr)
+	path := configFlag(fs)
+	var keyFiles, anchorFiles []string
+	fs.Func("key", "also accept a part of the chain keyed with the key in `FILE` (a key used before a rotation; repeatable)", func(v string) error {
+		keyFiles = append(keyFiles, v)
+		return nil
+	})
+	fs.Func("anchor", "check the heads anchored in `FILE` (repeatable; default: scriptlog.anchor_file)", func(v string) error {
+		anchorFiles = append(anchorFiles, v)
+		return nil
+	})
+	if code, ok := parseFlagsOnly(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	log, cfg, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog verify", stderr)
 	if !ok {
 		return exitBroken
 	}
 	defer closeLog()
-	rep, err := scriptlog.Verify(ctx, log)
+	var opts scriptlog.VerifyOptions
+	if k := cfg.Scriptlog.Key; !k.IsZero() {
+		opts.Keys = append(opts.Keys, k)
+		fmt.Fprintf(stdout, "key: %s (scriptlog.key_file %s)\n", k.ID(), cfg.Scriptlog.KeyFile)
+	}
+	for _, f := range keyFiles {
+		k, err := scriptlog.ReadKeyFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil scriptlog verify: --key: %v\n", err)
+			return exitBroken
+		}
+		opts.Keys = append(opts.Keys, k)
+		fmt.Fprintf(stdout, "key: %s (--key %s)\n", k.ID(), f)
+	}
+	if len(opts.Keys) == 0 {
+		fmt.Fprintln(stdout, "unkeyed: detects accidents, not a store writer (set scriptlog.key_file to key the chain)")
+	}
+	if len(anchorFiles) == 0 && cfg.Scriptlog.AnchorFile != "" {
+		if _, err := os.Stat(cfg.Scriptlog.AnchorFile); err == nil {
+			anchorFiles = append(anchorFiles, cfg.Scriptlog.AnchorFile)
+		} else {
+			fmt.Fprintf(stdout, "anchors: %s does not exist yet (vigil serve writes it)\n", cfg.Scriptlog.AnchorFile)
+		}
+	}
+	for _, f := range anchorFiles {
+		as, err := scriptlog.ReadAnchorFile(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil scriptlog verify: %v\n", err)
+			return exitBroken
+		}
+		opts.Anchors = append(opts.Anchors, as...)
+	}
+	rep, err := scriptlog.Verify(ctx, log, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil scriptlog verify: %v\n", err)
 		return exitBroken
@@ -91,16 +160,60 @@ func scriptlogVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "script log intact: %d runs in %d entries (%d checkpoints)\n", rep.Runs, rep.Entries, rep.Checkpoints)
+	for i, p := range rep.Parts {
+		switch {
+		case p.KeyID != "":
+			fmt.Fprintf(stdout, "  entries %d to %d: keyed with key %s\n", p.First, p.Last, p.KeyID)
+		case i+1 < len(rep.Parts):
+			fmt.Fprintf(stdout, "  entries %d to %d: unkeyed, sealed by the keyed entry %d\n", p.First, p.Last, rep.Parts[i+1].First)
+		default:
+			fmt.Fprintf(stdout, "  entries %d to %d: unkeyed\n", p.First, p.Last)
+		}
+	}
+	if rep.LegacyCheckpoints > 0 {
+		fmt.Fprintf(stdout, "  %d checkpoints from before checkpoints listed the runs they removed, accepted as sealed\n", rep.LegacyCheckpoints)
+	}
 	if rep.Entries > 0 {
 		fmt.Fprintf(stdout, "head: entry %d, hash %s\n", rep.HeadSeq, rep.Head)
+	}
+	if len(anchorFiles) == 0 {
+		fmt.Fprintln(stdout, "anchors: none checked: removing the newest entries is not detected (set scriptlog.anchor_file, or pass --anchor FILE)")
+	} else {
+		fmt.Fprintf(stdout, "anchors: %d anchored heads from %s are all in the chain\n", rep.Anchors, strings.Join(anchorFiles, ", "))
 	}
 	return exitOK
 }
 
+// scriptlogHead prints the chain's head as an anchor line, so that it can
+// be kept outside the store (vigil scriptlog head >> anchors.log).
+func scriptlogHead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("scriptlog head", "[-c FILE]", "Print the chain's head as an anchor line, to keep outside the store.", stdout, stderr)
+	path := configFlag(fs)
+	if code, ok := parseFlagsOnly(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	log, _, closeLog, ok := openScriptLog(ctx, *path, "vigil scriptlog head", stderr)
+	if !ok {
+		return exitBroken
+	}
+	defer closeLog()
+	head, ok, err := log.Head(ctx, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil scriptlog head: %v\n", err)
+		return exitBroken
+	}
+	if !ok {
+		fmt.Fprintln(stderr, "vigil scriptlog head: the script log is empty")
+		return exitOK
+	}
+	fmt.Fprintln(stdout, head)
+	return exitOK
+}
+
 func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	fs := newFlags("scriptlog list", "[-c FILE] [--actor A] [--purpose TEXT] [--ticket T] [--target NAME] [--text TEXT] [--status S] [--since T] [--until T] [--limit N] [--format text|json]",
+		"Search the script runs, newest first.", stdout, stderr)
+	path := configFlag(fs)
 	var q scriptlog.Query
 	fs.StringVar(&q.Actor, "actor", "", "only runs by this actor (exact)")
 	fs.StringVar(&q.Purpose, "purpose", "", "only runs whose purpose contains this text (any case)")
@@ -112,9 +225,9 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	until := fs.String("until", "", "only runs started before this time (same forms; a bare date includes that whole day)")
 	fs.IntVar(&q.Limit, "limit", scriptlog.DefaultLimit, fmt.Sprintf("at most this many runs (max %d)", scriptlog.MaxLimit))
 	format := fs.String("format", "text", "output format: text or json")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	var problems []string
 	if len(rest) > 0 {
@@ -133,6 +246,7 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		problems = append(problems, fmt.Sprintf("--limit must be between 1 and %d, not %d", scriptlog.MaxLimit, q.Limit))
 	}
 	now := time.Now()
+	var err error
 	if *since != "" {
 		if q.From, err = parseWhen(*since, now, false); err != nil {
 			problems = append(problems, "--since: "+err.Error())
@@ -182,13 +296,12 @@ func scriptlogList(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func scriptlogShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil scriptlog show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (default: $VIGIL_CONFIG, else ./vigil.yaml)")
+	fs := newFlags("scriptlog show", "[-c FILE] [--format text|json] ID", "Print one script run, with its output.", stdout, stderr)
+	path := configFlag(fs)
 	format := fs.String("format", "text", "output format: text or json")
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
-		return exitBroken
+	rest, code, ok := parseScriptlogFlags(fs, args, stdout)
+	if !ok {
+		return code
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(stderr, "vigil scriptlog show: --format must be text or json, not %q\n", *format)

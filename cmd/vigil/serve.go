@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -33,6 +34,11 @@ const (
 	// Tick claims pile up at the rate of runs (a thousand a second for
 	// 10,000 checks every 10s): pruning them often keeps each delete small.
 	claimsPruneEvery = time.Minute
+	// anchorEvery is how often the script log's head is anchored (when it
+	// changed): entries newer than the last anchor can be removed unseen.
+	anchorEvery = time.Minute
+	// vetTimeout bounds the inspection of the datasources at start.
+	vetTimeout = 30 * time.Second
 )
 
 // serveGCPercent is the garbage collector's target that `vigil serve`
@@ -43,11 +49,15 @@ const (
 const serveGCPercent = 50
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vigil serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("c", "", "config file (vigil.yaml)")
-	listen := fs.String("listen", "", "listen address (default: server.listen from the config)")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("serve", "[-c FILE] [--listen ADDR]",
+		"Run the checks on schedule, keep incidents, send signals, serve the dashboard, the API and /metrics. SIGTERM drains running checks, flushes sinks and exits 0.", stdout, stderr)
+	path := configFlag(fs)
+	listen := fs.String("listen", "", "listen `ADDR`ess (default: server.listen from the config)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil serve: unexpected argument %q\n", fs.Arg(0))
 		return exitBroken
 	}
 	cfg, ok := loadConfig(*path, stderr)
@@ -64,15 +74,42 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer startProfiles(logger)()
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("serve", "err", err)
+		if errors.Is(err, errComponentFailed) {
+			return exitFail // it ran, then broke: a supervisor should restart it
+		}
 		return exitBroken
 	}
 	return exitOK
 }
 
-// serve runs the scheduler, engine and web server until ctx ends, then
-// shuts down in order: stop scheduling, drain or interrupt running checks,
-// flush sinks, release the lease, stop the web server, close the store.
-// ready, when set, receives the listening address once the server accepts.
+// errComponentFailed is returned by serve when a part of it (the web
+// server, a background worker) stopped while serving: serve shuts the rest
+// down in order and `vigil serve` exits 1, so that systemd's
+// Restart=on-failure restarts it. A clean exit (0) only follows SIGTERM or
+// SIGINT.
+var errComponentFailed = errors.New("a component of vigil serve failed")
+
+// guarded runs fn, turning a panic into an errComponentFailed sent to
+// fatal (which must have room for it) instead of a crash that skips the
+// drain.
+func guarded(name string, fatal chan<- error, fn func()) func() {
+	return func() {
+		defer func() {
+			if r := recover(); r != nil {
+				fatal <- fmt.Errorf("%w: %s panicked: %v\n%s", errComponentFailed, name, r, debug.Stack())
+			}
+		}()
+		fn()
+	}
+}
+
+// serve runs the scheduler, engine and web server until ctx ends or one of
+// them fails, then shuts down in order: stop scheduling, drain or interrupt
+// running checks, flush sinks, release the lease, stop the web server,
+// close the store. It returns nil after ctx ended, an error wrapping
+// errComponentFailed when a component failed, or another error when it
+// could not start. ready, when set, receives the listening address once
+// the server accepts.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready chan<- string) error {
 	return serveWith(ctx, cfg, logger, serveOptions{ready: ready})
 }
@@ -81,6 +118,10 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, ready c
 func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts serveOptions) error {
 	if err := web.CheckListen(cfg.Server.Listen, cfg.Auth.Configured()); err != nil {
 		return err
+	}
+	if cfg.Auth.Configured() && cfg.Scriptlog.Key.IsZero() {
+		return fmt.Errorf("serve: scriptlog.key_file is required when auth is configured: without a key, anyone who can write "+
+			"to the store can rewrite the script log undetected; %s", scriptlog.CreateKeyHint)
 	}
 	runbooks, problems, err := loadRunbooks(cfg)
 	if err != nil {
@@ -94,9 +135,14 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		return err
 	}
 	defer st.Close()
-	src := newSources(cfg)
+	scripts, err := openScripts(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	src := newSources(cfg, logger)
 	defer src.Close()
-	src.use(opts.queues)
+	src.use(opts.queues, opts.buckets)
+	warnPrivileged(cfg, sqlDatasources(cfg, cfg.Checks), logger)
 
 	sig, err := newSignals(cfg, st, logger, opts.sentryTransport)
 	if err != nil {
@@ -126,7 +172,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		}
 	}
 
-	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo})
+	srv, err := web.New(web.Options{LocalUser: osUser(), Store: st, Config: cfg, Logger: logger, Engine: eng, Scheduler: sched, Lease: lease, Runbooks: runbooks, Sentry: sig.webMiddleware(), Redriver: newRedriver(cfg, src, st), Demo: opts.demo, Metrics: sig.prom.Handler()})
 	if err != nil {
 		return err
 	}
@@ -134,25 +180,60 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	// Each component reports its failure here, once: the web server, the
+	// metrics server and the six background loops.
+	fatal := make(chan error, 8)
+	metrics, err := serveMetrics(cfg.Server.MetricsListen, sig.prom.Handler(), fatal, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	go func() {
+		err := srv.Serve(ln)
+		if err == nil {
+			err = errors.New("stopped accepting connections")
+		}
+		fatal <- fmt.Errorf("%w: web server: %w", errComponentFailed, err)
+	}()
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Go(func() { lease.Run(bgCtx) })
 	if replicas != nil {
-		bg.Go(func() { replicas.Run(bgCtx, sched.Stats) })
-		bg.Go(func() {
+		bg.Go(guarded("replica heartbeat", fatal, func() { replicas.Run(bgCtx, sched.Stats) }))
+		bg.Go(guarded("tick claims retention", fatal, func() {
 			every(bgCtx, claimsPruneEvery, func(ctx context.Context) { pruneClaims(ctx, st, lease, logger) })
-		})
+		}))
 	}
-	bg.Go(func() { every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) }) })
-	bg.Go(func() { every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) }) })
 	bg.Go(func() {
-		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, lease, cfg.Retention.Raw, logger) })
+		vetCtx, cancel := context.WithTimeout(bgCtx, vetTimeout)
+		defer cancel()
+		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
 	})
+	bg.Go(guarded("scheduler lease", fatal, func() { lease.Run(bgCtx) }))
+	bg.Go(guarded("engine tick", fatal, func() {
+		every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) })
+	}))
+	bg.Go(guarded("outbox delivery", fatal, func() {
+		every(bgCtx, deliverEvery, func(ctx context.Context) { sig.deliver(ctx, lease, logger) })
+	}))
+	bg.Go(guarded("retention", fatal, func() {
+		every(bgCtx, retentionEvery, func(ctx context.Context) { prune(ctx, st, scripts, lease, cfg.Retention.Raw, logger) })
+	}))
+	var anchored scriptlog.Anchor
+	anchor := func(ctx context.Context) {
+		if cfg.Scriptlog.AnchorFile == "" {
+			return
+		}
+		var err error
+		if anchored, err = scripts.AnchorHead(ctx, cfg.Scriptlog.AnchorFile, time.Now(), anchored); err != nil && ctx.Err() == nil {
+			logger.Error("script log: anchor the head", "err", err)
+		}
+	}
+	bg.Go(guarded("script log anchor", fatal, func() { every(bgCtx, anchorEvery, anchor) }))
 	sched.Start()
-	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver)
+	limits := srv.Limits()
+	logger.Info("vigil serving", "listen", ln.Addr().String(), "checks", len(cfg.Checks), "store", cfg.Store.Driver,
+		"max_connections", limits.Max, "max_connections_per_ip", limits.PerAddr)
 	if opts.started != nil {
 		opts.started(serving{Store: st, Engine: eng, Scheduler: sched})
 	}
@@ -160,11 +241,12 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		opts.ready <- ln.Addr().String()
 	}
 
+	var failed error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
-	case err := <-httpDone:
-		logger.Error("web server stopped", "err", err)
+	case failed = <-fatal:
+		logger.Error("shutting down: a component failed; draining running checks", "err", failed, "timeout", drainTimeout)
 	}
 	if replicas != nil {
 		replicas.Leave(ctx) // the others take this replica's checks from their next ticks
@@ -176,7 +258,8 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	cancel()
 	leader := lease.IsLeader()
 	stopBackground()
-	bg.Wait() // the lease is released
+	bg.Wait()                          // the lease is released
+	anchor(context.WithoutCancel(ctx)) // the last entries, too
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	sig.flush(flushCtx, leader, logger)
 	cancel()
@@ -185,8 +268,36 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown: web server", "err", err)
 	}
+	if metrics != nil {
+		if err := metrics.Shutdown(shutCtx); err != nil {
+			logger.Warn("shutdown: metrics server", "err", err)
+		}
+	}
 	logger.Info("vigil stopped")
-	return nil
+	return failed
+}
+
+// serveMetrics serves GET /metrics alone, without auth, on addr
+// (server.metrics_listen); nil when addr is empty. A server that stops
+// unexpectedly reports to fatal.
+func serveMetrics(addr string, h http.Handler, fatal chan<- error, logger *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fatal <- fmt.Errorf("%w: metrics server: %w", errComponentFailed, err)
+		}
+	}()
+	logger.Info("metrics serving", "listen", ln.Addr().String())
+	return srv, nil
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and
@@ -194,7 +305,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 // the engine. (The scheduler has claimed the tick when replicas share the
 // store.)
 func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, logger *slog.Logger) scheduler.Job {
-	chk := build(ctx, cfg, c, src, st)
+	chk := build(ctx, cfg, c, src, st, logger)
 	info := checkInfo(c)
 	return scheduler.Job{
 		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,
@@ -252,7 +363,29 @@ func pruneClaims(ctx context.Context, st *store.Store, lease *scheduler.Lease, l
 	}
 }
 
-func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
+// openScripts returns the store's script log, keyed with the config's key
+// and sealed with it (see scriptlog.SQL.Seal), and says how it is kept.
+func openScripts(ctx context.Context, cfg *config.Config, st *store.Store, logger *slog.Logger) (*scriptlog.SQL, error) {
+	log, err := scriptlog.NewSQL(st.DB(), st.Driver(), cfg.Scriptlog.Key)
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.Scriptlog.Key
+	if key.IsZero() {
+		logger.Warn("script log: unkeyed: its chain detects accidents, not a store writer; set scriptlog.key_file")
+	} else if err := log.Seal(ctx, time.Now()); err != nil {
+		return nil, err
+	} else if fi, err := os.Stat(cfg.Scriptlog.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("script log: the key file can be read by others: chmod 600 it", "file", cfg.Scriptlog.KeyFile, "mode", fi.Mode().Perm().String())
+	}
+	if cfg.Scriptlog.AnchorFile == "" {
+		logger.Warn("script log: no scriptlog.anchor_file: removing the newest entries would go undetected")
+	}
+	logger.Info("script log", "key", key.String(), "anchor_file", cfg.Scriptlog.AnchorFile)
+	return log, nil
+}
+
+func prune(ctx context.Context, st *store.Store, scripts *scriptlog.SQL, lease *scheduler.Lease, raw time.Duration, logger *slog.Logger) {
 	if !lease.IsLeader() {
 		return
 	}
@@ -274,12 +407,7 @@ func prune(ctx context.Context, st *store.Store, lease *scheduler.Lease, raw tim
 	if stats.Runs > 0 {
 		logger.Info("retention: rolled up old runs", "runs", stats.Runs, "rollups", stats.Rollups)
 	}
-	log, err := scriptlog.NewSQL(st.DB(), st.Driver())
-	if err != nil {
-		logger.Warn("retention: script log", "err", err)
-		return
-	}
-	if rep, err := log.Prune(ctx, now, scriptlog.Retention{}); err != nil {
+	if rep, err := scripts.Prune(ctx, now); err != nil {
 		if ctx.Err() == nil {
 			logger.Warn("retention: script log", "err", err)
 		}

@@ -25,6 +25,9 @@ type serveOptions struct {
 	// queues are SQS datasources to use instead of opening the config's,
 	// by datasource name (the demo's in-process SQS fake).
 	queues map[string]*datasource.SQS
+	// buckets are S3 datasources to use instead of opening the config's,
+	// by datasource name (the demo's in-process S3 fake).
+	buckets map[string]*datasource.S3
 	// sentryTransport replaces sentry-go's HTTP transport (the demo's
 	// in-process capture).
 	sentryTransport sentry.Transport
@@ -54,12 +57,15 @@ func (o serveOptions) listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// use makes the sources return the given SQS datasources instead of
-// opening the config's.
-func (s *sources) use(queues map[string]*datasource.SQS) {
+// use makes the sources return the given SQS and S3 datasources instead
+// of opening the config's.
+func (s *sources) use(queues map[string]*datasource.SQS, buckets map[string]*datasource.S3) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, q := range queues {
 		s.queues[name] = q
+	}
+	for name, b := range buckets {
+		s.buckets[name] = b
 	}
 }

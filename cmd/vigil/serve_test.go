@@ -36,6 +36,11 @@ func (s *syncBuffer) WriteString(v string) {
 	s.b.WriteString(v)
 }
 
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.WriteString(string(p))
+	return len(p), nil
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,7 +50,13 @@ func (s *syncBuffer) String() string {
 // startServe starts `vigil serve` and returns its base URL once it listens.
 func startServe(t *testing.T, cfgPath string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(vigilBin, "serve", "-c", cfgPath, "--listen", "127.0.0.1:0")
+	return startServeCmd(t, exec.Command(vigilBin, "serve", "-c", cfgPath, "--listen", "127.0.0.1:0"))
+}
+
+// startServeCmd starts cmd, a `vigil serve` command line (possibly behind
+// a wrapper such as prlimit), and returns its base URL once it listens.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -218,8 +229,9 @@ func TestServeAPIIncidentLifecycle(t *testing.T) {
 	const operator, viewer = "e2e-operator-token-0123456789abcdef", "e2e-viewer-token-0123456789abcdef"
 	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"vigil.yaml": `
+	writeFiles(t, dir, map[string]string{"scriptlog.key": testScriptlogKey, "vigil.yaml": `
 datasources: {}
+scriptlog: {key_file: scriptlog.key}
 auth:
   tokens:
     - {name: oncall, token_sha256: ` + sum(operator) + `, role: operator}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -23,7 +24,16 @@ type recorder struct {
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	b, _ := io.ReadAll(req.Body)
+	body := req.Body
+	if req.Header.Get("Content-Encoding") == "gzip" { // Sentry envelopes, decompressed as Sentry does
+		zr, err := gzip.NewReader(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	b, _ := io.ReadAll(body)
 	r.mu.Lock()
 	r.bodies = append(r.bodies, string(b))
 	r.mu.Unlock()
@@ -55,7 +65,7 @@ func TestServeSignalsEndToEnd(t *testing.T) {
 sinks:
   datadog: {addr: "` + dd.Addr() + `", namespace: vigil}
   sentry: {dsn: "http://key@` + strings.TrimPrefix(sentryHTTP.URL, "http://") + `/42", environment: test}
-  slack: {webhook_url: "` + slackHTTP.URL + `/hook"}
+  slack: {webhook_url: "` + slackHTTP.URL + `/hook", group_wait: 2s}
 datasources:
   db: {driver: sqlite, dsn: ` + db.DSN + `}
 checks:

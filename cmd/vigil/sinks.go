@@ -13,6 +13,7 @@ import (
 	"github.com/vigilhq/vigil/internal/config"
 	"github.com/vigilhq/vigil/internal/engine"
 	"github.com/vigilhq/vigil/internal/notify/datadog"
+	"github.com/vigilhq/vigil/internal/notify/prometheus"
 	vsentry "github.com/vigilhq/vigil/internal/notify/sentry"
 	"github.com/vigilhq/vigil/internal/notify/slack"
 	"github.com/vigilhq/vigil/internal/scheduler"
@@ -27,6 +28,7 @@ type signals struct {
 	sentry  *vsentry.Sink
 	hub     *sentry.Hub
 	slack   *slack.Worker
+	prom    *prometheus.Sink // always on: /metrics
 }
 
 // newSignals creates the sinks the config names. Datadog is on when the
@@ -36,16 +38,25 @@ type signals struct {
 // demo's in-process capture).
 func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentryTransport sentry.Transport) (*signals, error) {
 	s := &signals{sinks: []engine.Sink{engine.LogSink(logger)}}
+	promOpts := prometheus.Options{Process: true}
+	if cfg.Sinks.Slack.WebhookURL != "" {
+		promOpts.OutboxDepth = st.OutboxBacklog
+	}
+	s.prom = prometheus.New(promOpts)
+	s.sinks = append(s.sinks, s.prom)
 	if cfg.Sinks.Datadog.Addr != "" || os.Getenv("DD_AGENT_HOST") != "" {
 		dd, err := datadog.New(datadog.Options{Addr: cfg.Sinks.Datadog.Addr, Namespace: cfg.Sinks.Datadog.Namespace, Tags: cfg.Sinks.Datadog.Tags})
 		if err != nil {
 			return nil, err
 		}
 		s.datadog = dd
+		for _, w := range datadog.ConfigWarnings(cfg) {
+			logger.Warn("datadog tag rewritten", "warning", w.String())
+		}
 		s.sinks = append(s.sinks, dd)
 	}
 	if cfg.Sinks.Sentry.DSN != "" {
-		client, err := sentry.NewClient(vsentry.ClientOptions(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport))
+		client, err := vsentry.NewClient(cfg.Sinks.Sentry.DSN, cfg.Sinks.Sentry.Environment, sentryTransport)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +65,8 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 		s.sinks = append(s.sinks, s.sentry)
 	}
 	if cfg.Sinks.Slack.WebhookURL != "" {
-		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL}, Logger: logger})
+		w, err := slack.NewWorker(st, slack.Options{WebhookURL: cfg.Sinks.Slack.WebhookURL, Links: slack.Links{Base: cfg.Server.BaseURL},
+			Logger: logger, GroupWait: cfg.Sinks.Slack.GroupWait, PollInterval: deliverEvery})
 		if err != nil {
 			return nil, err
 		}
@@ -65,6 +77,7 @@ func newSignals(cfg *config.Config, st *store.Store, logger *slog.Logger, sentry
 
 // sinkError counts a sink's failure as a metric (the engine logs it).
 func (s *signals) sinkError(name string, err error) {
+	s.prom.SinkError(name, err)
 	if s.datadog != nil {
 		s.datadog.SinkError(name, err)
 	}
@@ -72,6 +85,7 @@ func (s *signals) sinkError(name string, err error) {
 
 // schedulerTick reports skipped ticks and lag.
 func (s *signals) schedulerTick(t scheduler.Tick) {
+	s.prom.SchedulerTick(t)
 	if s.datadog != nil {
 		s.datadog.SchedulerTick(t)
 	}

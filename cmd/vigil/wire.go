@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/vigilhq/vigil/checks/endorsements"
 	"github.com/vigilhq/vigil/checks/freshness"
 	httpcheck "github.com/vigilhq/vigil/checks/http"
+	"github.com/vigilhq/vigil/checks/s3freshness"
 	"github.com/vigilhq/vigil/checks/sqlrows"
 	"github.com/vigilhq/vigil/checks/sqsdlq"
 	"github.com/vigilhq/vigil/checks/transitions"
@@ -35,13 +37,16 @@ func kinds() checks.Registry {
 		sqlrows.Kind,
 		sqsdlq.Kind,
 		httpcheck.Kind,
+		s3freshness.Kind,
 	)
 }
 
-// loadConfig loads path and prints every problem to stderr.
+// loadConfig loads path (-c; when empty, $VIGIL_CONFIG, else ./vigil.yaml)
+// and prints every problem to stderr.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	if path == "" {
-		fmt.Fprintln(stderr, "vigil: -c FILE is required")
+	path, err := configPath(path, os.LookupEnv, os.Stat)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil: %v\n", err)
 		return nil, false
 	}
 	cfg, err := config.Load(path, kinds())
@@ -66,17 +71,43 @@ func loadRunbooks(cfg *config.Config) (runbook.Set, []runbook.Problem, error) {
 	return set, set.Validate(refs), nil
 }
 
-// sources opens each datasource once, on first use, and closes them all.
-type sources struct {
-	cfg    *config.Config
-	http   http.RoundTripper // the http checks' shared connection pool
-	mu     sync.Mutex
-	sqls   map[string]*datasource.SQL
-	queues map[string]*datasource.SQS
+// cliLogger is the logger of a one-shot command: warnings and errors, as
+// text on stderr.
+func cliLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-func newSources(cfg *config.Config) *sources {
-	return &sources{cfg: cfg, http: httpcheck.NewTransport(), sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}}
+// sources opens each datasource once, on first use, and closes them all.
+type sources struct {
+	cfg     *config.Config
+	log     *slog.Logger      // receives the AWS SDK's own log lines
+	http    http.RoundTripper // the http checks' shared connection pool
+	mu      sync.Mutex
+	sqls    map[string]*datasource.SQL
+	queues  map[string]*datasource.SQS
+	buckets map[string]*datasource.S3
+}
+
+func newSources(cfg *config.Config, logger *slog.Logger) *sources {
+	return &sources{cfg: cfg, log: logger, http: httpcheck.NewTransport(), sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
+}
+
+func (s *sources) s3(ctx context.Context, name string) (*datasource.S3, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.buckets[name]; ok {
+		return b, nil
+	}
+	ds, ok := s.cfg.Datasources[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown datasource %q", name)
+	}
+	b, err := datasource.OpenS3(ctx, name, ds.Region, ds.Endpoint, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.buckets[name] = b
+	return b, nil
 }
 
 func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error) {
@@ -89,7 +120,7 @@ func (s *sources) sqs(ctx context.Context, name string) (*datasource.SQS, error)
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint)
+	q, err := datasource.OpenSQS(ctx, name, ds.Region, ds.Endpoint, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +138,7 @@ func (s *sources) sql(name string) (*datasource.SQL, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown datasource %q", name)
 	}
-	db, err := datasource.OpenSQL(name, ds.Driver, ds.DSN)
+	db, err := datasource.OpenSQL(name, ds.Driver, ds.DSN, datasource.AllowPrivileged(ds.AllowPrivileged))
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +158,22 @@ func (s *sources) Close() error {
 
 // build makes a runnable check from its configuration. A check that cannot
 // be built still runs: it reports status error with the reason.
-func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store) checks.Check {
-	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, HTTP: src.http}
+func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) checks.Check {
+	deps, err := checkDeps(ctx, cfg, c, src, st, logger)
+	if err != nil {
+		return failing(err)
+	}
+	chk, err := c.Spec.Build(deps)
+	if err != nil {
+		return failing(err)
+	}
+	return chk
+}
+
+// checkDeps is what check c needs at run time: its datasource opened, the
+// store's last result, and the logger its runs warn on.
+func checkDeps(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) (checks.Deps, error) {
+	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, Logger: logger, HTTP: src.http}
 	if st != nil {
 		id := c.ID
 		deps.Previous = func(ctx context.Context) (checks.Result, bool, error) {
@@ -144,25 +189,28 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 	}
 	// The loader checked that the datasource is the kind the check needs.
 	if ds, ok := cfg.Datasources[c.Datasource]; ok {
-		if ds.Driver == config.DriverSQS {
+		switch ds.Driver {
+		case config.DriverSQS:
 			q, err := src.sqs(ctx, c.Datasource)
 			if err != nil {
-				return failing(err)
+				return deps, err
 			}
 			deps.Queues = q
-		} else {
+		case config.DriverS3:
+			b, err := src.s3(ctx, c.Datasource)
+			if err != nil {
+				return deps, err
+			}
+			deps.Buckets = b
+		default:
 			db, err := src.sql(c.Datasource)
 			if err != nil {
-				return failing(err)
+				return deps, err
 			}
 			deps.SQL = db
 		}
 	}
-	chk, err := c.Spec.Build(deps)
-	if err != nil {
-		return failing(err)
-	}
-	return chk
+	return deps, nil
 }
 
 func failing(err error) checks.Check {
@@ -195,4 +243,50 @@ func selectChecks(cfg *config.Config, ids []string) ([]config.Check, error) {
 		return nil, fmt.Errorf("unknown check %s", strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+// warnPrivileged logs, at every start, each of the named datasources that
+// is set to allow_privileged: vigil does not inspect its role.
+func warnPrivileged(cfg *config.Config, names []string, logger *slog.Logger) {
+	for _, name := range names {
+		if cfg.Datasources[name].AllowPrivileged {
+			logger.Warn("datasource allows a privileged role: vigil does not inspect its privileges, so a check's query may have side effects a read-only transaction does not stop (allow_privileged: true)",
+				"datasource", name)
+		}
+	}
+}
+
+// vetDatasources inspects each SQL datasource the checks use and logs what
+// it finds: a refused role as an error (its checks end in error until the
+// grants change), an unreachable database as a warning (it is inspected
+// again at its first run). It never stops the caller.
+func vetDatasources(ctx context.Context, cfg *config.Config, selected []config.Check, src *sources, logger *slog.Logger) {
+	for _, name := range sqlDatasources(cfg, selected) {
+		db, err := src.sql(name)
+		if err == nil {
+			err = db.Inspect(ctx)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, datasource.ErrPrivileged):
+			logger.Error("datasource refused: its checks end in error until its role may only read", "datasource", name, "err", err)
+		default:
+			logger.Warn("datasource unreachable at start: its checks end in error until it is reachable", "datasource", name, "err", err)
+		}
+	}
+}
+
+// sqlDatasources returns the names of the SQL datasources the checks use,
+// sorted.
+func sqlDatasources(cfg *config.Config, selected []config.Check) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, c := range selected {
+		if ds, ok := cfg.Datasources[c.Datasource]; ok && ds.IsSQL() && !seen[c.Datasource] {
+			seen[c.Datasource] = true
+			names = append(names, c.Datasource)
+		}
+	}
+	sort.Strings(names)
+	return names
 }

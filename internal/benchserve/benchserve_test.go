@@ -176,7 +176,7 @@ func measureServe(b *testing.B, bin string, tc benchCase, interval, window time.
 	var err error
 	if tc.store == "postgres" {
 		pg := testdb.Postgres(b)
-		dsn := pg.DSN + "&application_name=" + benchApp
+		dsn := pg.AdminDSN + "&application_name=" + benchApp
 		storeLine = fmt.Sprintf("store: {driver: postgres, dsn: %q}\nscheduler: {lease_ttl: %s}\n", dsn, benchLeaseTTL)
 		db = pg.Admin
 	}

@@ -31,15 +31,18 @@ import (
 // Chromium is where Debian's chromium package installs the browser.
 const Chromium = "/usr/bin/chromium"
 
-// Viewport is the size of every tab, in CSS pixels.
+// Viewport is the size every tab opens at, in CSS pixels (SetViewport
+// changes it).
 const (
-	ViewportWidth  = 1280
-	ViewportHeight = 900
+	ViewportWidth  = DesktopWidth
+	ViewportHeight = DesktopHeight
 )
 
 // TabTimeout bounds everything done in one tab, so that a wait for an
-// element that never comes fails the test instead of hanging it.
-const TabTimeout = 60 * time.Second
+// element that never comes fails the test instead of hanging it. A
+// training session's tabs stay open for its six scenarios, on a machine
+// that may be busy.
+const TabTimeout = 4 * time.Minute
 
 // ArtifactsEnv names the directory that screenshots go to. Unset, they go to
 // artifacts/ at the root of the module (ignored by git).
@@ -189,14 +192,14 @@ func (b *Browser) Screenshot(t testing.TB, ctx context.Context, name string) []b
 // small margin), as wide as the viewport. It saves nothing.
 func ScreenshotDownTo(t testing.TB, ctx context.Context, sel string) []byte {
 	t.Helper()
-	bottom, err := chromedp.Run(ctx, chromedp.Evaluate[float64](
-		`document.querySelector(`+strconv.Quote(sel)+`).getBoundingClientRect().bottom + window.scrollY + 8`))
-	if err != nil {
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](
+		`[window.innerWidth, document.querySelector(`+strconv.Quote(sel)+`).getBoundingClientRect().bottom + window.scrollY + 8]`))
+	if err != nil || len(box) != 2 {
 		t.Fatalf("browsertest: screenshot down to %s: %v", sel, err)
 	}
 	res, err := chromedp.Call(ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{
 		Format:                page.CaptureScreenshotFormatPng,
-		Clip:                  &page.Viewport{Width: ViewportWidth, Height: math.Ceil(bottom), Scale: 1},
+		Clip:                  &page.Viewport{Width: box[0], Height: math.Ceil(box[1]), Scale: 1},
 		CaptureBeyondViewport: new(true),
 	})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
-	"gopkg.in/yaml.v3"
 )
 
 // DefaultSessionTTL is how long a dashboard login lasts unless
@@ -31,11 +30,11 @@ const MinTokenLength = 32
 // mode: the dashboard acts as one local admin and may only listen on a
 // loopback address.
 type Auth struct {
-	Users  []User
-	Tokens []Token
+	Users  []User  `yaml:"users"`
+	Tokens []Token `yaml:"tokens"`
 	// SessionTTL is the lifetime of a dashboard login; default
 	// DefaultSessionTTL.
-	SessionTTL time.Duration
+	SessionTTL time.Duration `yaml:"session_ttl"`
 }
 
 // Configured reports whether any user or token is configured (that is,
@@ -44,25 +43,28 @@ func (a Auth) Configured() bool { return len(a.Users) > 0 || len(a.Tokens) > 0 }
 
 // User is one entry of auth.users: a person who logs in to the dashboard.
 type User struct {
-	Name string
+	Name string `yaml:"name" jsonschema:"required"`
 	// PasswordHash is a bcrypt ($2a$, $2b$, $2y$) or argon2id
 	// ($argon2id$v=19$m=..,t=..,p=..$salt$hash) hash, from password_hash or
 	// password_hash_file. It is never shown on a page.
-	PasswordHash string
-	Role         string // RoleViewer, RoleOperator or RoleAdmin
-	Line         int
+	PasswordHash     string `yaml:"password_hash"`
+	PasswordHashFile string `yaml:"password_hash_file"`
+	Role             string `yaml:"role" jsonschema:"required,enum=viewer,enum=operator,enum=admin"` // RoleViewer, RoleOperator or RoleAdmin
+	Line             int    `yaml:"-"`
 }
 
 // Token is one entry of auth.tokens: an API token sent as
 // "Authorization: Bearer <token>".
 type Token struct {
-	Name string
+	Name string `yaml:"name" jsonschema:"required"`
 	// SHA256 is the lowercase hex SHA-256 of the token: token_sha256 as
 	// written, or the hash of token_file's trimmed content. The token itself
 	// is not kept.
-	SHA256 string
-	Role   string
-	Line   int
+	SHA256 string `yaml:"token_sha256" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
+	// File is token_file as written: a file holding the token itself.
+	File string `yaml:"token_file"`
+	Role string `yaml:"role" jsonschema:"required,enum=viewer,enum=operator,enum=admin"`
+	Line int    `yaml:"-"`
 }
 
 var (
@@ -71,146 +73,102 @@ var (
 	argon2idPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$`)
 )
 
-func (l *loader) auth(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "auth", "in auth", "auth: ")
-	a := Auth{SessionTTL: DefaultSessionTTL}
-	a.Users = l.authUsers(f.value("users"))
-	a.Tokens = l.authTokens(f.value("tokens"))
-	f.duration("session_ttl", &a.SessionTTL)
-	f.done()
+func (l *loader) auth(top *decoded) {
+	a := &l.cfg.Auth
 	if a.SessionTTL <= 0 {
-		f.problem("session_ttl", "session_ttl: must be positive, got %s", a.SessionTTL)
+		top.problem("auth.session_ttl", "session_ttl: must be positive, got %s", a.SessionTTL)
 	}
-	l.cfg.Auth = a
-}
-
-// authList returns the mapping items of the list n (reporting any other
-// shape) for auth.<name>.
-func (l *loader) authList(n *yaml.Node, name string) []*yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		l.addf(n.Line, "auth: %s: expected a list, got %s", name, kindName(n))
-		return nil
-	}
-	var out []*yaml.Node
-	for i, item := range n.Content {
-		if r := resolve(item); r == nil || r.Kind != yaml.MappingNode {
-			l.addf(item.Line, "auth: %s[%d] must be a mapping, got %s", name, i, kindName(item))
-			continue
-		}
-		out = append(out, resolve(item))
-	}
-	return out
-}
-
-// authName reads and validates the name of one user or token; where is
-// "user" or "token".
-func (l *loader) authName(f *fields, where string, firstLine map[string]int) string {
-	var name string
-	f.str("name", &name)
-	switch {
-	case !f.has("name"):
-		f.problem("name", "missing name")
-	case !authNamePattern.MatchString(name):
-		f.problem("name", "invalid name %q (want letters, digits and . _ @ + -)", name)
-	default:
-		if first, dup := firstLine[name]; dup {
-			f.problem("name", "duplicate %s name %q (first at line %d)", where, name, first)
-		} else {
-			firstLine[name] = f.line
-		}
-	}
-	return name
-}
-
-// authRole reads and validates a role.
-func (l *loader) authRole(f *fields) string {
-	var role string
-	f.str("role", &role)
-	switch {
-	case !f.has("role"):
-		f.problem("role", "missing role (want viewer, operator or admin)")
-	case role != RoleViewer && role != RoleOperator && role != RoleAdmin:
-		f.problem("role", "role: unknown role %q (want viewer, operator or admin)", role)
-	}
-	return role
-}
-
-func (l *loader) authUsers(n *yaml.Node) []User {
-	var users []User
-	firstLine := map[string]int{}
-	for i, item := range l.authList(n, "users") {
-		where := fmt.Sprintf("auth.users[%d]", i)
-		f := l.fieldsOf(item, item.Line, where, "in "+where, where+": ")
-		u := User{Line: item.Line}
-		u.Name = l.authName(f, "user", firstLine)
-		f.secret("password_hash", &u.PasswordHash)
-		u.Role = l.authRole(f)
-		f.done()
+	names := map[string]int{}
+	for i := range a.Users {
+		u := &a.Users[i]
+		base := fmt.Sprintf("auth.users[%d]", i)
+		u.Line = top.lineOf(base)
+		authName(top, base, "user", u.Name, names)
+		top.secret(base+".password_hash", &u.PasswordHash, u.PasswordHashFile)
+		authRole(top, base, u.Role)
 		switch {
-		case u.PasswordHash == "" && !f.has("password_hash_file"):
-			f.problem("password_hash", "missing password_hash (bcrypt or argon2id)")
+		case u.PasswordHash == "" && !top.has(base+".password_hash_file"):
+			top.problem(base+".password_hash", "missing password_hash (bcrypt or argon2id)")
 		case u.PasswordHash != "" && !validPasswordHash(u.PasswordHash):
 			// Never echo the value: it may be a password pasted by mistake.
 			key := "password_hash"
-			if !f.has(key) {
+			if !top.has(base + "." + key) {
 				key = "password_hash_file"
 			}
-			f.problem(key, "%s is not a bcrypt or argon2id hash", key)
+			top.problem(base+"."+key, "%s is not a bcrypt or argon2id hash", key)
 		}
-		users = append(users, u)
 	}
-	return users
-}
-
-func (l *loader) authTokens(n *yaml.Node) []Token {
-	var tokens []Token
-	firstLine := map[string]int{}
+	names = map[string]int{}
 	seenHash := map[string]string{}
-	for i, item := range l.authList(n, "tokens") {
-		where := fmt.Sprintf("auth.tokens[%d]", i)
-		f := l.fieldsOf(item, item.Line, where, "in "+where, where+": ")
-		t := Token{Line: item.Line}
-		t.Name = l.authName(f, "token", firstLine)
-		var hash, file string
-		f.str("token_sha256", &hash)
-		f.str("token_file", &file)
-		t.Role = l.authRole(f)
-		f.done()
+	for i := range a.Tokens {
+		t := &a.Tokens[i]
+		base := fmt.Sprintf("auth.tokens[%d]", i)
+		t.Line = top.lineOf(base)
+		authName(top, base, "token", t.Name, names)
+		authRole(top, base, t.Role)
 		switch {
-		case f.has("token_sha256") && f.has("token_file"):
-			f.problem("token_file", "token_sha256 and token_file are both set")
-		case f.has("token_sha256"):
-			if !sha256Pattern.MatchString(hash) {
-				f.problem("token_sha256", "token_sha256 must be 64 hex digits (the SHA-256 of the token)")
+		case top.has(base+".token_sha256") && top.has(base+".token_file"):
+			top.problem(base+".token_file", "token_sha256 and token_file are both set")
+			t.SHA256 = ""
+		case top.has(base + ".token_sha256"):
+			if !sha256Pattern.MatchString(t.SHA256) {
+				top.problem(base+".token_sha256", "token_sha256 must be 64 hex digits (the SHA-256 of the token)")
+				t.SHA256 = ""
 			}
-			t.SHA256 = strings.ToLower(hash)
-		case f.has("token_file"):
-			tok, err := l.readSecret(file)
+			t.SHA256 = strings.ToLower(t.SHA256)
+		case top.has(base + ".token_file"):
+			tok, err := l.readSecret(t.File)
 			switch {
 			case err != nil:
-				f.problem("token_file", "token_file: %v", err)
+				top.problem(base+".token_file", "token_file: %v", err)
 			case len(tok) < MinTokenLength || strings.ContainsFunc(tok, unicode.IsSpace):
-				f.problem("token_file", "token_file: %q must hold one token of at least %d characters without spaces", file, MinTokenLength)
+				top.problem(base+".token_file", "token_file: %q must hold one token of at least %d characters without spaces", t.File, MinTokenLength)
 			default:
 				sum := sha256.Sum256([]byte(tok))
 				t.SHA256 = hex.EncodeToString(sum[:])
 			}
 		default:
-			f.problem("name", "missing token_sha256 or token_file")
+			top.problem(base+".name", "missing token_sha256 or token_file")
 		}
 		if t.SHA256 != "" {
 			if other, dup := seenHash[t.SHA256]; dup {
-				f.problem("name", "token %q is the same token as %q", t.Name, other)
+				top.problem(base+".name", "token %q is the same token as %q", t.Name, other)
 			} else {
 				seenHash[t.SHA256] = t.Name
 			}
 		}
-		tokens = append(tokens, t)
 	}
-	return tokens
+}
+
+// ValidAuthName reports whether name may name a user or an API token:
+// letters, digits and . _ @ + -, starting with a letter or digit.
+func ValidAuthName(name string) bool { return authNamePattern.MatchString(name) }
+
+// authName validates the name of the user or token at base; what is
+// "user" or "token", firstLine the lines of the names seen so far.
+func authName(top *decoded, base, what, name string, firstLine map[string]int) {
+	switch {
+	case !top.has(base + ".name"):
+		top.problem(base+".name", "missing name")
+	case !authNamePattern.MatchString(name):
+		top.problem(base+".name", "invalid name %q (want letters, digits and . _ @ + -)", name)
+	default:
+		if first, dup := firstLine[name]; dup {
+			top.problem(base+".name", "duplicate %s name %q (first at line %d)", what, name, first)
+		} else {
+			firstLine[name] = top.lineOf(base)
+		}
+	}
+}
+
+// authRole validates the role of the user or token at base.
+func authRole(top *decoded, base, role string) {
+	switch {
+	case !top.has(base + ".role"):
+		top.problem(base+".role", "missing role (want viewer, operator or admin)")
+	case role != RoleViewer && role != RoleOperator && role != RoleAdmin:
+		top.problem(base+".role", "role: unknown role %q (want viewer, operator or admin)", role)
+	}
 }
 
 // validPasswordHash reports whether h looks like a bcrypt or argon2id hash

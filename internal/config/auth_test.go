@@ -16,13 +16,13 @@ func TestLoadAuth(t *testing.T) {
 		SessionTTL: 8 * time.Hour,
 		Users: []config.User{
 			{Name: "alice", PasswordHash: "$2a$04$hLIqOb.al/CtJ421MohJguauucW3KkTBC94rqUkgSYqop95Sy4OA6", Role: "admin", Line: 6},
-			{Name: "bob", PasswordHash: "$2a$04$hLIqOb.al/CtJ421MohJguauucW3KkTBC94rqUkgSYqop95Sy4OA6", Role: "viewer", Line: 7},
+			{Name: "bob", PasswordHash: "$2a$04$hLIqOb.al/CtJ421MohJguauucW3KkTBC94rqUkgSYqop95Sy4OA6", PasswordHashFile: "secrets/bob.hash", Role: "viewer", Line: 7},
 			{Name: "carol@example.com", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0y0HgmJ8DUx0aH1pC5QlYQ8ryZqQkc2G6E6yNhQMSm0", Role: "operator", Line: 8},
 		},
 		Tokens: []config.Token{
 			// token_sha256 is kept lowercased; token_file is hashed.
 			{Name: "ci", SHA256: "948b8c2427cd29047839b8e4a27a08763f8befbafa86be5cce8e46217d75e58a", Role: "operator", Line: 12},
-			{Name: "exec", SHA256: "a9c20145d45249d57858b39229212c8c4c8cd671c3d1153b0a983863107d9005", Role: "viewer", Line: 13},
+			{Name: "exec", SHA256: "a9c20145d45249d57858b39229212c8c4c8cd671c3d1153b0a983863107d9005", File: "secrets/exec.token", Role: "viewer", Line: 13},
 		},
 	}
 	if !reflect.DeepEqual(cfg.Auth, want) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ const (
 	DefaultSchedule     = "@every 5m"
 	DefaultTimeout      = 60 * time.Second
 	DefaultRetentionRaw = 14 * 24 * time.Hour
+	// DefaultGroupWait is sinks.slack.group_wait: how long an opened
+	// alert waits for others to group with.
+	DefaultGroupWait = 10 * time.Second
 )
 
 // Datasource drivers.
@@ -37,54 +41,81 @@ const (
 	DriverMySQL    = "mysql"
 	DriverSQLite   = "sqlite"
 	DriverSQS      = "sqs"
+	DriverS3       = "s3"
 )
 
-// Config is a loaded, validated vigil.yaml with every default applied.
+// Config is a loaded, validated vigil.yaml with every default applied. Its
+// yaml-tagged types are both what the loader decodes the file into and
+// what `vigil schema` describes.
 type Config struct {
 	// Path is the config file as given to Load; Dir is its directory, the
 	// base of every relative path in the configuration.
-	Path, Dir   string
-	Server      Server
-	Store       Store
-	Datasources map[string]Datasource
-	Sinks       Sinks
+	Path        string                `yaml:"-"`
+	Dir         string                `yaml:"-"`
+	Server      Server                `yaml:"server"`
+	Store       Store                 `yaml:"store"`
+	Datasources map[string]Datasource `yaml:"datasources"`
+	Sinks       Sinks                 `yaml:"sinks"`
 	// RunbooksDir is `runbooks_dir` made relative to Dir, by default
 	// Dir/runbooks.
-	RunbooksDir string
-	Retention   Retention
+	RunbooksDir string    `yaml:"runbooks_dir"`
+	Retention   Retention `yaml:"retention"`
 	// Scheduler is the `scheduler` section (the replicas' lease).
-	Scheduler Scheduler
+	Scheduler Scheduler `yaml:"scheduler"`
 	// Auth is the `auth` section; see Auth.Configured for local mode.
-	Auth Auth
+	Auth Auth `yaml:"auth"`
+	// Scriptlog is the `scriptlog` section (the script log's key and anchor).
+	Scriptlog Scriptlog `yaml:"scriptlog"`
 	// Checks are in file order.
-	Checks []Check
+	Checks []Check `yaml:"checks" jsonschema:"required"`
 }
 
 // Server is the `server` section.
 type Server struct {
-	Listen  string // default DefaultListen
-	BaseURL string // default "http://" + Listen; never ends in "/"
+	Listen  string `yaml:"listen"`   // default DefaultListen
+	BaseURL string `yaml:"base_url"` // default "http://" + Listen; never ends in "/"
+	// MetricsListen, when set, is a second address serving only /metrics,
+	// without auth.
+	MetricsListen string `yaml:"metrics_listen"`
+	// MaxConnections caps the dashboard's concurrent connections; 0 (the
+	// default) derives the cap from the file-descriptor limit at start.
+	MaxConnections int `yaml:"max_connections"`
+	// TrustedProxyList is `trusted_proxies` as written: the reverse proxies
+	// (networks; a bare address is one host) whose X-Forwarded-For names
+	// the client. TrustedProxies is it parsed.
+	TrustedProxyList []string       `yaml:"trusted_proxies"`
+	TrustedProxies   []netip.Prefix `yaml:"-"`
 }
 
 // Store is the `store` section: where vigil keeps its own records.
 type Store struct {
-	Driver string // "sqlite" (default) or "postgres"
+	Driver string `yaml:"driver" jsonschema:"enum=sqlite,enum=postgres"` // "sqlite" (default) or "postgres"
 	// DSN defaults to Dir/vigil.db for SQLite; a relative SQLite path is
-	// relative to Dir.
-	DSN string
+	// relative to Dir. With dsn_file, it is that file's trimmed content.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
 }
 
 // Datasource is one entry of `datasources`: a system checks validate.
 type Datasource struct {
-	Name   string
-	Driver string // postgres, mysql, sqlite or sqs
+	Name   string `yaml:"-"`
+	Driver string `yaml:"driver" jsonschema:"required,enum=postgres,enum=mysql,enum=sqlite,enum=sqs,enum=s3"`
 	// DSN is in the driver's own format (SQL drivers only); a relative
-	// SQLite path is relative to Dir.
-	DSN      string
-	Region   string // sqs only
-	Endpoint string // sqs only, optional
-	Line     int    // line of the datasource's name
+	// SQLite path is relative to Dir. With dsn_file, it is that file's
+	// trimmed content.
+	DSN      string `yaml:"dsn"`
+	DSNFile  string `yaml:"dsn_file"`
+	Region   string `yaml:"region"`   // sqs and s3 only
+	Endpoint string `yaml:"endpoint"` // sqs and s3 only, optional
+	// AllowPrivileged (SQL only) lets checks run on a role that may write
+	// or act on the server, which vigil otherwise refuses.
+	AllowPrivileged bool `yaml:"allow_privileged"`
+	Line            int  `yaml:"-"` // line of the datasource's name
 }
+
+// IsAWS reports whether the datasource is an AWS service (sqs or s3): it
+// has a region and an optional endpoint instead of a DSN.
+func (d Datasource) IsAWS() bool { return d.Driver == DriverSQS || d.Driver == DriverS3 }
 
 // IsSQL reports whether the datasource is a SQL database.
 func (d Datasource) IsSQL() bool {
@@ -93,50 +124,64 @@ func (d Datasource) IsSQL() bool {
 
 // Sinks is the `sinks` section. A sink whose address is empty is off.
 type Sinks struct {
-	Datadog Datadog
-	Sentry  Sentry
-	Slack   Slack
+	Datadog Datadog `yaml:"datadog"`
+	Sentry  Sentry  `yaml:"sentry"`
+	Slack   Slack   `yaml:"slack"`
 }
 
 // Datadog configures the DogStatsD client.
 type Datadog struct {
-	Addr      string
-	Namespace string // default DefaultNamespace
-	Tags      []string
+	Addr      string   `yaml:"addr"`
+	Namespace string   `yaml:"namespace"` // default DefaultNamespace
+	Tags      []string `yaml:"tags"`
+	TagLines  []int    `yaml:"-"` // the line of each of Tags
 }
 
 // Sentry configures the Sentry client.
 type Sentry struct {
-	DSN         string
-	Environment string
+	DSN         string `yaml:"dsn"`
+	DSNFile     string `yaml:"dsn_file"`
+	Environment string `yaml:"environment"`
 }
 
 // Slack configures the incoming webhook.
 type Slack struct {
-	WebhookURL string
+	WebhookURL     string `yaml:"webhook_url"`
+	WebhookURLFile string `yaml:"webhook_url_file"`
+	// GroupWait is how long an opened alert waits for others to group
+	// with (default DefaultGroupWait; 0 sends at once).
+	GroupWait time.Duration `yaml:"group_wait"`
 }
 
 // Retention is the `retention` section.
 type Retention struct {
 	// Raw is how long raw results are kept before they are rolled up;
 	// default DefaultRetentionRaw.
-	Raw time.Duration
+	Raw time.Duration `yaml:"raw"`
 }
 
-// Check is one entry of `checks`, with its defaults applied.
+// Check is one entry of `checks`, with its defaults applied. The fields
+// every kind shares are yaml-tagged; the others are the kind's Spec.
 type Check struct {
-	ID, Kind, Datasource string
-	Schedule             string        // a robfig/cron spec; default DefaultSchedule
-	Timeout              time.Duration // default DefaultTimeout
-	Runbook, Owner       string
-	Tags                 []string
+	ID         string        `yaml:"id" jsonschema:"required,pattern=^[a-z0-9-]+$"`
+	Kind       string        `yaml:"kind" jsonschema:"required"`
+	Datasource string        `yaml:"datasource"`
+	Schedule   string        `yaml:"schedule"` // a robfig/cron spec; default DefaultSchedule
+	Timeout    time.Duration `yaml:"timeout"`  // default DefaultTimeout
+	Runbook    string        `yaml:"runbook"`
+	Owner      string        `yaml:"owner"`
+	Tags       []string      `yaml:"tags"`
 	// FailAfter and ResolveAfter are at least 1 (the default).
-	FailAfter, ResolveAfter int
-	// Line is the line of the check's mapping in the config file.
-	Line int
+	FailAfter    int `yaml:"fail_after" jsonschema:"minimum=1"`
+	ResolveAfter int `yaml:"resolve_after" jsonschema:"minimum=1"`
+	// Line is the line of the check's mapping in the config file;
+	// OwnerLine that of its owner, TagLines that of each of its tags.
+	Line      int   `yaml:"-"`
+	OwnerLine int   `yaml:"-"`
+	TagLines  []int `yaml:"-"`
 	// Spec is the kind-specific configuration, decoded into the kind's
 	// NewSpec() and validated.
-	Spec checks.Spec
+	Spec checks.Spec `yaml:"-"`
 }
 
 // Check returns the check with the given id.
@@ -156,6 +201,19 @@ func (c *Config) Check(id string) (Check, bool) {
 // *Problems error listing all of them (never just the first), each as
 // "file:line: msg".
 func Load(path string, kinds checks.Registry) (*Config, error) {
+	cfg, err := LoadPartial(path, kinds)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadPartial is Load that also returns, with the problems, the config as
+// far as it could be read (for `vigil validate`, which cross-checks the
+// runbooks of a config that has problems). In that config, a check whose
+// kind-specific fields had a problem has a nil Spec, and a check without an
+// id is left out. The config is never nil.
+func LoadPartial(path string, kinds checks.Registry) (*Config, error) {
 	l := &loader{
 		cfg:       &Config{Path: path, Dir: filepath.Dir(path)},
 		kinds:     kinds,
@@ -170,7 +228,7 @@ func Load(path string, kinds checks.Registry) (*Config, error) {
 	}
 	if len(l.problems) > 0 {
 		ps := l.problems.sorted()
-		return nil, &ps
+		return l.cfg, &ps
 	}
 	return l.cfg, nil
 }
@@ -228,6 +286,13 @@ func (l *loader) yamlError(err error) {
 	l.addf(0, "%s", strings.TrimPrefix(msg, "yaml: "))
 }
 
+// The top-level keys decoded on their own: each datasource and check has
+// its own label in messages, and a check's fields depend on its kind.
+const (
+	keyDatasources = "datasources"
+	keyChecks      = "checks"
+)
+
 // load decodes and validates the whole document.
 func (l *loader) load(data []byte) {
 	data, l.refs = protectRefs(data)
@@ -240,25 +305,51 @@ func (l *loader) load(data []byte) {
 	if root != nil {
 		line = root.Line
 	}
-	top := l.fieldsOf(root, line, "the config", "", "")
-	if !top.has("datasources") {
-		l.addf(top.keyLine("datasources"), "missing required field %q", "datasources")
+	cfg := l.cfg
+	cfg.Server.Listen = DefaultListen
+	cfg.Store.Driver = DefaultStoreDriver
+	cfg.Sinks.Datadog.Namespace = DefaultNamespace
+	cfg.Sinks.Slack.GroupWait = DefaultGroupWait
+	cfg.RunbooksDir = "runbooks"
+	cfg.Retention.Raw = DefaultRetentionRaw
+	cfg.Scheduler.LeaseTTL = DefaultLeaseTTL
+	cfg.Scheduler.MaxConcurrent = DefaultMaxConcurrent
+	cfg.Auth.SessionTTL = DefaultSessionTTL
+	cfg.Datasources = map[string]Datasource{}
+
+	// The sections, in one strict decode; datasources and checks after.
+	var datasources, checkList *yaml.Node
+	sections := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line}
+	if r := resolve(root); !isNull(r) {
+		if r.Kind != yaml.MappingNode {
+			l.addf(r.Line, "the config must be a mapping, got %s", kindName(r))
+			return
+		}
+		for _, p := range l.mappingPairs(r) {
+			switch p.key.Value {
+			case keyDatasources:
+				datasources = p.value
+			case keyChecks:
+				checkList = p.value
+			default:
+				sections.Content = append(sections.Content, p.key, p.value)
+			}
+		}
 	}
-	if !top.has("checks") {
-		l.addf(top.keyLine("checks"), "missing required field %q", "checks")
+	if checkList == nil {
+		l.addf(line, "missing required field %q", keyChecks)
 	}
-	l.server(top.value("server"), top.keyLine("server"))
-	l.store(top.value("store"), top.keyLine("store"))
-	l.datasources(top.value("datasources"), top.keyLine("datasources"))
-	l.sinks(top.value("sinks"), top.keyLine("sinks"))
-	l.cfg.RunbooksDir = "runbooks"
-	top.str("runbooks_dir", &l.cfg.RunbooksDir)
-	l.cfg.RunbooksDir = l.relative(l.cfg.RunbooksDir)
-	l.retention(top.value("retention"), top.keyLine("retention"))
-	l.scheduler(top.value("scheduler"), top.keyLine("scheduler"))
-	l.auth(top.value("auth"), top.keyLine("auth"))
-	l.checks(top.value("checks"), top.keyLine("checks"))
-	top.done()
+	top := l.decode(sections, line, "", true, cfg)
+	l.server(top)
+	l.store(top)
+	l.datasources(datasources)
+	l.sinks(top)
+	cfg.RunbooksDir = l.relative(cfg.RunbooksDir)
+	l.retention(top)
+	l.scheduler(top)
+	l.auth(top)
+	l.scriptlog(top)
+	l.checks(checkList)
 }
 
 // relative makes a relative path relative to the config's directory.
@@ -278,22 +369,55 @@ func (l *loader) sqlitePath(dsn string) string {
 	return l.relative(dsn)
 }
 
-func (l *loader) server(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "server", "in server", "server: ")
-	s := Server{Listen: DefaultListen}
-	f.str("listen", &s.Listen)
-	f.str("base_url", &s.BaseURL)
-	f.done()
+func (l *loader) server(top *decoded) {
+	s := &l.cfg.Server
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
-		f.problem("listen", "listen: invalid address %q (want host:port)", s.Listen)
+		top.problem("server.listen", "listen: invalid address %q (want host:port)", s.Listen)
 	}
+	if s.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			top.problem("server.metrics_listen", "metrics_listen: invalid address %q (want host:port)", s.MetricsListen)
+		}
+	}
+	if top.has("server.max_connections") && s.MaxConnections < 1 {
+		top.problem("server.max_connections", "max_connections: must be at least 1, got %d (leave it out to derive it from the file-descriptor limit)", s.MaxConnections)
+	}
+	s.TrustedProxies = l.trustedProxies(top)
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	if s.BaseURL == "" {
 		s.BaseURL = "http://" + s.Listen
 	} else if !isHTTPURL(s.BaseURL) {
-		f.problem("base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
+		top.problem("server.base_url", "base_url: invalid URL %q (want http:// or https://)", s.BaseURL)
 	}
-	l.cfg.Server = s
+}
+
+// trustedProxies parses server.trusted_proxies: addresses or CIDR networks.
+// A network of every address (0.0.0.0/0, ::/0) is refused: it would let any
+// client name itself in X-Forwarded-For.
+func (l *loader) trustedProxies(top *decoded) []netip.Prefix {
+	var out []netip.Prefix
+	for i, v := range l.cfg.Server.TrustedProxyList {
+		path := fmt.Sprintf("server.trusted_proxies[%d]", i)
+		if top.reported(path) {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				top.problem(path, "trusted_proxies: invalid address or CIDR %q (want e.g. 10.0.0.0/8 or 192.0.2.10)", v)
+				continue
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Bits() == 0 {
+			top.problem(path, "trusted_proxies: %s would trust every client's X-Forwarded-For; list your proxies' addresses", v)
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // isHTTPURL reports whether s is an absolute http(s) URL with a host.
@@ -302,12 +426,9 @@ func isHTTPURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-func (l *loader) store(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "store", "in store", "store: ")
-	s := Store{Driver: DefaultStoreDriver}
-	f.str("driver", &s.Driver)
-	f.secret("dsn", &s.DSN)
-	f.done()
+func (l *loader) store(top *decoded) {
+	s := &l.cfg.Store
+	top.secret("store.dsn", &s.DSN, s.DSNFile)
 	switch s.Driver {
 	case DriverSQLite:
 		if s.DSN == "" {
@@ -315,54 +436,49 @@ func (l *loader) store(n *yaml.Node, line int) {
 		}
 		s.DSN = l.sqlitePath(s.DSN)
 	case DriverPostgres:
-		if s.DSN == "" && !f.has("dsn_file") {
-			f.problem("driver", "postgres needs a dsn")
+		if s.DSN == "" && !top.has("store.dsn_file") {
+			top.problem("store.driver", "postgres needs a dsn")
 		}
 	default:
-		f.problem("driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
+		top.problem("store.driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
 	}
-	l.cfg.Store = s
 }
 
-func (l *loader) datasources(n *yaml.Node, line int) {
-	l.cfg.Datasources = map[string]Datasource{}
+// datasources decodes each entry of the `datasources` mapping, which is
+// optional: a config whose checks need no datasource (http) has none.
+func (l *loader) datasources(n *yaml.Node) {
 	if isNull(n) {
 		return
 	}
-	if n.Kind != yaml.MappingNode {
+	if r := resolve(n); r.Kind != yaml.MappingNode {
 		l.addf(n.Line, "datasources must be a mapping of names to datasources, got %s", kindName(n))
 		return
 	}
-	for _, p := range l.mappingPairs(n) {
+	for _, p := range l.mappingPairs(resolve(n)) {
 		name := p.key.Value
-		where := fmt.Sprintf("datasource %q", name)
-		f := l.fieldsOf(p.value, p.key.Line, where, "in "+where, where+": ")
 		d := Datasource{Name: name, Line: p.key.Line}
-		f.str("driver", &d.Driver)
-		f.secret("dsn", &d.DSN)
-		f.str("region", &d.Region)
-		f.str("endpoint", &d.Endpoint)
-		f.done()
+		f := l.decode(p.value, p.key.Line, fmt.Sprintf("datasource %q", name), true, &d)
+		f.secret("dsn", &d.DSN, d.DSNFile)
 		switch {
 		case d.Driver == "":
-			f.problem("driver", "missing driver (want postgres, mysql, sqlite or sqs)")
+			f.problem("driver", "missing driver (want postgres, mysql, sqlite, sqs or s3)")
 		case d.IsSQL():
 			if d.DSN == "" && !f.has("dsn_file") {
 				f.problem("dsn", "missing dsn")
 			}
 			for _, k := range []string{"region", "endpoint"} {
 				if f.has(k) {
-					f.problem(k, "%s is only for sqs datasources", k)
+					f.problem(k, "%s is only for sqs and s3 datasources", k)
 				}
 			}
 			if d.Driver == DriverSQLite && d.DSN != "" {
 				d.DSN = l.sqlitePath(d.DSN)
 			}
-		case d.Driver == DriverSQS:
+		case d.IsAWS():
 			if d.Region == "" {
 				f.problem("region", "missing region")
 			}
-			for _, k := range []string{"dsn", "dsn_file"} {
+			for _, k := range []string{"dsn", "dsn_file", "allow_privileged"} {
 				if f.has(k) {
 					f.problem(k, "%s is only for sql datasources", k)
 				}
@@ -371,45 +487,38 @@ func (l *loader) datasources(n *yaml.Node, line int) {
 				f.problem("endpoint", "endpoint: invalid URL %q (want http:// or https://)", d.Endpoint)
 			}
 		default:
-			f.problem("driver", "unknown driver %q (want postgres, mysql, sqlite or sqs)", d.Driver)
+			f.problem("driver", "unknown driver %q (want postgres, mysql, sqlite, sqs or s3)", d.Driver)
 		}
 		l.cfg.Datasources[name] = d
 	}
 }
 
-func (l *loader) sinks(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "sinks", "in sinks", "sinks: ")
-	s := Sinks{Datadog: Datadog{Namespace: DefaultNamespace}}
-
-	dd := l.fieldsOf(f.value("datadog"), f.keyLine("datadog"), "sinks.datadog", "in sinks.datadog", "sinks.datadog: ")
-	dd.str("addr", &s.Datadog.Addr)
-	dd.str("namespace", &s.Datadog.Namespace)
-	dd.strings("tags", &s.Datadog.Tags)
-	dd.done()
-
-	se := l.fieldsOf(f.value("sentry"), f.keyLine("sentry"), "sinks.sentry", "in sinks.sentry", "sinks.sentry: ")
-	se.secret("dsn", &s.Sentry.DSN)
-	se.str("environment", &s.Sentry.Environment)
-	se.done()
-
-	sl := l.fieldsOf(f.value("slack"), f.keyLine("slack"), "sinks.slack", "in sinks.slack", "sinks.slack: ")
-	sl.secret("webhook_url", &s.Slack.WebhookURL)
-	sl.done()
-	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
-		sl.problem("webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
+func (l *loader) sinks(top *decoded) {
+	s := &l.cfg.Sinks
+	top.secret("sinks.sentry.dsn", &s.Sentry.DSN, s.Sentry.DSNFile)
+	for i := range s.Datadog.Tags {
+		s.Datadog.TagLines = append(s.Datadog.TagLines, top.lineOf(fmt.Sprintf("sinks.datadog.tags[%d]", i)))
 	}
-
-	f.done()
-	l.cfg.Sinks = s
+	if s.Sentry.DSN != "" && !top.reported("sinks.sentry.dsn") {
+		if msg := sentryDSNProblem(s.Sentry.DSN); msg != "" {
+			path := "sinks.sentry.dsn"
+			if !top.has(path) {
+				path = "sinks.sentry.dsn_file"
+			}
+			l.addf(top.lineOf(path), "sinks.sentry.dsn: %s (want https://PUBLIC_KEY@HOST/PROJECT_ID)", msg) // never echo the DSN
+		}
+	}
+	top.secret("sinks.slack.webhook_url", &s.Slack.WebhookURL, s.Slack.WebhookURLFile)
+	if s.Slack.GroupWait < 0 {
+		top.problem("sinks.slack.group_wait", "group_wait: must not be negative, got %s", s.Slack.GroupWait)
+	}
+	if s.Slack.WebhookURL != "" && !isHTTPURL(s.Slack.WebhookURL) {
+		top.problem("sinks.slack.webhook_url", "webhook_url is not an http(s) URL") // never echo the secret
+	}
 }
 
-func (l *loader) retention(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "retention", "in retention", "retention: ")
-	r := Retention{Raw: DefaultRetentionRaw}
-	f.duration("raw", &r.Raw)
-	f.done()
-	if r.Raw <= 0 {
-		f.problem("raw", "raw: must be positive, got %s", r.Raw)
+func (l *loader) retention(top *decoded) {
+	if r := l.cfg.Retention.Raw; r <= 0 {
+		top.problem("retention.raw", "raw: must be positive, got %s", r)
 	}
-	l.cfg.Retention = r
 }

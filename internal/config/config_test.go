@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -65,6 +66,16 @@ func (s *fakeQueueSpec) Validate(checks.SpecEnv) []checks.Problem { return nil }
 
 func (s *fakeQueueSpec) Build(checks.Deps) (checks.Check, error) { return nil, errors.New("fake kind") }
 
+type fakeObjectsSpec struct {
+	Prefixes []string `yaml:"prefixes"`
+}
+
+func (s *fakeObjectsSpec) Validate(checks.SpecEnv) []checks.Problem { return nil }
+
+func (s *fakeObjectsSpec) Build(checks.Deps) (checks.Check, error) {
+	return nil, errors.New("fake kind")
+}
+
 type fakeHTTPSpec struct {
 	URL string `yaml:"url"`
 }
@@ -78,6 +89,7 @@ func fakeKinds() checks.Registry {
 		checks.Kind{Name: "fake", Needs: checks.NeedsSQL, NewSpec: func() checks.Spec { return &fakeSpec{} }},
 		checks.Kind{Name: "fake_queue", Needs: checks.NeedsSQS, NewSpec: func() checks.Spec { return &fakeQueueSpec{} }},
 		checks.Kind{Name: "fake_http", Needs: checks.NeedsNone, NewSpec: func() checks.Spec { return &fakeHTTPSpec{} }},
+		checks.Kind{Name: "fake_objects", Needs: checks.NeedsS3, NewSpec: func() checks.Spec { return &fakeObjectsSpec{} }},
 	)
 }
 
@@ -106,15 +118,18 @@ func TestLoadFull(t *testing.T) {
 	if cfg.Path != path || cfg.Dir != dir {
 		t.Errorf("Path, Dir = %q, %q; want %q, %q", cfg.Path, cfg.Dir, path, dir)
 	}
-	if want := (config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com"}); cfg.Server != want {
+	wantServer := config.Server{Listen: "0.0.0.0:9090", BaseURL: "https://vigil.example.com", MaxConnections: 500,
+		TrustedProxyList: []string{"10.0.0.0/8", "192.0.2.10", "2001:db8::/32"},
+		TrustedProxies:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("2001:db8::/32")}}
+	if want := wantServer; !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "postgres", DSN: "postgres://vigil@localhost/vigil"}); cfg.Store != want {
 		t.Errorf("Store = %+v, want %+v", cfg.Store, want)
 	}
 	wantDS := map[string]config.Datasource{
-		"policies":  {Name: "policies", Driver: "postgres", DSN: "postgres://reader:s3cret@db:5432/policies", Line: 7},
-		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", Line: 8},
+		"policies":  {Name: "policies", Driver: "postgres", DSN: "postgres://reader:s3cret@db:5432/policies", DSNFile: "secrets/policies.dsn", Line: 7},
+		"warehouse": {Name: "warehouse", Driver: "mysql", DSN: "user:pa$word@tcp(10.0.0.7:3306)/dw", AllowPrivileged: true, Line: 8},
 		"local":     {Name: "local", Driver: "sqlite", DSN: filepath.Join(dir, "data", "local.db"), Line: 9},
 		"queues":    {Name: "queues", Driver: "sqs", Region: "us-east-1", Endpoint: "http://10.0.0.7:9324", Line: 10},
 	}
@@ -122,9 +137,9 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("Datasources =\n%+v\nwant\n%+v", cfg.Datasources, wantDS)
 	}
 	wantSinks := config.Sinks{
-		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}},
-		Sentry:  config.Sentry{DSN: "https://key@sentry.example.com/1", Environment: "prod"},
-		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X"},
+		Datadog: config.Datadog{Addr: "127.0.0.1:8125", Namespace: "acme", Tags: []string{"env:prod", "team:core"}, TagLines: []int{12, 12}},
+		Sentry:  config.Sentry{DSN: "https://key@sentry.example.com/1", DSNFile: "secrets/sentry.dsn", Environment: "prod"},
+		Slack:   config.Slack{WebhookURL: "https://hooks.slack.com/services/T/B/X", GroupWait: config.DefaultGroupWait},
 	}
 	if !reflect.DeepEqual(cfg.Sinks, wantSinks) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, wantSinks)
@@ -140,7 +155,7 @@ func TestLoadFull(t *testing.T) {
 		{
 			ID: "missing-endorsements", Kind: "fake", Datasource: "policies", Schedule: "@every 1m",
 			Timeout: 90 * time.Second, Runbook: "missing-endorsements", Owner: "policy-team",
-			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18,
+			Tags: []string{"team:policy", "tier:1"}, FailAfter: 2, ResolveAfter: 3, Line: 18, OwnerLine: 24, TagLines: []int{25, 25},
 			Spec: &fakeSpec{
 				Thresholds: checks.Thresholds{WarnAbove: intp(1), FailAbove: intp(5)},
 				Query:      "SELECT id FROM policies WHERE cost > $1",
@@ -188,13 +203,13 @@ func TestLoadDefaults(t *testing.T) {
 
 	cfg := load(t, path)
 
-	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); cfg.Server != want {
+	if want := (config.Server{Listen: "127.0.0.1:8080", BaseURL: "http://127.0.0.1:8080"}); !reflect.DeepEqual(cfg.Server, want) {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
 	if want := (config.Store{Driver: "sqlite", DSN: filepath.Join(dir, "vigil.db")}); cfg.Store != want {
 		t.Errorf("Store = %+v, want %+v", cfg.Store, want)
 	}
-	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}}); !reflect.DeepEqual(cfg.Sinks, want) {
+	if want := (config.Sinks{Datadog: config.Datadog{Namespace: "vigil"}, Slack: config.Slack{GroupWait: config.DefaultGroupWait}}); !reflect.DeepEqual(cfg.Sinks, want) {
 		t.Errorf("Sinks = %+v, want %+v", cfg.Sinks, want)
 	}
 	if want := filepath.Join(dir, "runbooks"); cfg.RunbooksDir != want {
@@ -327,5 +342,55 @@ func TestEnvExpansion(t *testing.T) {
 				t.Errorf("url = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestHTTPOnlyNeedsNoDatasources: a config whose checks need no datasource
+// (issue 15) loads without a `datasources:` mapping; a null value keeps a
+// field's default, as an absent one does.
+func TestHTTPOnlyNeedsNoDatasources(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	body := "sinks: {datadog: {namespace: ~}}\nchecks:\n  - {id: api, kind: fake_http, url: 'http://127.0.0.1:1/'}\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, path)
+	if len(cfg.Datasources) != 0 || len(cfg.Checks) != 1 {
+		t.Errorf("datasources %v, checks %d; want none and 1", cfg.Datasources, len(cfg.Checks))
+	}
+	if cfg.Sinks.Datadog.Namespace != config.DefaultNamespace {
+		t.Errorf("namespace: ~ gave %q, want the default %q", cfg.Sinks.Datadog.Namespace, config.DefaultNamespace)
+	}
+}
+
+// TestLoadPartial: with problems, LoadPartial still returns what it read
+// (the checks with an id, the runbooks folder), so that `vigil validate`
+// reports runbook problems in the same pass.
+func TestLoadPartial(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	body := "runbooks_dir: rb\nserver: {listen: nowhere}\nchecks:\n  - {id: api, kind: fake_http, url: 'http://127.0.0.1:1/', runbook: api}\n  - {id: broken, kind: fake_http, urll: x}\n  - {kind: fake_http}\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := config.Load(path, fakeKinds()); err == nil || cfg != nil {
+		t.Fatalf("Load = %v, %v; want nil and problems", cfg, err)
+	}
+	cfg, err := config.LoadPartial(path, fakeKinds())
+	var ps config.Problems
+	if !errors.As(err, &ps) || len(ps) != 3 {
+		t.Fatalf("problems = %v, want 3 (listen, urll, missing id)", err)
+	}
+	if cfg == nil {
+		t.Fatal("LoadPartial returned no config")
+	}
+	var ids []string
+	for _, c := range cfg.Checks {
+		ids = append(ids, c.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"api", "broken"}) || cfg.Checks[0].Runbook != "api" || cfg.Checks[1].Spec != nil {
+		t.Errorf("checks = %+v", cfg.Checks)
+	}
+	if want := filepath.Join(filepath.Dir(path), "rb"); cfg.RunbooksDir != want {
+		t.Errorf("RunbooksDir = %q, want %q", cfg.RunbooksDir, want)
 	}
 }

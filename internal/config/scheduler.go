@@ -2,13 +2,11 @@ package config
 
 import (
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Scheduler lease bounds. With several `vigil serve` replicas on one
-// PostgreSQL store, the lease holder runs the scheduled ticks; when it dies,
-// another replica takes over within one lease_ttl.
+// PostgreSQL store, the lease holder does the singleton duties; when it
+// dies, another replica takes over within one lease_ttl.
 const (
 	DefaultLeaseTTL = 15 * time.Second
 	MinLeaseTTL     = time.Second
@@ -26,23 +24,17 @@ type Scheduler struct {
 	// renewal (renewed every third of it). A shorter lease means a faster
 	// takeover after a replica dies, and more store writes. Default
 	// DefaultLeaseTTL, at least MinLeaseTTL.
-	LeaseTTL time.Duration
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// MaxConcurrent bounds the runs one replica executes at once (default
 	// DefaultMaxConcurrent, at least 1); ticks beyond it wait for a slot.
-	MaxConcurrent int
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
-func (l *loader) scheduler(n *yaml.Node, line int) {
-	f := l.fieldsOf(n, line, "scheduler", "in scheduler", "scheduler: ")
-	s := Scheduler{LeaseTTL: DefaultLeaseTTL, MaxConcurrent: DefaultMaxConcurrent}
-	f.duration("lease_ttl", &s.LeaseTTL)
-	f.int("max_concurrent", &s.MaxConcurrent)
-	f.done()
-	if s.LeaseTTL < MinLeaseTTL {
-		f.problem("lease_ttl", "lease_ttl: must be at least %s, got %s", MinLeaseTTL, s.LeaseTTL)
+func (l *loader) scheduler(top *decoded) {
+	if ttl := l.cfg.Scheduler.LeaseTTL; ttl < MinLeaseTTL {
+		top.problem("scheduler.lease_ttl", "lease_ttl: must be at least %s, got %s", MinLeaseTTL, ttl)
 	}
-	if s.MaxConcurrent < 1 {
-		f.problem("max_concurrent", "max_concurrent: must be at least 1, got %d", s.MaxConcurrent)
+	if n := l.cfg.Scheduler.MaxConcurrent; n < 1 {
+		top.problem("scheduler.max_concurrent", "max_concurrent: must be at least 1, got %d", n)
 	}
-	l.cfg.Scheduler = s
 }

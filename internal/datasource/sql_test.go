@@ -37,7 +37,7 @@ func open(t *testing.T, driver string, stmts ...string) (*testdb.DB, *datasource
 // query runs q read-only the way a check does and returns its rows as text.
 func query(ctx context.Context, src *datasource.SQL, timeout time.Duration, q string) ([][]string, error) {
 	var out [][]string
-	err := src.ReadOnly(ctx, timeout, func(ctx context.Context, tx *sql.Tx) error {
+	err := src.ReadOnly(ctx, timeout, func(ctx context.Context, tx *checks.Tx) error {
 		return checks.EachRow(ctx, tx, q, func(_ []string, vals []any) error {
 			row := make([]string, len(vals))
 			for i, v := range vals {
@@ -204,9 +204,8 @@ func TestServerSideTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, src := open(t, tt.driver)
-			err := src.ReadOnly(context.Background(), 300*time.Millisecond, func(ctx context.Context, tx *sql.Tx) error {
-				var v any
-				return tx.QueryRowContext(context.WithoutCancel(ctx), tt.slow).Scan(&v)
+			err := src.ReadOnly(context.Background(), 300*time.Millisecond, func(ctx context.Context, tx *checks.Tx) error {
+				return checks.EachRow(context.WithoutCancel(ctx), tx, tt.slow, func([]string, []any) error { return nil })
 			})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want the server's %q", err, tt.want)
@@ -400,7 +399,7 @@ func TestMySQLTimestamps(t *testing.T) {
 		"INSERT INTO l VALUES ('2024-01-02 03:04:05', '2024-01-02 03:04:05', '2024-01-02 03:04:05')",
 	)
 	var got []any
-	err := src.ReadOnly(context.Background(), 5*time.Second, func(ctx context.Context, tx *sql.Tx) error {
+	err := src.ReadOnly(context.Background(), 5*time.Second, func(ctx context.Context, tx *checks.Tx) error {
 		return checks.EachRow(ctx, tx, "SELECT dt, ts, txt FROM l", func(_ []string, vals []any) error {
 			got = append(got, vals...)
 			return nil

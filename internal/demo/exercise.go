@@ -257,6 +257,7 @@ var checkTags = map[string]string{
 	"duplicate-documents":  "team:documents",
 	"status-transitions":   "team:policy",
 	"warehouse-freshness":  "team:data",
+	"landing-freshness":    "team:data",
 	"negative-premiums":    "team:billing",
 	"policy-events-dlq":    "team:policy",
 	"quote-api":            "team:contact-center",
@@ -269,7 +270,7 @@ var staticClues = map[string][]string{
 	"double-write":         {"declarations"},
 	"out-of-order-status":  {"bound"},
 	ScenarioDLQFilling:     {SourceQueue, "deploy", "consumer"},
-	"stale-warehouse":      {"warehouse.policies"},
+	"stale-warehouse":      {"warehouse.policies", StalledPrefix, "extract"},
 	ScenarioSlowAPI:        {"504", "timeout", "timed out", "rating"},
 }
 

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	_ "embed"
 	"errors"
@@ -37,8 +38,9 @@ const (
 
 // Scenario names beyond the data scenarios of Scenarios.
 const (
-	ScenarioDLQFilling = "dlq-filling"
-	ScenarioSlowAPI    = "slow-api"
+	ScenarioDLQFilling     = "dlq-filling"
+	ScenarioSlowAPI        = "slow-api"
+	ScenarioStaleWarehouse = "stale-warehouse" // also stalls the landing zone
 )
 
 // catalog is every scenario the sandbox injects, in the order the trainer
@@ -118,6 +120,9 @@ type SandboxOptions struct {
 	// TrafficEvery is how often policy events are produced and consumed
 	// (default 1s).
 	TrafficEvery time.Duration
+	// LandEvery is how often the extracts land a file in the landing zone
+	// (default 10m; the landing-freshness check warns after 1h).
+	LandEvery time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives what the sandbox does; discarded when nil.
@@ -141,6 +146,7 @@ type Sandbox struct {
 	db      *sql.DB // the sandbox's own read-write connection to policies.db
 	sqs     *FakeSQS
 	client  *sqs.Client
+	s3      *FakeS3
 	quote   *quoteAPI
 	signals *Signals
 
@@ -156,6 +162,9 @@ type Sandbox struct {
 	records Records
 	runNow  func(checkID string) error
 	traffic int
+
+	landedAt time.Time    // the last landing (landing.go)
+	held     []FakeObject // what stale-warehouse removed from the landing zone
 }
 
 // scenarioRun is one injection of a scenario: the exercise's window.
@@ -190,6 +199,9 @@ func Start(ctx context.Context, opts SandboxOptions) (_ *Sandbox, err error) {
 	if opts.TrafficEvery <= 0 {
 		opts.TrafficEvery = time.Second
 	}
+	if opts.LandEvery <= 0 {
+		opts.LandEvery = 10 * time.Minute
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -220,6 +232,10 @@ func Start(ctx context.Context, opts SandboxOptions) (_ *Sandbox, err error) {
 		"MessageRetentionPeriod": "345600",
 		"RedrivePolicy":          fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"5"}`, s.sqs.ARN(DeadLetterQueue)),
 	})
+	if s.s3, err = StartFakeS3(); err != nil {
+		return nil, err
+	}
+	s.seedLanding(s.now())
 	if s.quote, err = startQuoteAPI(opts.SlowLatency); err != nil {
 		return nil, err
 	}
@@ -257,15 +273,26 @@ func (s *Sandbox) writeFiles() error {
 	if err := os.WriteFile(filepath.Join(s.opts.Dir, "rules.yaml"), rulesYAML, 0o644); err != nil {
 		return fmt.Errorf("demo: write rules: %w", err)
 	}
+	// The script log's key, as an operator makes one (head -c 32
+	// /dev/urandom): the sandbox has auth, and vigil serve then requires it.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return fmt.Errorf("demo: make the script log's key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.opts.Dir, "vigil-scriptlog.key"), key, 0o600); err != nil {
+		return fmt.Errorf("demo: write the script log's key: %w", err)
+	}
 
 	type user struct{ Name, Role, Hash string }
 	data := struct {
 		Listen, BaseURL, Schedule, SQSEndpoint, DatadogAddr, SentryDSN, SlackWebhookURL, QuoteURL, DLQ string
+		S3Endpoint, Bucket                                                                             string
 		Users                                                                                          []user
 	}{
 		Listen: s.opts.Listen, BaseURL: s.opts.BaseURL, Schedule: s.opts.Schedule,
 		SQSEndpoint: s.sqs.Endpoint(), DatadogAddr: s.signals.DatadogAddr(), SentryDSN: s.signals.SentryDSN(),
 		SlackWebhookURL: s.signals.SlackWebhookURL(), QuoteURL: s.quote.url(), DLQ: DeadLetterQueue,
+		S3Endpoint: s.s3.Endpoint(), Bucket: LandingBucket,
 	}
 	for _, u := range DemoUsers {
 		h, err := s.opts.HashPassword(u.Password)
@@ -335,6 +362,9 @@ func (s *Sandbox) Close() error {
 	}
 	if s.sqs != nil {
 		errs = append(errs, s.sqs.Close())
+	}
+	if s.s3 != nil {
+		errs = append(errs, s.s3.Close())
 	}
 	if s.signals != nil {
 		errs = append(errs, s.signals.close())
@@ -432,6 +462,9 @@ func (s *Sandbox) damage(ctx context.Context, name string) error {
 			return fmt.Errorf("demo: inject %s: %w", name, err)
 		}
 		s.sqs.FailAll(SourceQueue)
+	case ScenarioStaleWarehouse:
+		s.stallLanding(s.now())
+		return Inject(ctx, s.db, name)
 	default:
 		return Inject(ctx, s.db, name)
 	}
@@ -481,6 +514,9 @@ func (s *Sandbox) repair(ctx context.Context, name string) error {
 			return fmt.Errorf("demo: clear %s: %w", name, err)
 		}
 		s.sqs.Process(SourceQueue)
+	case ScenarioStaleWarehouse:
+		s.resumeLanding(s.now())
+		return Clear(ctx, s.db, name)
 	default:
 		return Clear(ctx, s.db, name)
 	}
@@ -556,7 +592,9 @@ func (s *Sandbox) trafficLoop(ctx context.Context) {
 		}
 		s.mu.Lock()
 		broken := s.runs[ScenarioDLQFilling].active()
+		stalled := s.runs[ScenarioStaleWarehouse].active()
 		s.mu.Unlock()
+		s.land(s.now(), stalled)
 		if broken {
 			s.sqs.FailAll(SourceQueue)
 		} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/vigilhq/vigil/checks/endorsements"
 	"github.com/vigilhq/vigil/checks/freshness"
 	httpcheck "github.com/vigilhq/vigil/checks/http"
+	"github.com/vigilhq/vigil/checks/s3freshness"
 	"github.com/vigilhq/vigil/checks/sqlrows"
 	"github.com/vigilhq/vigil/checks/sqsdlq"
 	"github.com/vigilhq/vigil/checks/transitions"
@@ -41,15 +42,20 @@ func startSandbox(t *testing.T) *Sandbox {
 	return sb
 }
 
+// allKinds is every kind vigil registers (cmd/vigil's kinds()).
+func allKinds() checks.Registry {
+	return checks.NewRegistry(endorsements.Kind, duplicates.Kind, transitions.Kind, freshness.Kind, sqlrows.Kind, sqsdlq.Kind, httpcheck.Kind, s3freshness.Kind)
+}
+
 // TestSandboxConfigLoads: the config the sandbox writes passes the real
 // loader, with every kind, runbook and demo user.
 func TestSandboxConfigLoads(t *testing.T) {
 	sb := startSandbox(t)
-	cfg, err := config.Load(sb.ConfigPath(), checks.NewRegistry(endorsements.Kind, duplicates.Kind, transitions.Kind, freshness.Kind, sqlrows.Kind, sqsdlq.Kind, httpcheck.Kind))
+	cfg, err := config.Load(sb.ConfigPath(), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Checks) != 7 || len(cfg.Auth.Users) != len(DemoUsers) {
+	if len(cfg.Checks) != 8 || len(cfg.Auth.Users) != len(DemoUsers) {
 		t.Fatalf("%d checks, %d users", len(cfg.Checks), len(cfg.Auth.Users))
 	}
 	for _, c := range cfg.Checks {

@@ -75,7 +75,7 @@ var Scenarios = map[string]Scenario{
 	},
 	"stale-warehouse": {
 		Name:        "stale-warehouse",
-		Description: "The nightly warehouse load for policies failed; its last load is a day old.",
+		Description: "The policies extract stopped: no file has landed under raw/policies/ for 12 hours, and the nightly warehouse load for policies failed; its last load is a day old.",
 		Check:       "warehouse-freshness",
 		inject: []string{
 			`CREATE TABLE IF NOT EXISTS scenario_held_loads AS SELECT * FROM etl_loads WHERE 0`,

@@ -67,11 +67,12 @@ type Signals struct {
 	httpLn  net.Listener
 	webDone chan struct{}
 
-	mu      sync.Mutex
-	metrics []Metric // oldest first
-	events  []SentryEvent
-	slack   []SlackMessage
-	seq     uint64
+	mu       sync.Mutex
+	metrics  []Metric // oldest first
+	events   []SentryEvent
+	checkIns []SentryEvent // kept apart: a check-in per run would push the events out
+	slack    []SlackMessage
+	seq      uint64
 }
 
 // SlackHookPath is the path of the capture's Slack webhook.
@@ -184,7 +185,11 @@ func (s *Signals) record(ev *sentry.Event) {
 		out.JSON = string(b)
 	}
 	s.mu.Lock()
-	s.events = appendKept(s.events, out, s.keep)
+	if out.Type == "check_in" {
+		s.checkIns = appendKept(s.checkIns, out, s.keep)
+	} else {
+		s.events = appendKept(s.events, out, s.keep)
+	}
 	s.seq++
 	s.mu.Unlock()
 }
@@ -197,12 +202,22 @@ func (s *Signals) Metrics(n int) []Metric {
 	return newest(s.metrics, n)
 }
 
-// SentryEvents returns the newest n Sentry events and check-ins, newest
-// first (all kept when n <= 0).
+// SentryEvents returns the newest n Sentry events (errors and incidents,
+// not check-ins), newest first (all kept when n <= 0). Each kind is kept
+// apart: however many check-ins arrive, the newest DefaultSignalsKept
+// events stay.
 func (s *Signals) SentryEvents(n int) []SentryEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return newest(s.events, n)
+}
+
+// SentryCheckIns returns the newest n cron check-ins, newest first (all
+// kept when n <= 0).
+func (s *Signals) SentryCheckIns(n int) []SentryEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return newest(s.checkIns, n)
 }
 
 // SlackMessages returns the newest n Slack messages, newest first (all
@@ -225,7 +240,7 @@ func (s *Signals) Version() uint64 {
 func (s *Signals) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.metrics, s.events, s.slack = nil, nil, nil
+	s.metrics, s.events, s.checkIns, s.slack = nil, nil, nil, nil
 	s.seq++
 }
 

@@ -88,21 +88,16 @@ func TestSignalsCaptureTheRealSinks(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := s.SentryEvents(0)
-		if len(got) != 3 {
-			t.Fatalf("%d events, want in_progress, incident, ok: %+v", len(got), got)
+		if len(got) != 1 || got[0].Type != "event" || strings.Join(got[0].Fingerprint, ",") != "quote-api" || !strings.Contains(got[0].JSON, "quote-api") {
+			t.Fatalf("events = %+v, want the incident event alone", got)
 		}
-		// Newest first: the closing check-in, the incident event, the opening check-in.
-		if got[0].Type != "check_in" || got[0].Status != "ok" || got[0].Monitor != "quote-api" {
-			t.Errorf("newest = %+v, want the ok check-in", got[0])
+		// Newest first: the closing check-in, then the opening one.
+		ins := s.SentryCheckIns(0)
+		if len(ins) != 2 || ins[0].Type != "check_in" || ins[0].Status != "ok" || ins[0].Monitor != "quote-api" || ins[1].Status != "in_progress" {
+			t.Errorf("check-ins = %+v, want ok then in_progress", ins)
 		}
-		if got[1].Type != "event" || strings.Join(got[1].Fingerprint, ",") != "quote-api" || !strings.Contains(got[1].JSON, "quote-api") {
-			t.Errorf("middle = %+v, want the incident event", got[1])
-		}
-		if got[2].Type != "check_in" || got[2].Status != "in_progress" {
-			t.Errorf("oldest = %+v, want the in_progress check-in", got[2])
-		}
-		if one := s.SentryEvents(1); len(one) != 1 || one[0].Status != "ok" {
-			t.Errorf("SentryEvents(1) = %+v", one)
+		if one := s.SentryCheckIns(1); len(one) != 1 || one[0].Status != "ok" {
+			t.Errorf("SentryCheckIns(1) = %+v", one)
 		}
 	})
 
@@ -137,7 +132,7 @@ func TestSignalsCaptureTheRealSinks(t *testing.T) {
 
 	v := s.Version()
 	s.Clear()
-	if s.Version() == v || len(s.Metrics(0))+len(s.SentryEvents(0))+len(s.SlackMessages(0)) != 0 {
+	if s.Version() == v || len(s.Metrics(0))+len(s.SentryEvents(0))+len(s.SentryCheckIns(0))+len(s.SlackMessages(0)) != 0 {
 		t.Fatal("Clear kept signals or did not change the version")
 	}
 }
@@ -155,5 +150,24 @@ func TestSignalsKeepTheNewest(t *testing.T) {
 	}
 	if strings.Join(got, "") != "edc" {
 		t.Fatalf("kept %v, want e d c", got)
+	}
+}
+
+// TestSignalsKeepEventsApartFromCheckIns: a run sends two cron check-ins,
+// so a sandbox of seven checks every 5 s sends ~170 a minute; an incident
+// event must still be there after far more check-ins than are kept
+// (issue 14: the Signals page lost its Sentry events in the flood).
+func TestSignalsKeepEventsApartFromCheckIns(t *testing.T) {
+	s := startTestSignals(t)
+	s.keep = 10
+	s.record(&sentry.Event{Message: "Incident opened: quote-api is failing"})
+	for range 100 {
+		s.record(&sentry.Event{Type: "check_in", CheckIn: &sentry.CheckIn{MonitorSlug: "quote-api", Status: sentry.CheckInStatusOK}})
+	}
+	if ev := s.SentryEvents(0); len(ev) != 1 || ev[0].Message != "Incident opened: quote-api is failing" {
+		t.Errorf("events after 100 check-ins = %+v, want the incident event", ev)
+	}
+	if n := len(s.SentryCheckIns(0)); n != 10 {
+		t.Errorf("kept %d check-ins, want the newest 10", n)
 	}
 }

@@ -43,6 +43,10 @@ type FakeSQS struct {
 	done     chan struct{}
 	now      func() time.Time
 
+	connMu  sync.Mutex
+	fresh   map[net.Conn]bool // connections that have not sent a request yet
+	closing bool
+
 	mu     sync.Mutex
 	queues map[string]*fakeQueue // by name
 	tasks  []*moveTask           // oldest first
@@ -88,8 +92,8 @@ func StartFakeSQS(now func() time.Time) (*FakeSQS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: fake sqs: listen: %w", err)
 	}
-	f := &FakeSQS{endpoint: "http://" + ln.Addr().String(), ln: ln, done: make(chan struct{}), now: now, queues: map[string]*fakeQueue{}}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	f := &FakeSQS{endpoint: "http://" + ln.Addr().String(), ln: ln, done: make(chan struct{}), now: now, queues: map[string]*fakeQueue{}, fresh: map[net.Conn]bool{}}
+	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, ConnState: f.track}
 	go func() {
 		defer close(f.done)
 		_ = f.srv.Serve(ln) // returns ErrServerClosed on Close
@@ -113,8 +117,37 @@ func (f *FakeSQS) Client() *sqs.Client {
 	})
 }
 
-// Close stops the server.
+// track follows the server's connections for Close: it knows which ones
+// were opened but have not sent a request yet, and once Close has begun it
+// closes any such connection at once.
+func (f *FakeSQS) track(c net.Conn, st http.ConnState) {
+	f.connMu.Lock()
+	defer f.connMu.Unlock()
+	switch st {
+	case http.StateNew:
+		if f.closing {
+			c.Close()
+			return
+		}
+		f.fresh[c] = true
+	default:
+		delete(f.fresh, c)
+	}
+}
+
+// Close stops the server: it refuses new requests, lets the ones in flight
+// finish, and closes every connection. A client may hold a connection it
+// opened but never used (the SDK's transport dials one while an idle one
+// frees up, and keeps both): http.Server.Shutdown waits up to five seconds
+// for such a connection before it counts as idle, longer than Close's
+// budget, so Close closes those itself — nothing is in flight on them.
 func (f *FakeSQS) Close() error {
+	f.connMu.Lock()
+	f.closing = true
+	for c := range f.fresh {
+		c.Close()
+	}
+	f.connMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := f.srv.Shutdown(ctx)

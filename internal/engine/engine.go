@@ -451,10 +451,18 @@ func (e *Engine) Ack(ctx context.Context, incidentID int64, who, note string) (s
 	return inc, nil
 }
 
-// Silence stops alerts for a check id or tag until a set time. author and
-// reason are required and until must be in the future (ErrInvalid).
+// Silence stops alerts for a check id or tag from now until a set time.
+// author and reason are required and until must be in the future
+// (ErrInvalid).
 func (e *Engine) Silence(ctx context.Context, matcher string, until time.Time, author, reason string) (store.Silence, error) {
-	s, err := e.store.CreateSilence(ctx, store.Silence{Matcher: matcher, Until: until, Author: author, Reason: reason, CreatedAt: e.now()})
+	return e.SilenceFrom(ctx, matcher, time.Time{}, until, author, reason)
+}
+
+// SilenceFrom is Silence starting at start instead of now (a zero start is
+// now); start may not be in the past and until must be after it
+// (ErrInvalid). Until it starts, the silence stops nothing.
+func (e *Engine) SilenceFrom(ctx context.Context, matcher string, start, until time.Time, author, reason string) (store.Silence, error) {
+	s, err := e.store.CreateSilence(ctx, store.Silence{Matcher: matcher, StartsAt: start, Until: until, Author: author, Reason: reason, CreatedAt: e.now()})
 	if err != nil {
 		return store.Silence{}, fmt.Errorf("engine: %w", err)
 	}

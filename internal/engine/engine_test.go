@@ -285,6 +285,22 @@ func TestSilences(t *testing.T) {
 				}
 			})
 
+			t.Run("a silence set to start later does not hide what happens before it starts", func(t *testing.T) {
+				c := info("maintenance-later", 1, 1)
+				if _, err := e.SilenceFrom(ctx, c.ID, clk.Now().Add(time.Hour), clk.Now().Add(2*time.Hour), "carol", "maintenance tonight"); err != nil {
+					t.Fatalf("SilenceFrom: %v", err)
+				}
+				if ev := record(t, e, c, result(checks.Fail, 1)); ev.Silenced {
+					t.Errorf("a failure before the silence starts is silenced")
+				}
+				if got := kinds(outbox(t, s, clk.Now(), c.ID)); !slices.Equal(got, []store.OutboxKind{store.OutboxOpened}) {
+					t.Errorf("alerts = %v, want the incident announced", got)
+				}
+				if _, err := e.SilenceFrom(ctx, c.ID, clk.Now().Add(-time.Minute), clk.Now().Add(time.Hour), "carol", "backdated"); !errors.Is(err, engine.ErrInvalid) {
+					t.Errorf("a silence starting in the past: error %v, want ErrInvalid", err)
+				}
+			})
+
 			t.Run("an announced incident resolving under a silence stays quiet", func(t *testing.T) {
 				c := info("late-silence", 1, 1)
 				record(t, e, c, result(checks.Fail, 1))

@@ -23,7 +23,7 @@ var t0 = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
 func openStore(t *testing.T, driver string) *store.Store {
 	t.Helper()
 	db := testdb.Open(t, driver)
-	s, err := store.Open(context.Background(), driver, db.DSN)
+	s, err := store.Open(context.Background(), driver, db.AdminDSN)
 	if err != nil {
 		t.Fatalf("open %s store: %v", driver, err)
 	}

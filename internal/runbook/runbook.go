@@ -31,11 +31,14 @@ type Runbook struct {
 	Sections   map[string]int // section heading -> line
 }
 
-// Problem is one runbook problem with its location.
+// Problem is one runbook problem with its location. A Warning does not
+// fail `vigil validate`: a check without a runbook still runs, and the
+// dashboard says it has none.
 type Problem struct {
-	File string
-	Line int
-	Msg  string
+	File    string
+	Line    int
+	Msg     string
+	Warning bool
 }
 
 func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
@@ -56,12 +59,12 @@ func Parse(name, file string, data []byte) (Runbook, []Problem) {
 			end = len(rest) - len("\n---")
 		}
 		if end < 0 {
-			problems = append(problems, Problem{file, 1, "front matter is not closed by a line '---'"})
+			problems = append(problems, Problem{File: file, Line: 1, Msg: "front matter is not closed by a line '---'"})
 		} else {
 			front := rest[:end+1]
 			var node yaml.Node
 			if err := yaml.Unmarshal([]byte(front), &node); err != nil {
-				problems = append(problems, Problem{file, 2, "front matter: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+				problems = append(problems, Problem{File: file, Line: 2, Msg: "front matter: " + strings.TrimPrefix(err.Error(), "yaml: ")})
 			} else {
 				problems = append(problems, rb.readFront(&node)...)
 			}
@@ -73,7 +76,7 @@ func Parse(name, file string, data []byte) (Runbook, []Problem) {
 			}
 		}
 	} else {
-		problems = append(problems, Problem{file, 1, "runbook has no front matter (--- title, checks ---)"})
+		problems = append(problems, Problem{File: file, Line: 1, Msg: "runbook has no front matter (--- title, checks ---)"})
 	}
 	rb.Body = text
 	inFence := false
@@ -91,11 +94,11 @@ func Parse(name, file string, data []byte) (Runbook, []Problem) {
 		}
 	}
 	if rb.Title == "" {
-		problems = append(problems, Problem{file, 1, "runbook has no title in its front matter"})
+		problems = append(problems, Problem{File: file, Line: 1, Msg: "runbook has no title in its front matter"})
 	}
 	for _, s := range Sections {
 		if _, ok := rb.Sections[s]; !ok {
-			problems = append(problems, Problem{file, 1, fmt.Sprintf("runbook has no %q section", s)})
+			problems = append(problems, Problem{File: file, Line: 1, Msg: fmt.Sprintf("runbook has no %q section", s)})
 		}
 	}
 	return rb, problems
@@ -107,7 +110,7 @@ func (rb *Runbook) readFront(node *yaml.Node) []Problem {
 	}
 	m := node.Content[0]
 	if m.Kind != yaml.MappingNode {
-		return []Problem{{rb.File, 1 + m.Line, "front matter must be a mapping with title and checks"}}
+		return []Problem{{File: rb.File, Line: 1 + m.Line, Msg: "front matter must be a mapping with title and checks"}}
 	}
 	var problems []Problem
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -119,10 +122,10 @@ func (rb *Runbook) readFront(node *yaml.Node) []Problem {
 		case "checks":
 			rb.ChecksLine = line
 			if err := v.Decode(&rb.Checks); err != nil {
-				problems = append(problems, Problem{rb.File, line, "checks must be a list of check ids"})
+				problems = append(problems, Problem{File: rb.File, Line: line, Msg: "checks must be a list of check ids"})
 			}
 		default:
-			problems = append(problems, Problem{rb.File, line, fmt.Sprintf("unknown front matter field %q", k.Value)})
+			problems = append(problems, Problem{File: rb.File, Line: line, Msg: fmt.Sprintf("unknown front matter field %q", k.Value)})
 		}
 	}
 	return problems
@@ -182,18 +185,18 @@ func (s Set) Validate(refs []CheckRef) []Problem {
 		known[c.ID] = true
 		if c.Runbook != "" {
 			if _, ok := s.Runbooks[c.Runbook]; !ok {
-				problems = append(problems, Problem{c.File, c.Line, fmt.Sprintf("check %q: runbook %q not found (want %s.md in the runbooks folder)", c.ID, c.Runbook, c.Runbook)})
+				problems = append(problems, Problem{File: c.File, Line: c.Line, Msg: fmt.Sprintf("check %q: runbook %q not found (want %s.md in the runbooks folder)", c.ID, c.Runbook, c.Runbook)})
 			}
 			continue
 		}
 		if _, ok := s.ForCheck(c.ID, ""); !ok {
-			problems = append(problems, Problem{c.File, c.Line, fmt.Sprintf("check %q has no runbook (set runbook: or list it in a runbook's checks)", c.ID)})
+			problems = append(problems, Problem{File: c.File, Line: c.Line, Msg: fmt.Sprintf("check %q has no runbook (set runbook: or list it in a runbook's checks)", c.ID), Warning: true})
 		}
 	}
 	for _, rb := range s.Runbooks {
 		for _, id := range rb.Checks {
 			if !known[id] {
-				problems = append(problems, Problem{rb.File, rb.ChecksLine, fmt.Sprintf("runbook names unknown check %q", id)})
+				problems = append(problems, Problem{File: rb.File, Line: rb.ChecksLine, Msg: fmt.Sprintf("runbook names unknown check %q", id)})
 			}
 		}
 	}

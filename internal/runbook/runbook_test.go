@@ -78,12 +78,20 @@ func TestValidate(t *testing.T) {
 	if len(set.Runbooks) != 2 {
 		t.Fatalf("loaded %d runbooks, want 2", len(set.Runbooks))
 	}
-	got := problems(set.Validate([]runbook.CheckRef{
+	ps := set.Validate([]runbook.CheckRef{
 		{ID: "a", Runbook: "covered", File: "vigil.yaml", Line: 3},
 		{ID: "b", File: "vigil.yaml", Line: 7},                      // covered by listing.md's front matter
 		{ID: "c", File: "vigil.yaml", Line: 9},                      // no runbook at all
 		{ID: "d", Runbook: "missing", File: "vigil.yaml", Line: 12}, // names a file that is not there
-	}))
+	})
+	got := problems(ps)
+	// A check without a runbook still runs (issue 15: the same warning in
+	// validate, run and serve); the others are errors for validate.
+	for _, p := range ps {
+		if want := strings.Contains(p.Msg, "has no runbook"); p.Warning != want {
+			t.Errorf("%s: Warning = %v, want %v", p, p.Warning, want)
+		}
+	}
 	want := strings.Join([]string{
 		`runbooks/listing.md:3: runbook names unknown check "ghost"`,
 		`vigil.yaml:9: check "c" has no runbook (set runbook: or list it in a runbook's checks)`,

@@ -38,6 +38,29 @@ type Lease struct {
 
 	mu    sync.Mutex
 	until time.Time // leader until then (zero: not leader)
+	// failingSince is when the current run of failed renewals began (zero
+	// after a renewal that reached the store); failedAsLeader says whether
+	// this replica was the leader then.
+	failingSince   time.Time
+	failedAsLeader bool
+}
+
+// LeaseState is what a replica knows of its lease, for readiness.
+type LeaseState struct {
+	Leader bool // this replica holds the lease now
+	// FailingSince is when renewals began to fail (the store did not
+	// answer); zero while they reach the store, leader or not. WasLeader
+	// says whether the replica held the lease when they began to fail.
+	FailingSince time.Time
+	WasLeader    bool
+}
+
+// State reports whether this replica leads and since when its renewals
+// fail, if they do.
+func (l *Lease) State() LeaseState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LeaseState{Leader: l.now().Before(l.until), FailingSince: l.failingSince, WasLeader: l.failedAsLeader}
 }
 
 // NewLease returns a lease named name for holder (unique per replica).
@@ -101,6 +124,9 @@ func (l *Lease) renew(ctx context.Context) time.Duration {
 	switch {
 	case err != nil:
 		l.log.Warn("lease: renew failed", "lease", l.name, "holder", l.holder, "err", err)
+		if l.failingSince.IsZero() {
+			l.failingSince, l.failedAsLeader = start, was
+		}
 	case ok:
 		l.until = start.Add(l.ttl * 2 / 3)
 		if !was {
@@ -111,6 +137,9 @@ func (l *Lease) renew(ctx context.Context) time.Duration {
 		if was {
 			l.log.Warn("lease: lost leadership", "lease", l.name, "holder", l.holder)
 		}
+	}
+	if err == nil {
+		l.failingSince = time.Time{}
 	}
 	l.mu.Unlock()
 	if err != nil || ok {

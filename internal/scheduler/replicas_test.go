@@ -165,7 +165,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 		interval = time.Second
 		n        = 24
 	)
-	dsn := testdb.Postgres(t).DSN
+	dsn := testdb.Postgres(t).AdminDSN
 	log := newRunLog()
 	var rs []*replica
 	for i := range 3 {
@@ -231,7 +231,7 @@ func TestBusyReplicaHoldsNoClaim(t *testing.T) {
 		ttl      = 3 * time.Second
 		interval = time.Second
 	)
-	dsn := testdb.Postgres(t).DSN
+	dsn := testdb.Postgres(t).AdminDSN
 	// Names such that the busy replica is the one preferred for check-00.
 	busyID, otherID := "", ""
 	for i := 0; busyID == ""; i++ {
@@ -316,7 +316,7 @@ func (c stallingClaimer) Claim(ctx context.Context, job string, scheduled time.T
 // replica will run a tick claimed here; dropping it would lose it.
 func TestClaimedTickRunsThroughShutdown(t *testing.T) {
 	t.Parallel()
-	st, err := store.Open(context.Background(), "postgres", testdb.Postgres(t).DSN)
+	st, err := store.Open(context.Background(), "postgres", testdb.Postgres(t).AdminDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

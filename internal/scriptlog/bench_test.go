@@ -110,7 +110,7 @@ func BenchmarkVerify(b *testing.B) {
 	log, _ := openLog(b, "sqlite")
 	seedRuns(b, log, 10_000, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	for b.Loop() {
-		if rep, err := Verify(context.Background(), log); err != nil || !rep.OK() {
+		if rep, err := Verify(context.Background(), log, VerifyOptions{}); err != nil || !rep.OK() {
 			b.Fatal(rep.Broken, err)
 		}
 	}

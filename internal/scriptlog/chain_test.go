@@ -2,6 +2,7 @@ package scriptlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -41,18 +42,25 @@ func TestHashCoversEveryField(t *testing.T) {
 		// field to the next must not collide.
 		{"boundary", func(e *Entry) { e.Actor, e.Purpose = "ap", "" }},
 	}
-	want := HashEntry(Genesis, base)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := base
-			tt.change(&e)
-			if HashEntry(Genesis, e) == want {
-				t.Errorf("changing %s does not change the hash", tt.name)
-			}
-		})
+	for _, key := range []Key{{}, testKey} {
+		want := HashEntry(key, Genesis, base)
+		for _, tt := range tests {
+			t.Run(key.String()+"/"+tt.name, func(t *testing.T) {
+				e := base
+				tt.change(&e)
+				if HashEntry(key, Genesis, e) == want {
+					t.Errorf("changing %s does not change the hash", tt.name)
+				}
+			})
+		}
+		if HashEntry(key, strings.Repeat("1", 64), base) == want {
+			t.Errorf("%s: the previous hash is not covered", key)
+		}
 	}
-	if HashEntry(strings.Repeat("1", 64), base) == want {
-		t.Error("the previous hash is not covered")
+	// The keyed hash is not the public one, and depends on the key.
+	other := mustKey([]byte("another key, also thirty-two bytes"))
+	if HashEntry(testKey, Genesis, base) == HashEntry(Key{}, Genesis, base) || HashEntry(testKey, Genesis, base) == HashEntry(other, Genesis, base) {
+		t.Error("the keyed hash does not depend on the key")
 	}
 }
 
@@ -143,7 +151,7 @@ func TestVerifyRecomputedHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.ExitCode = 9
-	if _, err := db.Exec("UPDATE script_log SET exit_code = 9, hash = ? WHERE seq = 4", HashEntry(e.PrevHash, e)); err != nil {
+	if _, err := db.Exec("UPDATE script_log SET exit_code = 9, hash = ? WHERE seq = 4", HashEntry(Key{}, e.PrevHash, e)); err != nil {
 		t.Fatal(err)
 	}
 	rep := verify(t, log)
@@ -184,7 +192,7 @@ func TestPruneKeepsFailuresAndVerifies(t *testing.T) {
 			start("abandoned", 390)
 			current := start("current", 1)
 
-			rep, err := log.Prune(ctx, now, Retention{})
+			rep, err := log.Prune(ctx, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +219,7 @@ func TestPruneKeepsFailuresAndVerifies(t *testing.T) {
 
 			// Later: the recent success ages out; the gaps compose with
 			// the first checkpoint's, and new runs chain on.
-			rep, err = log.Prune(ctx, now.Add(60*day), Retention{})
+			rep, err = log.Prune(ctx, now.Add(60*day))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,7 +234,7 @@ func TestPruneKeepsFailuresAndVerifies(t *testing.T) {
 			if v := verify(t, log); !v.OK() || v.Checkpoints != 2 {
 				t.Fatalf("after second prune: %+v %v", v, v.Broken)
 			}
-			if rep, err := log.Prune(ctx, now, Retention{}); err != nil || rep != (PruneReport{}) {
+			if rep, err := log.Prune(ctx, now); err != nil || rep != (PruneReport{}) {
 				t.Errorf("prune with nothing to do = %+v, %v", rep, err)
 			}
 
@@ -246,5 +254,102 @@ func TestVerifyEmpty(t *testing.T) {
 	log, _ := openLog(t, "sqlite")
 	if rep := verify(t, log); !rep.OK() || rep.Entries != 0 || rep.Head != "" {
 		t.Errorf("empty log = %+v", rep)
+	}
+}
+
+// TestKeyedPartsAndSealing follows a log through its life: unkeyed runs
+// with a checkpoint written before checkpoints listed their runs, then a
+// key (the first keyed append seals what came before), then a rotation.
+func TestKeyedPartsAndSealing(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	for _, driver := range storeDrivers {
+		t.Run(driver, func(t *testing.T) {
+			unkeyed, db := openLog(t, driver)
+			chainOf4(t, unkeyed)
+			// A checkpoint as vigil wrote them before they listed the
+			// removed runs: run 1 (entries 1-2) pruned.
+			es := entries(t, unkeyed)
+			tamper(t, db, driver, "DELETE FROM script_log WHERE seq <= 2")
+			legacy := fmt.Sprintf(`{"success_before":"2025-01-01T00:00:00Z","failed_before":"2024-01-01T00:00:00Z","runs":1,"gaps":[{"first":1,"last":2,"prev_hash":%q,"last_hash":%q}]}`,
+				Genesis, es[1].Hash)
+			forge(t, db, driver, Key{}, Entry{Kind: KindCheckpoint, At: t0.Add(100 * day), Checkpoint: legacy})
+			if rep := verify(t, unkeyed); rep.OK() || rep.Broken.Seq != 9 {
+				t.Fatalf("an unsealed legacy checkpoint: %v, want broken at 9", rep.Broken)
+			}
+
+			// The key arrives: Seal starts a keyed part that seals entries 3-9.
+			keyA := testKey
+			logA, err := NewSQL(unkeyed.db, driver, keyA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := logA.Seal(ctx, t0.Add(101*day)); err != nil {
+				t.Fatal(err)
+			}
+			if err := logA.Seal(ctx, t0.Add(101*day)); err != nil { // idempotent
+				t.Fatal(err)
+			}
+			run(t, logA, Record{}, t0.Add(102*day), time.Minute, Success)
+			rep := verifyWith(t, logA, VerifyOptions{Keys: []Key{keyA}})
+			if !rep.OK() || rep.LegacyCheckpoints != 1 || len(rep.Parts) != 2 ||
+				rep.Parts[0] != (Part{First: 3, Last: 9, Entries: 7}) || rep.Parts[1] != (Part{First: 10, Last: 12, KeyID: keyA.ID(), Entries: 3}) {
+				t.Fatalf("after sealing: %+v %v", rep, rep.Broken)
+			}
+			// Without the key the keyed part cannot be told from a forgery.
+			if rep := verify(t, logA); rep.OK() || rep.Broken.Seq != 10 || !strings.Contains(rep.Broken.Reason, "key "+keyA.ID()+", which was not given") {
+				t.Errorf("verify without the key: %v", rep.Broken)
+			}
+			// An unkeyed writer cannot append to the keyed chain.
+			if _, err := unkeyed.Start(ctx, Record{Script: "x", Purpose: "p", StartedAt: t0}); !errors.Is(err, ErrKeyed) {
+				t.Errorf("unkeyed append to a keyed chain: %v, want ErrKeyed", err)
+			}
+
+			// Rotation: key B starts its own part; verify needs both keys.
+			keyB := mustKey([]byte("the second key, thirty-two bytes"))
+			logB, err := NewSQL(unkeyed.db, driver, keyB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, logB, Record{}, t0.Add(103*day), time.Minute, Failed)
+			rep = verifyWith(t, logB, VerifyOptions{Keys: []Key{keyA, keyB}})
+			if !rep.OK() || len(rep.Parts) != 3 || rep.Parts[2].KeyID != keyB.ID() || rep.Parts[2].First != 13 {
+				t.Fatalf("after rotation: %+v %v", rep, rep.Broken)
+			}
+			if rep := verifyWith(t, logB, VerifyOptions{Keys: []Key{keyB}}); rep.OK() || rep.Broken.Seq != 10 {
+				t.Errorf("verify without the old key: %v, want broken at 10", rep.Broken)
+			}
+
+			// Retention on the keyed chain: the checkpoint lists what it
+			// removed, and an anchored head among the removed still checks.
+			anchor := Anchor{At: t0, Seq: es[5].Seq, Hash: es[5].Hash, Where: "anchors:1"}
+			pr, err := logB.Prune(ctx, t0.Add(500*day))
+			if err != nil || pr.Runs != 5 {
+				t.Fatalf("prune: %+v %v", pr, err)
+			}
+			rep = verifyWith(t, logB, VerifyOptions{Keys: []Key{keyA, keyB}, Anchors: []Anchor{anchor}})
+			if !rep.OK() || rep.LegacyCheckpoints != 1 || rep.Checkpoints != 4 {
+				t.Fatalf("after prune: %+v %v", rep, rep.Broken)
+			}
+			anchor.Hash = es[4].Hash
+			if rep := verifyWith(t, logB, VerifyOptions{Keys: []Key{keyA, keyB}, Anchors: []Anchor{anchor}}); rep.OK() || !strings.Contains(rep.Broken.Reason, "was removed by checkpoint") {
+				t.Errorf("a wrong anchored hash of a pruned entry: %v", rep.Broken)
+			}
+		})
+	}
+}
+
+func TestNewKey(t *testing.T) {
+	if _, err := NewKey(make([]byte, 31)); err == nil || !strings.Contains(err.Error(), "at least 32 bytes") || !strings.Contains(err.Error(), "head -c 32 /dev/urandom") {
+		t.Errorf("a 31-byte key: %v", err)
+	}
+	k := mustKey([]byte("0123456789abcdef0123456789abcdef\n"))
+	if k.ID() == testKey.ID() {
+		t.Error("a trailing newline is part of the key, so it changes the id")
+	}
+	for _, s := range []string{fmt.Sprint(k), fmt.Sprintf("%+v", k), fmt.Sprintf("%#v", k), fmt.Sprintf("%v", struct{ K Key }{k})} {
+		if strings.Contains(s, "0123456789abcdef") {
+			t.Errorf("a key prints its secret: %s", s)
+		}
 	}
 }

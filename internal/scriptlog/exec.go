@@ -160,6 +160,11 @@ func prepareRedaction(opts ExecOptions, env []string) (*Redactor, []string, Inpu
 			secrets = append(secrets, value)
 		}
 	}
+	for _, name := range opts.EnvNames {
+		if red.SecretEnvName(name) {
+			secrets = append(secrets, values[name])
+		}
+	}
 	red = red.WithValues(secrets...)
 	in := Inputs{Args: args[1:], Env: []EnvVar{}}
 	for _, name := range opts.EnvNames {

@@ -355,3 +355,32 @@ func TestExecScriptSHA256(t *testing.T) {
 		})
 	}
 }
+
+// TestExecMasksSecretLookingEnvEverywhere: the value of a recorded variable
+// whose name looks secret is masked in the inputs and wherever the command
+// prints it, and nothing of it reaches the store.
+func TestExecMasksSecretLookingEnvEverywhere(t *testing.T) {
+	log, db := openLog(t, "sqlite")
+	opts := execOpts("sh", "-c", `echo "using $DB_PASS, $SIGNING_KEY and $AWS_CREDS as $PGUSER"`)
+	opts.Env = append(opts.Env, "DB_PASS=correct horse", "SIGNING_KEY=k-0a1b2c3d", "AWS_CREDS=AKIDcreds-99", "PGUSER=app")
+	opts.EnvNames = []string{"DB_PASS", "SIGNING_KEY", "AWS_CREDS", "PGUSER"}
+	_, rec, err := Exec(context.Background(), opts, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stored(t, log, rec.ID)
+	if want := "using [REDACTED], [REDACTED] and [REDACTED] as app\n"; string(got.Output) != want {
+		t.Errorf("output = %q, want %q", got.Output, want)
+	}
+	for i, want := range []string{Mask, Mask, Mask, "app"} {
+		if got.Inputs.Env[i].Value != want {
+			t.Errorf("env %s = %q, want %q", got.Inputs.Env[i].Name, got.Inputs.Env[i].Value, want)
+		}
+	}
+	for _, secret := range []string{"correct horse", "k-0a1b2c3d", "AKIDcreds-99"} {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM script_log WHERE instr(CAST(output AS TEXT) || inputs || script, ?) > 0", secret).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%q stored in %d entries (%v)", secret, n, err)
+		}
+	}
+}

@@ -187,12 +187,28 @@ func (r *Redactor) args(args []string) (out, secrets []string) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Env returns the value to record for the environment variable name: all
-// masked when the name is secret, else the value with secrets masked.
+// masked when the name is secret (SecretEnvName), else the value with
+// secrets masked.
 func (r *Redactor) Env(name, value string) string {
-	if r.SecretName(name) && value != "" {
+	if r.SecretEnvName(name) && value != "" {
 		return Mask
 	}
 	return r.String(value)
+}
+
+// SecretEnvName reports whether the value of the environment variable name
+// is to be recorded masked: when SecretName says so, or when the name
+// contains PASS, TOKEN, SECRET, CRED or KEY in any case (names such as
+// DB_PASS, AWS_CREDS or SIGNING_KEY_ID are secrets far more often than not,
+// and a masked value that was not secret costs little).
+func (r *Redactor) SecretEnvName(name string) bool {
+	upper := strings.ToUpper(name)
+	for _, part := range []string{"PASS", "TOKEN", "SECRET", "CRED", "KEY"} {
+		if strings.Contains(upper, part) {
+			return true
+		}
+	}
+	return r.SecretName(name)
 }
 
 // Bytes returns b with secrets masked; bytes outside a secret, valid UTF-8
@@ -308,15 +324,25 @@ func (r *Redactor) redactKeyValues(s string) string {
 var authSchemes = map[string]bool{"bearer": true, "basic": true, "token": true, "digest": true, "negotiate": true}
 
 // valueAt returns the bounds of the value that starts at i: the inside of
-// a quoted string, or a run up to a space, '&', ';' or quote.
+// a quoted string, or a run up to a space, '&', ';' or quote. A backslash
+// escapes the next byte in both, as in libpq's keyword/value connection
+// strings (`password='it\'s'`, `password=pa\ ss`) and in JSON strings.
 func valueAt(s string, i int) (start, end int, quoted bool) {
 	if i < len(s) && (s[i] == '"' || s[i] == '\'') {
-		if j := strings.IndexByte(s[i+1:], s[i]); j >= 0 {
-			return i + 1, i + 1 + j, true
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case s[i]:
+				return i + 1, j, true
+			}
 		}
 	}
 	end = i
 	for end < len(s) && !strings.ContainsRune(" \t\r\n&;'\"", rune(s[end])) {
+		if s[end] == '\\' && end+1 < len(s) {
+			end++
+		}
 		end++
 	}
 	return i, end, false

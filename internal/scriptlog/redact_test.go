@@ -125,3 +125,47 @@ func TestRedactBytesKeepsBinary(t *testing.T) {
 		t.Errorf("Bytes = %q, want %q", got, want)
 	}
 }
+
+// TestRedactLibpqKeywordValue: libpq's keyword/value connection strings
+// (PostgreSQL docs, 34.1.1.1 "Keyword/Value Connection Strings"): "Spaces
+// around the equal sign are optional. To write an empty value, or a value
+// containing spaces, surround it with single quotes ... Single quotes and
+// backslashes within a value must be escaped with a backslash, i.e., \' and
+// \\." libpq's parser (conninfo_parse) also honours a backslash escape in
+// an unquoted value, so `pa\ ss` is the value "pa ss".
+func TestRedactLibpqKeywordValue(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"spaces around =", "host=db password = hunter22 dbname=x", "host=db password = [REDACTED] dbname=x"},
+		{"quoted with spaces", "host=db password='pa ss word' dbname=x", "host=db password='[REDACTED]' dbname=x"},
+		{"quoted with escaped quote", `host=db password='it\'s a secret' dbname=x`, `host=db password='[REDACTED]' dbname=x`},
+		{"quoted with escaped backslash", `password='a\\' dbname=x`, `password='[REDACTED]' dbname=x`},
+		{"unquoted with escaped space", `host=db password=pa\ ss dbname=x`, `host=db password=[REDACTED] dbname=x`},
+		{"spaces and quotes", `user=app  password =  'x y\'z'  sslmode=require`, `user=app  password =  '[REDACTED]'  sslmode=require`},
+	}
+	r := NewRedactor(nil, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.String(tt.in); got != tt.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRedactSecretLookingEnvNames: a recorded variable whose name contains
+// PASS, TOKEN, SECRET, CRED or KEY (any case) is masked, as issue 12 asks:
+// such names are secrets far more often than not.
+func TestRedactSecretLookingEnvNames(t *testing.T) {
+	r := NewRedactor(nil, nil)
+	for _, name := range []string{"DB_PASS", "pass_phrase_2", "GH_TOKEN_RO", "app_secret_v2", "AWS_CREDS", "CREDENTIALS_JSON",
+		"SIGNING_KEY", "KEY_MATERIAL", "ssh_key_path", "api_key_id"} {
+		if got := r.Env(name, "value-1234"); got != Mask {
+			t.Errorf("Env(%q) = %q, want it masked", name, got)
+		}
+	}
+	for _, name := range []string{"PGHOST", "LANG", "MONITOR_PORT"} {
+		if got := r.Env(name, "value-1234"); got != "value-1234" {
+			t.Errorf("Env(%q) = %q, want it kept", name, got)
+		}
+	}
+}

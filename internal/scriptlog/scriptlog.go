@@ -6,6 +6,15 @@
 // log is hash-chained so that Verify detects an edited, deleted or reordered
 // entry; Log.Prune applies retention without breaking verifiability.
 //
+// # Keys and anchors
+//
+// With a Key (a secret kept outside the store) the chain's hashes are
+// HMAC-SHA256, so a store writer without the key cannot recompute them to
+// hide an edit, a deletion or a forged checkpoint. Without one the hashes
+// are public SHA-256: they detect accidents, not a store writer. Removing
+// the newest entries leaves no trace in any chain; an Anchor (the head
+// recorded outside the store) detects it.
+//
 // # Entries and runs
 //
 // The log is append-only: a run is written as two chain entries, never
@@ -132,13 +141,6 @@ const (
 	MaxLimit     = 500
 )
 
-// Retention says how long Prune keeps finished runs. Unfinished runs count
-// as failures.
-type Retention struct {
-	KeepSuccess time.Duration // default 90 days
-	KeepFailed  time.Duration // failed and interrupted runs; default 365 days
-}
-
 // PruneReport says what Prune removed.
 type PruneReport struct {
 	Runs          int   // runs removed
@@ -178,10 +180,10 @@ type Log interface {
 	// Prune removes the runs that retention lets go: successes that ended
 	// before now-KeepSuccess, failures and interruptions that ended before
 	// now-KeepFailed, and unfinished runs started before now-KeepFailed. In
-	// the same transaction it appends a checkpoint that vouches for the
-	// removed entries, so the chain still verifies. Checkpoints are never
-	// removed.
-	Prune(ctx context.Context, now time.Time, keep Retention) (PruneReport, error)
+	// the same transaction it appends a checkpoint that lists the removed
+	// runs and vouches for their entries, so the chain still verifies.
+	// Checkpoints are never removed.
+	Prune(ctx context.Context, now time.Time) (PruneReport, error)
 }
 
 // Errors callers can test with errors.Is.

@@ -18,20 +18,28 @@ import (
 // applied by store.Open). Appends are serialized: on SQLite by
 // BEGIN IMMEDIATE, on PostgreSQL by an EXCLUSIVE table lock (readers are
 // never blocked), so the chain never forks.
+//
+// A keyed SQL (see NewSQL) hashes what it appends under its key, starting
+// a keyed part of the chain first whenever the newest entry is not under
+// that key; an unkeyed one refuses to append to a keyed chain.
 type SQL struct {
-	db *sql.DB
-	d  dialect
+	db  *sql.DB
+	d   dialect
+	key Key
 }
 
 // NewSQL returns the log stored in db, whose driver is "sqlite" or
-// "postgres". The table must exist.
-func NewSQL(db *sql.DB, driver string) (*SQL, error) {
+// "postgres", keyed with key (the zero Key: unkeyed). The table must exist.
+func NewSQL(db *sql.DB, driver string, key Key) (*SQL, error) {
 	d, ok := dialects[driver]
 	if !ok {
 		return nil, fmt.Errorf("scriptlog: unsupported store driver %q (want sqlite or postgres)", driver)
 	}
-	return &SQL{db: db, d: d}, nil
+	return &SQL{db: db, d: d, key: key}, nil
 }
+
+// ErrKeyed is returned by an unkeyed log asked to append to a keyed chain.
+var ErrKeyed = errors.New("scriptlog: the log is keyed")
 
 // dialect holds everything that differs between the two drivers.
 type dialect struct {
@@ -162,14 +170,69 @@ const entryColumns = "seq, kind, run_id, script, script_sha256, actor, purpose, 
 	"at, duration_ms, exit_code, status, output_bytes, checkpoint, prev_hash, hash, output"
 
 // appendEntry gives e the next sequence number and its chain link, and
-// inserts it. It must run inside inAppend.
+// inserts it (after starting a keyed part, see sealedHead). It must run
+// inside inAppend.
 func (s *SQL) appendEntry(ctx context.Context, q querier, e *Entry) error {
-	e.Seq, e.PrevHash = 0, Genesis
-	err := q.QueryRowContext(ctx, "SELECT seq, hash FROM script_log ORDER BY seq DESC LIMIT 1").Scan(&e.Seq, &e.PrevHash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read head: %w", err)
+	head, err := s.sealedHead(ctx, q, e.At)
+	if err != nil {
+		return err
 	}
-	e.Seq++
+	return s.insert(ctx, q, head, e)
+}
+
+// sealedHead returns the entry the next one links to. A keyed log whose
+// head is not under its key first appends the checkpoint that starts a
+// keyed part (at time at), and returns it; an unkeyed log whose head is not
+// under the public encoding refuses with ErrKeyed.
+func (s *SQL) sealedHead(ctx context.Context, q querier, at time.Time) (Entry, error) {
+	head, err := s.headEntry(ctx, q)
+	if err != nil {
+		return Entry{}, err
+	}
+	if head.Seq > 0 && HashEntry(s.key, head.PrevHash, head) == head.Hash {
+		return head, nil
+	}
+	if s.key.IsZero() {
+		if head.Seq == 0 {
+			return head, nil
+		}
+		return Entry{}, fmt.Errorf("%w: its newest entry %d is not under the public encoding (set scriptlog.key_file)", ErrKeyed, head.Seq)
+	}
+	text, err := json.Marshal(Checkpoint{Keyed: &Keyed{KeyID: s.key.ID(), Encoding: EncodingV2}})
+	if err != nil {
+		return Entry{}, err
+	}
+	start := Entry{Kind: KindCheckpoint, At: at, Checkpoint: string(text)}
+	if err := s.insert(ctx, q, head, &start); err != nil {
+		return Entry{}, err
+	}
+	return start, nil
+}
+
+// headEntry returns the newest entry, or a zero Entry (Seq 0, Hash
+// Genesis) when the log is empty.
+func (s *SQL) headEntry(ctx context.Context, q querier) (Entry, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+entryColumns+" FROM script_log ORDER BY seq DESC LIMIT 1")
+	if err != nil {
+		return Entry{}, fmt.Errorf("read head: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Entry{}, fmt.Errorf("read head: %w", err)
+		}
+		return Entry{Hash: Genesis}, nil
+	}
+	e, err := scanEntry(rows)
+	if err != nil {
+		return Entry{}, fmt.Errorf("read head: %w", err)
+	}
+	return e, nil
+}
+
+// insert links e after head, hashes it under the log's key and inserts it.
+func (s *SQL) insert(ctx context.Context, q querier, head Entry, e *Entry) error {
+	e.Seq, e.PrevHash = head.Seq+1, head.Hash
 	if e.Kind == KindStart {
 		e.RunID = e.Seq
 	}
@@ -177,8 +240,8 @@ func (s *SQL) appendEntry(ctx context.Context, q querier, e *Entry) error {
 	if e.Output == nil {
 		e.Output = []byte{}
 	}
-	e.Hash = HashEntry(e.PrevHash, *e)
-	_, err = q.ExecContext(ctx, s.d.rebind("INSERT INTO script_log ("+entryColumns+
+	e.Hash = HashEntry(s.key, e.PrevHash, *e)
+	_, err := q.ExecContext(ctx, s.d.rebind("INSERT INTO script_log ("+entryColumns+
 		") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 		e.Seq, string(e.Kind), e.RunID, e.Script, e.ScriptSHA256, e.Actor, e.Purpose, e.Ticket, e.Target, e.Inputs,
 		s.d.timeArg(e.At), e.DurationMS, e.ExitCode, string(e.Status), e.OutputBytes, e.Checkpoint,
@@ -194,6 +257,38 @@ func (s *SQL) appendEntry(ctx context.Context, q querier, e *Entry) error {
 		}
 	}
 	return nil
+}
+
+// Seal makes sure the log's newest entry is under its key, appending the
+// checkpoint that starts a keyed part (at time now) when it is not: that
+// entry's keyed hash seals every entry before it. An unkeyed log does
+// nothing.
+func (s *SQL) Seal(ctx context.Context, now time.Time) error {
+	if s.key.IsZero() {
+		return nil
+	}
+	err := s.inAppend(ctx, func(q querier) error {
+		_, err := s.sealedHead(ctx, q, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scriptlog: seal: %w", err)
+	}
+	return nil
+}
+
+// Head returns the log's newest entry as an Anchor taken at now; ok is
+// false when the log is empty.
+func (s *SQL) Head(ctx context.Context, now time.Time) (a Anchor, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, "SELECT seq, hash FROM script_log ORDER BY seq DESC LIMIT 1").Scan(&a.Seq, &a.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Anchor{}, false, nil
+	}
+	if err != nil {
+		return Anchor{}, false, fmt.Errorf("scriptlog: read head: %w", err)
+	}
+	a.At = now.UTC().Truncate(time.Second)
+	return a, true, nil
 }
 
 // Start implements Recorder.
@@ -474,31 +569,28 @@ func likeContains(s string) string {
 }
 
 // Prune implements Log.
-func (s *SQL) Prune(ctx context.Context, now time.Time, keep Retention) (PruneReport, error) {
-	if keep.KeepSuccess <= 0 {
-		keep.KeepSuccess = 90 * 24 * time.Hour
-	}
-	if keep.KeepFailed <= 0 {
-		keep.KeepFailed = 365 * 24 * time.Hour
-	}
+func (s *SQL) Prune(ctx context.Context, now time.Time) (PruneReport, error) {
 	cp := Checkpoint{
-		SuccessBefore: storedTime(now.Add(-keep.KeepSuccess)),
-		FailedBefore:  storedTime(now.Add(-keep.KeepFailed)),
+		SuccessBefore: storedTime(now.Add(-KeepSuccess)),
+		FailedBefore:  storedTime(now.Add(-KeepFailed)),
 	}
 	var rep PruneReport
 	err := s.inAppend(ctx, func(q querier) error {
-		doomed, err := s.prunable(ctx, q, cp)
-		if err != nil {
+		var err error
+		if cp.Removed, err = s.prunable(ctx, q, cp); err != nil {
 			return err
 		}
-		if len(doomed) == 0 {
+		if len(cp.Removed) == 0 {
 			return nil
 		}
-		for _, kind := range doomed {
-			if kind == KindStart {
-				cp.Runs++
+		doomed := map[int64]bool{}
+		for _, r := range cp.Removed {
+			doomed[r.ID] = true
+			if r.Finish != 0 {
+				doomed[r.Finish] = true
 			}
 		}
+		cp.Runs = len(cp.Removed)
 		if cp.Gaps, err = s.gaps(ctx, q, doomed); err != nil {
 			return err
 		}
@@ -538,36 +630,41 @@ func (s *SQL) Prune(ctx context.Context, now time.Time, keep Retention) (PruneRe
 	return rep, nil
 }
 
-// prunable returns the entries (start and finish) of the runs retention
-// lets go.
-func (s *SQL) prunable(ctx context.Context, q querier, cp Checkpoint) (map[int64]EntryKind, error) {
-	rows, err := q.QueryContext(ctx, s.d.rebind("SELECT s.seq, f.seq"+runFrom+
-		" AND ((f.status = 'success' AND f.at < ?) OR (f.status <> 'success' AND f.at < ?) OR (f.seq IS NULL AND s.at < ?))"),
+// prunable returns the runs retention lets go, in start order.
+func (s *SQL) prunable(ctx context.Context, q querier, cp Checkpoint) ([]RemovedRun, error) {
+	rows, err := q.QueryContext(ctx, s.d.rebind("SELECT s.seq, s.hash, s.at, f.seq, f.hash, f.at, f.status"+runFrom+
+		" AND ((f.status = 'success' AND f.at < ?) OR (f.status <> 'success' AND f.at < ?) OR (f.seq IS NULL AND s.at < ?))"+
+		" ORDER BY s.seq"),
 		s.d.timeArg(cp.SuccessBefore), s.d.timeArg(cp.FailedBefore), s.d.timeArg(cp.FailedBefore))
 	if err != nil {
 		return nil, fmt.Errorf("select prunable runs: %w", err)
 	}
 	defer rows.Close()
-	doomed := map[int64]EntryKind{}
+	var out []RemovedRun
 	for rows.Next() {
-		var start int64
-		var finish sql.NullInt64
-		if err := rows.Scan(&start, &finish); err != nil {
+		var (
+			r                 RemovedRun
+			started, ended    timeColumn
+			finish            sql.NullInt64
+			finHash, finState sql.NullString
+		)
+		if err := rows.Scan(&r.ID, &r.StartHash, &started, &finish, &finHash, &ended, &finState); err != nil {
 			return nil, fmt.Errorf("select prunable runs: %w", err)
 		}
-		doomed[start] = KindStart
+		r.StartedAt, r.Status = started.t, Running
 		if finish.Valid {
-			doomed[finish.Int64] = KindFinish
+			r.Finish, r.FinishHash, r.EndedAt, r.Status = finish.Int64, finHash.String, ended.t, Status(finState.String)
 		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("select prunable runs: %w", err)
 	}
-	return doomed, nil
+	return out, nil
 }
 
 // gaps returns the maximal spans of doomed entries between kept ones.
-func (s *SQL) gaps(ctx context.Context, q querier, doomed map[int64]EntryKind) ([]Gap, error) {
+func (s *SQL) gaps(ctx context.Context, q querier, doomed map[int64]bool) ([]Gap, error) {
 	rows, err := q.QueryContext(ctx, "SELECT seq, prev_hash, hash FROM script_log ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("read chain: %w", err)
@@ -583,7 +680,7 @@ func (s *SQL) gaps(ctx context.Context, q querier, doomed map[int64]EntryKind) (
 		if err := rows.Scan(&seq, &prev, &hash); err != nil {
 			return nil, fmt.Errorf("read chain: %w", err)
 		}
-		if _, ok := doomed[seq]; !ok {
+		if !doomed[seq] {
 			open = nil
 			continue
 		}

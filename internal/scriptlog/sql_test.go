@@ -17,18 +17,36 @@ import (
 
 var storeDrivers = []string{"sqlite", "postgres"}
 
-// openLog returns a log in a fresh vigil store of driver (opened with
-// store.Open, so the table comes from the store's migrations), and an
+// openLog returns an unkeyed log in a fresh vigil store of driver (opened
+// with store.Open, so the table comes from the store's migrations), and an
 // administrative connection to the same database for tampering.
 func openLog(tb testing.TB, driver string) (*SQL, *sql.DB) {
 	tb.Helper()
+	return openKeyedLog(tb, driver, Key{})
+}
+
+// testKey is a key as an operator makes one: 32 random bytes (these are
+// fixed so that failures reproduce).
+var testKey = mustKey([]byte("0123456789abcdef0123456789abcdef"))
+
+func mustKey(b []byte) Key {
+	k, err := NewKey(b)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// openKeyedLog is openLog for a log keyed with key.
+func openKeyedLog(tb testing.TB, driver string, key Key) (*SQL, *sql.DB) {
+	tb.Helper()
 	db := testdb.Open(tb, driver)
-	st, err := store.Open(context.Background(), driver, db.DSN)
+	st, err := store.Open(context.Background(), driver, db.AdminDSN)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	log, err := NewSQL(st.DB(), st.Driver())
+	log, err := NewSQL(st.DB(), st.Driver(), key)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -67,9 +85,15 @@ func run(tb testing.TB, log Log, r Record, start time.Time, d time.Duration, sta
 	return rec
 }
 
+// verify verifies log without a key or anchors.
 func verify(tb testing.TB, log Log) VerifyReport {
 	tb.Helper()
-	rep, err := Verify(context.Background(), log)
+	return verifyWith(tb, log, VerifyOptions{})
+}
+
+func verifyWith(tb testing.TB, log Log, opts VerifyOptions) VerifyReport {
+	tb.Helper()
+	rep, err := Verify(context.Background(), log, opts)
 	if err != nil {
 		tb.Fatalf("verify: %v", err)
 	}
@@ -188,11 +212,12 @@ func TestSQLErrors(t *testing.T) {
 }
 
 // TestSQLConcurrentAppends starts runs from many goroutines over several
-// connections: the chain must stay one line.
+// connections of a keyed log: the chain must stay one line, started by one
+// keyed checkpoint.
 func TestSQLConcurrentAppends(t *testing.T) {
 	for _, driver := range storeDrivers {
 		t.Run(driver, func(t *testing.T) {
-			log, admin := openLog(t, driver)
+			log, admin := openKeyedLog(t, driver, testKey)
 			if driver == "sqlite" {
 				// A second pool with several connections on the same file.
 				var path string
@@ -204,7 +229,7 @@ func TestSQLConcurrentAppends(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { db.Close() })
-				if log, err = NewSQL(db, driver); err != nil {
+				if log, err = NewSQL(db, driver, testKey); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -230,7 +255,8 @@ func TestSQLConcurrentAppends(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			if rep := verify(t, log); !rep.OK() || rep.Entries != 2*n || rep.HeadSeq != 2*n {
+			rep := verifyWith(t, log, VerifyOptions{Keys: []Key{testKey}})
+			if !rep.OK() || rep.Entries != 2*n+1 || rep.HeadSeq != 2*n+1 || rep.Checkpoints != 1 || len(rep.Parts) != 1 || rep.Parts[0].KeyID != testKey.ID() {
 				t.Errorf("verify = %+v (broken: %v)", rep, rep.Broken)
 			}
 		})

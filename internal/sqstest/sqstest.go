@@ -1,35 +1,23 @@
 // Package sqstest starts a real SQS-compatible server for tests: the npm
 // package local-aws-sqs (2.0.2) on the machine's Node, listening on a free
-// loopback port, stopped when the test ends.
-//
-// It installs nothing. The package must already be under the folder named
-// by VIGIL_NODE_MODULES (default <repo>/.cache/node/node_modules, filled by
-// `npm install --prefix .cache/node local-aws-sqs@2.0.2`). When node or the
-// package is missing the test is skipped, except under CI=true, where it
-// fails: CI must never pass by skipping.
+// loopback port, stopped when the test ends (see internal/nodetest: it is
+// skipped without node or the package, and fails under CI=true).
 package sqstest
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/vigilhq/vigil/internal/datasource"
+	"github.com/vigilhq/vigil/internal/nodetest"
 )
 
 // Version is the local-aws-sqs release the harness expects.
@@ -47,10 +35,9 @@ type Server struct {
 }
 
 // startScript starts the server on port 0, prints the chosen port as one
-// JSON line, and exits when its stdin closes (so it never outlives the test
-// binary, even one that is killed).
+// JSON line, and exits when its stdin closes.
 const startScript = `
-const { createSqsServer } = require(process.env.VIGIL_SQS_MODULE);
+const { createSqsServer } = require(process.env.VIGIL_NODE_MODULE);
 createSqsServer({ port: 0, hostname: "127.0.0.1", emulateQueueCreationLifecycle: false })
   .then((server) => {
     process.stdout.write(JSON.stringify({ port: server.address().port }) + "\n");
@@ -66,152 +53,15 @@ createSqsServer({ port: 0, hostname: "127.0.0.1", emulateQueueCreationLifecycle:
 // it cannot run in parallel.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		unavailable(tb, "node is not on PATH")
-	}
-	module := filepath.Join(NodeModules(tb), "local-aws-sqs")
-	if err := checkVersion(module); err != nil {
-		unavailable(tb, err.Error())
-	}
+	nodetest.AWSEnvironment(tb, "test", "test", Region)
 
-	tb.Setenv("AWS_ACCESS_KEY_ID", "test")
-	tb.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	tb.Setenv("AWS_SESSION_TOKEN", "")
-	tb.Setenv("AWS_REGION", Region)
-	tb.Setenv("AWS_PROFILE", "")
-	tb.Setenv("AWS_CONFIG_FILE", filepath.Join(tb.TempDir(), "aws-config"))
-	tb.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(tb.TempDir(), "aws-credentials"))
-	tb.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-	cmd := exec.Command(node, "-e", startScript)
-	cmd.Env = append(os.Environ(), "VIGIL_SQS_MODULE="+module)
-	cmd.Stderr = &tbWriter{tb: tb}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatalf("sqstest: stdin pipe: %v", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatalf("sqstest: stdout pipe: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("sqstest: start node: %v", err)
-	}
-	tb.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }() //nolint:errcheck // exit status of a stopped server
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill() //nolint:errcheck // best effort
-			<-done
-		}
-	})
-
-	port, err := readPort(stdout, 15*time.Second)
-	if err != nil {
-		tb.Fatalf("sqstest: start local-aws-sqs: %v", err)
-	}
+	port := nodetest.Start(tb, nodetest.Server{Package: "local-aws-sqs", Version: Version, Script: startScript})
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint)
+	ds, err := datasource.OpenSQS(context.Background(), "sqstest", Region, endpoint, nil)
 	if err != nil {
 		tb.Fatalf("sqstest: %v", err)
 	}
 	return &Server{Endpoint: endpoint, Client: ds.Client()}
-}
-
-// NodeModules returns the node_modules folder the harness reads:
-// VIGIL_NODE_MODULES, else <repo>/.cache/node/node_modules where <repo> is
-// the nearest folder above the working directory holding go.mod.
-func NodeModules(tb testing.TB) string {
-	tb.Helper()
-	if dir := os.Getenv("VIGIL_NODE_MODULES"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatalf("sqstest: working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "node", "node_modules")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("sqstest: no go.mod above the working directory; set VIGIL_NODE_MODULES")
-		}
-		dir = parent
-	}
-}
-
-func checkVersion(module string) error {
-	raw, err := os.ReadFile(filepath.Join(module, "package.json"))
-	if err != nil {
-		return fmt.Errorf("local-aws-sqs is not installed (%v); run: npm install --prefix .cache/node local-aws-sqs@%s", err, Version)
-	}
-	var pkg struct {
-		Version string `json:"version"`
-	}
-	if err := json.Unmarshal(raw, &pkg); err != nil {
-		return fmt.Errorf("read %s: %v", filepath.Join(module, "package.json"), err)
-	}
-	if pkg.Version != Version {
-		return fmt.Errorf("local-aws-sqs %s is installed, want %s", pkg.Version, Version)
-	}
-	return nil
-}
-
-func unavailable(tb testing.TB, why string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("sqstest: SQS server unavailable under CI: %s", why)
-	}
-	tb.Skipf("sqstest: SQS server unavailable: %s", why)
-}
-
-func readPort(r io.Reader, timeout time.Duration) (int, error) {
-	type line struct {
-		text string
-		err  error
-	}
-	ch := make(chan line, 1)
-	go func() {
-		s := bufio.NewScanner(r)
-		if s.Scan() {
-			ch <- line{text: s.Text()}
-			io.Copy(io.Discard, r) //nolint:errcheck // keep the pipe drained
-			return
-		}
-		err := s.Err()
-		if err == nil {
-			err = errors.New("server exited before printing its port")
-		}
-		ch <- line{err: err}
-	}()
-	select {
-	case l := <-ch:
-		if l.err != nil {
-			return 0, l.err
-		}
-		var msg struct {
-			Port int `json:"port"`
-		}
-		if err := json.Unmarshal([]byte(l.text), &msg); err != nil || msg.Port == 0 {
-			return 0, fmt.Errorf("unexpected first line %q", l.text)
-		}
-		return msg.Port, nil
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("no port after %s", timeout)
-	}
-}
-
-type tbWriter struct{ tb testing.TB }
-
-func (w *tbWriter) Write(p []byte) (int, error) {
-	w.tb.Logf("local-aws-sqs: %s", strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // CreateQueue creates a queue with the given attributes and returns its URL.

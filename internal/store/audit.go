@@ -45,23 +45,21 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
 // AuditLog returns the newest entries first, at most limit of them
 // (DefaultLimit when limit <= 0, never more than MaxLimit).
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.read.QueryContext(ctx, s.d.rebind("SELECT id, at, actor, action, target, detail, remote FROM audit_log ORDER BY id DESC LIMIT ?"), pageSize(limit))
+	entries, err := scanAll(scanAudit)(s.read.QueryContext(ctx, s.d.rebind("SELECT "+auditColumns+" FROM audit_log ORDER BY id DESC LIMIT ?"), pageSize(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
-	defer rows.Close()
-	entries := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var at sql.NullInt64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Remote); err != nil {
-			return nil, fmt.Errorf("store: audit log: %w", err)
-		}
-		e.At = timeFrom(at)
-		entries = append(entries, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
 	return entries, nil
+}
+
+const auditColumns = "id, at, actor, action, target, detail, remote"
+
+func scanAudit(row scanner) (AuditEntry, error) {
+	var e AuditEntry
+	var at sql.NullInt64
+	if err := row.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Remote); err != nil {
+		return AuditEntry{}, err
+	}
+	e.At = timeFrom(at)
+	return e, nil
 }

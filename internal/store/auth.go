@@ -18,6 +18,9 @@ type Session struct {
 	ExpiresAt time.Time
 	Remote    string // the address the login came from
 	UserAgent string
+	// Credential fingerprints the user's password hash and role at login
+	// (the web package compares it on every request).
+	Credential string
 }
 
 // CreateSession stores a new session. IDHash, User and ExpiresAt are
@@ -38,9 +41,9 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
-	res, err := s.write.ExecContext(ctx, s.d.rebind(`INSERT INTO sessions (id_sha256, user_name, created_at, expires_at, remote, user_agent)
-VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-		cleanText(sess.IDHash), cleanText(sess.User), created, expires, cleanText(sess.Remote), cleanText(sess.UserAgent))
+	res, err := s.write.ExecContext(ctx, s.d.rebind(`INSERT INTO sessions (id_sha256, user_name, created_at, expires_at, remote, user_agent, credential)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+		cleanText(sess.IDHash), cleanText(sess.User), created, expires, cleanText(sess.Remote), cleanText(sess.UserAgent), cleanText(sess.Credential))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
@@ -62,9 +65,9 @@ func (s *Store) Session(ctx context.Context, idHash string, now time.Time) (Sess
 	}
 	var sess Session
 	var created, expires sql.NullInt64
-	err = s.read.QueryRowContext(ctx, s.d.rebind(`SELECT id_sha256, user_name, created_at, expires_at, remote, user_agent
+	err = s.read.QueryRowContext(ctx, s.d.rebind(`SELECT id_sha256, user_name, created_at, expires_at, remote, user_agent, credential
 FROM sessions WHERE id_sha256 = ? AND expires_at > ?`), idHash, at).
-		Scan(&sess.IDHash, &sess.User, &created, &expires, &sess.Remote, &sess.UserAgent)
+		Scan(&sess.IDHash, &sess.User, &created, &expires, &sess.Remote, &sess.UserAgent, &sess.Credential)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNotFound)
 	}

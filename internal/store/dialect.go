@@ -22,8 +22,9 @@ type dialect struct {
 	// transaction ends ("" on SQLite, whose single writer already excludes
 	// every other writing transaction).
 	forUpdate string
-	// greatest names the function returning the larger of its arguments.
-	greatest string
+	// greatest and least name the functions returning the larger and the
+	// smaller of their arguments.
+	greatest, least string
 	// lastInsertID: read an inserted row's id with LastInsertId instead of
 	// RETURNING id, which SQLite runs as a trigger and so keeps a statement
 	// journal for (a memory allocation and page copy per insert).
@@ -42,6 +43,7 @@ var (
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil },
 		forUpdate:      "",
 		greatest:       "MAX",
+		least:          "MIN",
 		lastInsertID:   true,
 	}
 	postgresDialect = dialect{
@@ -56,6 +58,7 @@ var (
 		},
 		forUpdate: " FOR UPDATE",
 		greatest:  "GREATEST",
+		least:     "LEAST",
 		replicas:  true,
 	}
 )

@@ -47,23 +47,29 @@ func TestRecentHistoryMigration(t *testing.T) {
 			ctx := context.Background()
 			dsn := filepath.Join(t.TempDir(), "vigil.db")
 			if tt.driver == "postgres" {
-				dsn = testdb.Postgres(t).DSN
+				dsn = testdb.Postgres(t).AdminDSN
 			}
 			old, err := OpenWith(ctx, tt.driver, dsn, Options{migrations: migrationsUpTo(t, 7)})
 			if err != nil {
 				t.Fatalf("open at migration 7: %v", err)
 			}
-			var ids []int64
-			for i, st := range []checks.Status{checks.Pass, checks.Fail, checks.Warn, checks.Error, checks.Fail} {
-				id, err := old.RecordResult(ctx, checks.Result{Check: "a", Kind: "sql", Status: st, Violations: i})
+			// Runs as that schema stores them (RecordResult writes today's).
+			insert := func(check string, st checks.Status, violations int) int64 {
+				t.Helper()
+				var id int64
+				err := old.DB().QueryRowContext(ctx, old.Rebind(`INSERT INTO runs
+	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics)
+	VALUES (?, 'sql', ?, ?, '[]', 0, '', NULL, FALSE, 'null') RETURNING id`), check, string(st), violations).Scan(&id)
 				if err != nil {
 					t.Fatal(err)
 				}
-				ids = append(ids, id)
+				return id
 			}
-			if _, err := old.RecordResult(ctx, checks.Result{Check: "b", Kind: "sql", Status: checks.Pass}); err != nil {
-				t.Fatal(err)
+			var ids []int64
+			for i, st := range []checks.Status{checks.Pass, checks.Fail, checks.Warn, checks.Error, checks.Fail} {
+				ids = append(ids, insert("a", st, i))
 			}
+			insert("b", checks.Pass, 0)
 			old.Close()
 
 			s, err := Open(ctx, tt.driver, dsn)

@@ -372,8 +372,10 @@ func (s *Store) Incident(ctx context.Context, id int64) (Incident, error) {
 type IncidentQuery struct {
 	CheckID  string // only this check's, when set
 	OpenOnly bool   // only unresolved incidents
-	Before   int64  // only ids below it, when > 0 (the next page)
-	Limit    int    // DefaultLimit when <= 0, never more than MaxLimit
+	// ResolvedOnly selects only resolved incidents (with OpenOnly, none).
+	ResolvedOnly bool
+	Before       int64 // only ids below it, when > 0 (the next page)
+	Limit        int   // DefaultLimit when <= 0, never more than MaxLimit
 }
 
 // Incidents returns the incidents q selects, newest first.
@@ -384,6 +386,9 @@ func (s *Store) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, err
 	}
 	if q.OpenOnly {
 		query += " AND resolved_at IS NULL"
+	}
+	if q.ResolvedOnly {
+		query += " AND resolved_at IS NOT NULL"
 	}
 	if q.Before > 0 {
 		query, args = query+" AND id < ?", append(args, q.Before)

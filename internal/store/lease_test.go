@@ -23,7 +23,7 @@ func TestLease(t *testing.T) {
 			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 			dsn := filepath.Join(t.TempDir(), "vigil.db")
 			if driver == "postgres" {
-				dsn = testdb.Postgres(t).DSN
+				dsn = testdb.Postgres(t).AdminDSN
 			}
 			// Two replicas sharing one store, each with its own connection pool.
 			open := func() *store.Store {

@@ -171,7 +171,7 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 			ctx := context.Background()
 			db := testdb.Open(t, driver)
 			first := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-			s, err := OpenWith(ctx, driver, db.DSN, Options{Now: func() time.Time { return first }})
+			s, err := OpenWith(ctx, driver, db.AdminDSN, Options{Now: func() time.Time { return first }})
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -197,7 +197,7 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 
 			// Reopening applies nothing again (applied_at would move).
 			later := first.Add(time.Hour)
-			s, err = OpenWith(ctx, driver, db.DSN, Options{Now: func() time.Time { return later }})
+			s, err = OpenWith(ctx, driver, db.AdminDSN, Options{Now: func() time.Time { return later }})
 			if err != nil {
 				t.Fatalf("reopen: %v", err)
 			}
@@ -219,7 +219,7 @@ func TestFailingMigrationLeavesNoPartialState(t *testing.T) {
 				"0001_good.sql":   good["0001_good.sql"],
 				"0002_broken.sql": {Data: []byte("CREATE TABLE partial (x INTEGER);\nINSERT INTO good (x) VALUES (1);\nCREATE TABLE broken (;")},
 			}
-			s, err := OpenWith(ctx, driver, db.DSN, Options{migrations: broken})
+			s, err := OpenWith(ctx, driver, db.AdminDSN, Options{migrations: broken})
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open with a broken migration = nil error")
@@ -242,7 +242,7 @@ func TestFailingMigrationLeavesNoPartialState(t *testing.T) {
 				"0001_good.sql":   good["0001_good.sql"],
 				"0002_broken.sql": {Data: []byte("CREATE TABLE partial (x INTEGER);\nINSERT INTO good (x) VALUES (1);")},
 			}
-			s, err = OpenWith(ctx, driver, db.DSN, Options{migrations: fixed})
+			s, err = OpenWith(ctx, driver, db.AdminDSN, Options{migrations: fixed})
 			if err != nil {
 				t.Fatalf("Open after fixing the migration: %v", err)
 			}
@@ -262,7 +262,7 @@ func TestNewerRecordedVersionIsTolerated(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			ctx := context.Background()
 			db := testdb.Open(t, driver)
-			s, err := Open(ctx, driver, db.DSN)
+			s, err := Open(ctx, driver, db.AdminDSN)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
@@ -270,7 +270,7 @@ func TestNewerRecordedVersionIsTolerated(t *testing.T) {
 				t.Fatalf("insert: %v", err)
 			}
 			s.Close()
-			s, err = Open(ctx, driver, db.DSN)
+			s, err = Open(ctx, driver, db.AdminDSN)
 			if err != nil {
 				t.Fatalf("reopen with a newer version recorded: %v", err)
 			}
@@ -289,7 +289,7 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range replicas {
 		wg.Go(func() {
-			s, err := Open(ctx, "postgres", db.DSN)
+			s, err := Open(ctx, "postgres", db.AdminDSN)
 			if err != nil {
 				t.Errorf("replica %d: Open: %v", i, err)
 				return
@@ -310,7 +310,7 @@ func TestReplicasMigrateTogether(t *testing.T) {
 
 func TestSQLiteConnections(t *testing.T) {
 	db := testdb.SQLite(t)
-	s, err := Open(context.Background(), "sqlite", db.DSN)
+	s, err := Open(context.Background(), "sqlite", db.AdminDSN)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

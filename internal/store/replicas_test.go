@@ -20,7 +20,7 @@ import (
 // its limit of the ticks nobody holds, oldest first, and reports the rest
 // of those as still open.
 func TestClaimTicksExactlyOnce(t *testing.T) {
-	dsn := testdb.Postgres(t).DSN
+	dsn := testdb.Postgres(t).AdminDSN
 	var stores []*store.Store
 	for range 3 {
 		s, err := store.Open(context.Background(), "postgres", dsn)
@@ -101,7 +101,7 @@ func TestHeartbeats(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, err := store.OpenWith(context.Background(), "postgres", testdb.Postgres(t).DSN, store.Options{Now: clock})
+	s, err := store.OpenWith(context.Background(), "postgres", testdb.Postgres(t).AdminDSN, store.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

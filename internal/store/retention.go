@@ -151,13 +151,17 @@ func (tx *Tx) rollUp(ctx context.Context, ids []int64, st *PruneStats) error {
 	}
 	hour := fmt.Sprintf("(started_at / %d) * %d", hourNS, hourNS)
 	g := tx.s.d.greatest
-	res, err := tx.exec(ctx, `INSERT INTO run_rollups (check_id, hour, pass_runs, warn_runs, fail_runs, error_runs, max_violations, duration_ns)
+	l := tx.s.d.least
+	// GREATEST and LEAST skip NULLs on PostgreSQL, SQLite's MAX and MIN
+	// return NULL: COALESCE keeps the known side on both.
+	res, err := tx.exec(ctx, `INSERT INTO run_rollups (check_id, hour, pass_runs, warn_runs, fail_runs, error_runs, max_violations, duration_ns,
+		min_violations, max_measure)
 	SELECT check_id, `+hour+`,
 		SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN status = 'warn' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN status = 'fail' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN status IN ('pass', 'warn', 'fail') THEN 0 ELSE 1 END),
-		MAX(violations), SUM(duration_ns)
+		MAX(violations), SUM(duration_ns), MIN(violations), MAX(measure)
 	FROM runs WHERE id IN `+in+` GROUP BY check_id, `+hour+`
 	ON CONFLICT (check_id, hour) DO UPDATE SET
 		pass_runs = run_rollups.pass_runs + excluded.pass_runs,
@@ -165,7 +169,9 @@ func (tx *Tx) rollUp(ctx context.Context, ids []int64, st *PruneStats) error {
 		fail_runs = run_rollups.fail_runs + excluded.fail_runs,
 		error_runs = run_rollups.error_runs + excluded.error_runs,
 		max_violations = `+g+`(run_rollups.max_violations, excluded.max_violations),
-		duration_ns = run_rollups.duration_ns + excluded.duration_ns`, args...)
+		duration_ns = run_rollups.duration_ns + excluded.duration_ns,
+		min_violations = `+l+`(COALESCE(run_rollups.min_violations, excluded.min_violations), excluded.min_violations),
+		max_measure = `+g+`(COALESCE(run_rollups.max_measure, excluded.max_measure), COALESCE(excluded.max_measure, run_rollups.max_measure))`, args...)
 	if err != nil {
 		return fmt.Errorf("roll up runs: %w", err)
 	}

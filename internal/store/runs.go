@@ -46,8 +46,8 @@ const (
 // insertRunSQL inserts a run; the dialect says how its id is read (a
 // RETURNING clause or LastInsertId).
 const insertRunSQL = `INSERT INTO runs
-	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics, measure)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const runColumns = "id, check_id, kind, status, violations, sample, duration_ns, error_text, started_at, keys_truncated, metrics"
 
@@ -109,7 +109,7 @@ func (tx *Tx) recordResult(ctx context.Context, r checks.Result) (int64, error) 
 
 	id, err := tx.insertID(ctx, insertRunSQL,
 		cleanText(r.Check), cleanText(r.Kind), cleanText(string(r.Status)), r.Violations, sample,
-		int64(duration), cleanText(r.Error), started, truncated, metrics)
+		int64(duration), cleanText(r.Error), started, truncated, metrics, measureValue(r.Metrics))
 	if err != nil {
 		return 0, fmt.Errorf("insert run: %w", err)
 	}

@@ -18,6 +18,9 @@ type Silence struct {
 	// Matcher is a check id or a tag (such as "team:policy"); a check
 	// matches when its id equals it or one of its tags does.
 	Matcher string
+	// StartsAt is when the silence starts: CreatedAt unless it was set to
+	// start later. Until then it silences nothing.
+	StartsAt time.Time
 	// Until is when the silence expires by itself.
 	Until     time.Time
 	Author    string
@@ -28,10 +31,16 @@ type Silence struct {
 	ExpiredBy string
 }
 
-// Active reports whether the silence is in force at now: not ended early
-// and now before Until.
+// Active reports whether the silence is in force at now: started, not
+// ended early and now before Until.
 func (s Silence) Active(now time.Time) bool {
-	return s.ExpiredAt.IsZero() && now.Before(s.Until)
+	return s.ExpiredAt.IsZero() && !now.Before(s.StartsAt) && now.Before(s.Until)
+}
+
+// Pending reports whether the silence is set to start after now (and was
+// not ended before it started).
+func (s Silence) Pending(now time.Time) bool {
+	return s.ExpiredAt.IsZero() && now.Before(s.StartsAt)
 }
 
 // Matches reports whether the silence covers a check with this id and tags.
@@ -39,24 +48,28 @@ func (s Silence) Matches(checkID string, tags []string) bool {
 	return s.Matcher == checkID || slices.Contains(tags, s.Matcher)
 }
 
-const silenceColumns = "id, matcher, until_at, author, reason, created_at, expired_at, expired_by"
+const silenceColumns = "id, matcher, until_at, author, reason, created_at, expired_at, expired_by, starts_at"
 
 func scanSilence(row scanner) (Silence, error) {
 	var (
-		s                         Silence
-		until, created, expiredAt sql.NullInt64
+		s                                 Silence
+		until, created, expiredAt, starts sql.NullInt64
 	)
-	if err := row.Scan(&s.ID, &s.Matcher, &until, &s.Author, &s.Reason, &created, &expiredAt, &s.ExpiredBy); err != nil {
+	if err := row.Scan(&s.ID, &s.Matcher, &until, &s.Author, &s.Reason, &created, &expiredAt, &s.ExpiredBy, &starts); err != nil {
 		return Silence{}, err
 	}
-	s.Until, s.CreatedAt, s.ExpiredAt = timeFrom(until), timeFrom(created), timeFrom(expiredAt)
+	s.Until, s.CreatedAt, s.ExpiredAt, s.StartsAt = timeFrom(until), timeFrom(created), timeFrom(expiredAt), timeFrom(starts)
+	if s.StartsAt.IsZero() {
+		s.StartsAt = s.CreatedAt
+	}
 	return s, nil
 }
 
 // CreateSilence stores a new silence and returns it with its ID. Matcher,
-// Author and Reason are required (ErrInvalid when blank), and Until must
-// be after CreatedAt (the store's clock when zero). ExpiredAt/ExpiredBy
-// are ignored.
+// Author and Reason are required (ErrInvalid when blank). A zero CreatedAt
+// is the store's clock and a zero StartsAt is CreatedAt; StartsAt may not
+// be before CreatedAt, and Until must be after StartsAt (ErrInvalid).
+// ExpiredAt/ExpiredBy are ignored.
 func (s *Store) CreateSilence(ctx context.Context, in Silence) (Silence, error) {
 	wrap := func(err error) error { return fmt.Errorf("store: create silence for %q: %w", in.Matcher, err) }
 	if in.CreatedAt.IsZero() {
@@ -71,19 +84,25 @@ func (s *Store) CreateSilence(ctx context.Context, in Silence) (Silence, error) 
 	if len(missing) > 0 {
 		return Silence{}, wrap(fmt.Errorf("%s required: %w", strings.Join(missing, ", "), ErrInvalid))
 	}
-	if !in.Until.After(in.CreatedAt) {
-		return Silence{}, wrap(fmt.Errorf("until %s is not after %s: %w", in.Until.UTC().Format(time.RFC3339), in.CreatedAt.UTC().Format(time.RFC3339), ErrInvalid))
+	if in.StartsAt.IsZero() {
+		in.StartsAt = in.CreatedAt
 	}
-	ts, err := times(in.Until, in.CreatedAt)
+	if in.StartsAt.Before(in.CreatedAt) {
+		return Silence{}, wrap(fmt.Errorf("start %s is before %s: %w", in.StartsAt.UTC().Format(time.RFC3339), in.CreatedAt.UTC().Format(time.RFC3339), ErrInvalid))
+	}
+	if !in.Until.After(in.StartsAt) {
+		return Silence{}, wrap(fmt.Errorf("until %s is not after %s: %w", in.Until.UTC().Format(time.RFC3339), in.StartsAt.UTC().Format(time.RFC3339), ErrInvalid))
+	}
+	ts, err := times(in.Until, in.CreatedAt, in.StartsAt)
 	if err != nil {
 		return Silence{}, wrap(fmt.Errorf("%w: %w", err, ErrInvalid))
 	}
 	var out Silence
 	err = s.WithTx(ctx, func(tx *Tx) error {
 		var err error
-		out, err = scanSilence(tx.queryRow(ctx, `INSERT INTO silences (matcher, until_at, author, reason, created_at)
-	VALUES (?, ?, ?, ?, ?) RETURNING `+silenceColumns,
-			cleanText(strings.TrimSpace(in.Matcher)), ts[0], cleanText(in.Author), cleanText(in.Reason), ts[1]))
+		out, err = scanSilence(tx.queryRow(ctx, `INSERT INTO silences (matcher, until_at, author, reason, created_at, starts_at)
+	VALUES (?, ?, ?, ?, ?, ?) RETURNING `+silenceColumns,
+			cleanText(strings.TrimSpace(in.Matcher)), ts[0], cleanText(in.Author), cleanText(in.Reason), ts[1], ts[2]))
 		return err
 	})
 	if err != nil {
@@ -211,14 +230,14 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const activeSilencesSQL = "SELECT " + silenceColumns + " FROM silences WHERE expired_at IS NULL AND until_at > ? ORDER BY id"
+const activeSilencesSQL = "SELECT " + silenceColumns + " FROM silences WHERE expired_at IS NULL AND until_at > ? AND COALESCE(starts_at, created_at) <= ? ORDER BY id"
 
 func activeSilences(ctx context.Context, db querier, d dialect, now time.Time) ([]Silence, error) {
 	v, err := timeValue(now)
 	if err != nil {
 		return nil, err
 	}
-	return querySilences(ctx, db, d, activeSilencesSQL, v)
+	return querySilences(ctx, db, d, activeSilencesSQL, v, v)
 }
 
 func querySilences(ctx context.Context, db querier, d dialect, q string, args ...any) ([]Silence, error) {

@@ -28,7 +28,7 @@ func openSQLite(t *testing.T) *store.Store {
 func openPostgres(t *testing.T) *store.Store {
 	t.Helper()
 	db := testdb.Postgres(t)
-	s, err := store.Open(context.Background(), "postgres", db.DSN)
+	s, err := store.Open(context.Background(), "postgres", db.AdminDSN)
 	if err != nil {
 		t.Fatalf("open postgres store: %v", err)
 	}

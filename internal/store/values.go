@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilhq/vigil/checks"
 )
 
 // cleanText makes s storable as TEXT on both drivers, identically:
@@ -99,6 +101,16 @@ func encodeMetrics(m map[string]float64) (string, error) {
 		enc[cleanText(k)] = metricValue(v)
 	}
 	return encodeJSON(enc)
+}
+
+// measureValue is the run's checks.MetricMeasure for the measure column,
+// NULL when the kind reported none (or a value no column can hold).
+func measureValue(m map[string]float64) sql.NullFloat64 {
+	v, ok := m[checks.MetricMeasure]
+	if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+		return sql.NullFloat64{}
+	}
+	return sql.NullFloat64{Float64: v, Valid: true}
 }
 
 func decodeMetrics(s string) (map[string]float64, error) {

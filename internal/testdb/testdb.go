@@ -1,6 +1,9 @@
 // Package testdb gives tests a fresh, isolated database on each real server
 // the machine runs: a SQLite file in t.TempDir(), a PostgreSQL schema and a
-// MariaDB/MySQL database, each dropped when the test ends.
+// MariaDB/MySQL database, each dropped when the test ends. On the servers,
+// DSN connects as a per-test role that may only read the test's tables
+// (what vigil wants of a validated database); AdminDSN and Admin connect as
+// the server's administrator.
 //
 // When a server is unreachable the test is skipped, except under CI=true,
 // where it fails: CI must never pass by skipping.
@@ -11,8 +14,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,12 +39,21 @@ func envOr(name, def string) string {
 	return def
 }
 
-// DB is one isolated test database. Admin has full write access (to seed
-// data); DSN is in the driver's own format, as a vigil config would name it.
+// DB is one isolated test database. DSNs are in the driver's own format,
+// as a vigil config would name them.
 type DB struct {
 	Driver string // postgres | mysql | sqlite
-	DSN    string
-	Admin  *sql.DB
+	// DSN connects as a role that may only read the test database's tables,
+	// those created later included: a datasource vigil accepts. (SQLite has
+	// no roles: DSN is the file's path.)
+	DSN string
+	// AdminDSN connects as the server's administrator (superuser, root) to
+	// the same database: for vigil's own store, or a privileged datasource.
+	AdminDSN string
+	// Admin is a pool on AdminDSN, to seed data.
+	Admin *sql.DB
+	// Role is the read-only role's name (the MariaDB user is Role@'%').
+	Role string
 }
 
 // Drivers lists the validated-database drivers every check kind is tested on.
@@ -70,59 +84,97 @@ func SQLite(tb testing.TB) *DB {
 	}
 	admin.SetMaxOpenConns(1)
 	tb.Cleanup(func() { admin.Close() })
-	return &DB{Driver: "sqlite", DSN: path, Admin: admin}
+	return &DB{Driver: "sqlite", DSN: path, AdminDSN: path, Admin: admin}
 }
 
-// Postgres returns a fresh schema in the test database; its DSN selects it
-// through search_path.
+// Postgres returns a fresh schema in the test database and a LOGIN role
+// (cluster-wide, so randomly named) with USAGE on it and SELECT on every
+// table the administrator creates there; DSN selects the schema through
+// search_path.
 func Postgres(tb testing.TB) *DB {
 	tb.Helper()
 	root := connect(tb, "pgx", PostgresAdmin, "PostgreSQL")
 	schema := "vt_" + randomName()
-	if _, err := root.Exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("testdb: create schema: %v", err)
+	role, password := schema, randomName()
+	var admin string
+	if err := root.QueryRow("SELECT current_user").Scan(&admin); err != nil {
+		tb.Fatalf("testdb: current_user: %v", err)
 	}
-	dsn := PostgresAdmin + "&search_path=" + schema
-	admin, err := sql.Open("pgx", dsn)
+	for _, stmt := range []string{
+		"CREATE SCHEMA " + schema,
+		"CREATE ROLE " + role + " LOGIN PASSWORD '" + password + "'",
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"ALTER DEFAULT PRIVILEGES FOR ROLE " + quotePG(admin) + " IN SCHEMA " + schema + " GRANT SELECT ON TABLES TO " + role,
+	} {
+		if _, err := root.Exec(stmt); err != nil {
+			tb.Fatalf("testdb: %s: %v", stmt, err)
+		}
+	}
+	adminDSN := PostgresAdmin + "&search_path=" + schema
+	u, err := url.Parse(adminDSN)
+	if err != nil {
+		tb.Fatalf("testdb: parse %s: %v", PostgresAdmin, err)
+	}
+	u.User = url.UserPassword(role, password)
+	pool, err := sql.Open("pgx", adminDSN)
 	if err != nil {
 		tb.Fatalf("testdb: open postgres: %v", err)
 	}
 	tb.Cleanup(func() {
-		admin.Close()
-		if _, err := root.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("testdb: drop schema: %v", err)
+		pool.Close()
+		for _, stmt := range []string{"DROP SCHEMA " + schema + " CASCADE", "DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := root.Exec(stmt); err != nil {
+				tb.Errorf("testdb: %s: %v", stmt, err)
+			}
 		}
 		root.Close()
 	})
-	return &DB{Driver: "postgres", DSN: dsn, Admin: admin}
+	return &DB{Driver: "postgres", DSN: u.String(), AdminDSN: adminDSN, Admin: pool, Role: role}
 }
 
-// MySQL returns a fresh database on the MariaDB/MySQL server.
+// quotePG quotes a PostgreSQL identifier.
+func quotePG(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// MySQL returns a fresh database on the MariaDB/MySQL server and a user
+// (server-wide, so randomly named) with SELECT on it.
 func MySQL(tb testing.TB) *DB {
 	tb.Helper()
 	root := connect(tb, "mysql", MySQLAdmin, "MariaDB")
 	name := "vt_" + randomName()
-	if _, err := root.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
-		tb.Fatalf("testdb: create database: %v", err)
+	password := randomName()
+	for _, stmt := range []string{
+		"CREATE DATABASE " + name + " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+		"CREATE USER '" + name + "'@'%' IDENTIFIED BY '" + password + "'",
+		"GRANT SELECT ON " + name + ".* TO '" + name + "'@'%'",
+	} {
+		if _, err := root.Exec(stmt); err != nil {
+			tb.Fatalf("testdb: %s: %v", stmt, err)
+		}
 	}
 	cfg, err := mysql.ParseDSN(MySQLAdmin)
 	if err != nil {
 		tb.Fatalf("testdb: parse %s: %v", MySQLAdmin, err)
 	}
 	cfg.DBName = name
+	adminDSN := cfg.FormatDSN()
+	cfg.User, cfg.Passwd = name, password
 	dsn := cfg.FormatDSN()
-	admin, err := sql.Open("mysql", dsn+"?parseTime=true&multiStatements=true")
+	admin, err := sql.Open("mysql", adminDSN+"?parseTime=true&multiStatements=true")
 	if err != nil {
 		tb.Fatalf("testdb: open mysql: %v", err)
 	}
 	tb.Cleanup(func() {
 		admin.Close()
-		if _, err := root.Exec("DROP DATABASE " + name); err != nil {
-			tb.Errorf("testdb: drop database: %v", err)
+		for _, stmt := range []string{"DROP DATABASE " + name, "DROP USER '" + name + "'@'%'"} {
+			if _, err := root.Exec(stmt); err != nil {
+				tb.Errorf("testdb: %s: %v", stmt, err)
+			}
 		}
 		root.Close()
 	})
-	return &DB{Driver: "mysql", DSN: dsn, Admin: admin}
+	return &DB{Driver: "mysql", DSN: dsn, AdminDSN: adminDSN, Admin: admin, Role: name}
 }
 
 // connect opens and pings a server, skipping (or failing under CI=true)

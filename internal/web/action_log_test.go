@@ -31,7 +31,7 @@ func TestRunNowIsRecordedInTheScriptLog(t *testing.T) {
 	close(gate)
 	d.waitRun("api-up")
 
-	log, err := scriptlog.NewSQL(d.store.DB(), d.store.Driver())
+	log, err := scriptlog.NewSQL(d.store.DB(), d.store.Driver(), scriptlog.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

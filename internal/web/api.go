@@ -86,6 +86,7 @@ type apiIncident struct {
 type apiSilence struct {
 	ID        int64      `json:"id"`
 	Matcher   string     `json:"matcher"`
+	StartsAt  time.Time  `json:"starts_at"`
 	Until     time.Time  `json:"until"`
 	Author    string     `json:"author"`
 	Reason    string     `json:"reason"`
@@ -147,7 +148,7 @@ func toAPIIncident(in store.Incident) apiIncident {
 
 func (s *Server) toAPISilence(sl store.Silence) apiSilence {
 	return apiSilence{
-		ID: sl.ID, Matcher: sl.Matcher, Until: sl.Until.UTC(), Author: sl.Author, Reason: sl.Reason,
+		ID: sl.ID, Matcher: sl.Matcher, StartsAt: sl.StartsAt.UTC(), Until: sl.Until.UTC(), Author: sl.Author, Reason: sl.Reason,
 		CreatedAt: sl.CreatedAt.UTC(), Active: sl.Active(s.now()), ExpiredAt: jsonTime(sl.ExpiredAt), ExpiredBy: sl.ExpiredBy,
 	}
 }

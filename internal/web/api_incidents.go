@@ -34,7 +34,9 @@ func (s *Server) apiIncidents(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// incidentQuery reads ?open=true|false&check=ID&before=ID&limit=N.
+// incidentQuery reads ?open=true|false&check=ID&before=ID&limit=N: open=true
+// selects the unresolved incidents, open=false the resolved ones, and no
+// open both.
 func incidentQuery(c *fiber.Ctx) (store.IncidentQuery, error) {
 	before, limit, err := pageParams(c, store.DefaultLimit)
 	if err != nil {
@@ -42,9 +44,11 @@ func incidentQuery(c *fiber.Ctx) (store.IncidentQuery, error) {
 	}
 	q := store.IncidentQuery{CheckID: c.Query("check"), Before: before, Limit: limit}
 	switch c.Query("open") {
-	case "", "false", "0":
+	case "":
 	case "true", "1":
 		q.OpenOnly = true
+	case "false", "0":
+		q.ResolvedOnly = true
 	default:
 		return store.IncidentQuery{}, fiber.NewError(fiber.StatusBadRequest, "open must be true or false")
 	}

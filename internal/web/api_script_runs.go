@@ -60,10 +60,15 @@ type scriptRunFinishRequest struct {
 	Status scriptlog.Status `json:"status"`
 }
 
-// scriptLog is the script log in the server's store. It is cheap to make:
-// it only wraps the store's handle.
+// scriptLog is the script log in the server's store, keyed with the
+// config's scriptlog key. It is cheap to make: it only wraps the store's
+// handle.
 func (s *Server) scriptLog() (*scriptlog.SQL, error) {
-	log, err := scriptlog.NewSQL(s.store.DB(), s.store.Driver())
+	var key scriptlog.Key
+	if s.cfg != nil {
+		key = s.cfg.Scriptlog.Key
+	}
+	log, err := scriptlog.NewSQL(s.store.DB(), s.store.Driver(), key)
 	if err != nil {
 		return nil, fmt.Errorf("web: script log: %w", err)
 	}

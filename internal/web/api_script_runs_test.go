@@ -114,7 +114,7 @@ func finishRun(f *fixture, id int64, body map[string]any) scriptlog.JSON {
 // scriptLogOf is the fixture store's script log.
 func scriptLogOf(f *fixture) *scriptlog.SQL {
 	f.t.Helper()
-	log, err := scriptlog.NewSQL(f.store.DB(), f.store.Driver())
+	log, err := scriptlog.NewSQL(f.store.DB(), f.store.Driver(), scriptlog.Key{})
 	if err != nil {
 		f.t.Fatalf("NewSQL: %v", err)
 	}
@@ -529,7 +529,7 @@ func TestScriptRunAuditAndChain(t *testing.T) {
 
 	// The chain the API wrote verifies, and links each run to the one before.
 	log := scriptLogOf(f)
-	rep, err := scriptlog.Verify(context.Background(), log)
+	rep, err := scriptlog.Verify(context.Background(), log, scriptlog.VerifyOptions{})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -544,7 +544,7 @@ func TestScriptRunAuditAndChain(t *testing.T) {
 	if _, err := f.store.DB().Exec("UPDATE script_log SET purpose = 'nothing to see' WHERE seq = 3"); err != nil {
 		t.Fatalf("tamper: %v", err)
 	}
-	if rep, err := scriptlog.Verify(context.Background(), log); err != nil || rep.OK() || rep.Broken.RunID != 3 {
+	if rep, err := scriptlog.Verify(context.Background(), log, scriptlog.VerifyOptions{}); err != nil || rep.OK() || rep.Broken.RunID != 3 {
 		t.Errorf("after an edit: %+v, %v; want broken at run 3", rep.Broken, err)
 	}
 }

@@ -195,6 +195,14 @@ func TestAPIIncidentsAndAck(t *testing.T) {
 	if len(open) != 1 || open[0].ID != opened.ID || open[0].Check != "orders-dup" || open[0].LastViolations != 1 {
 		t.Fatalf("open incidents = %+v", open)
 	}
+	// open=false is the complement of open=true (issue 15: it used to list
+	// every incident, open ones included).
+	for _, q := range []string{"false", "0"} {
+		resolved := dashJSON[[]apiIncident](t, d.api(http.MethodGet, "/api/v1/incidents?open="+q, dashViewerToken, nil), 200)
+		if len(resolved) != 1 || resolved[0].Check != "api-up" || resolved[0].Open || resolved[0].ResolvedAt == nil {
+			t.Errorf("open=%s: incidents = %+v, want only the resolved one", q, resolved)
+		}
+	}
 	if r := d.api(http.MethodGet, "/api/v1/incidents?open=maybe", dashViewerToken, nil); r.StatusCode != 400 {
 		t.Errorf("open=maybe = %d", r.StatusCode)
 	}

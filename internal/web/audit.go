@@ -32,6 +32,6 @@ func (s *Server) auditAs(c *fiber.Ctx, actor, action, target, detail string) err
 		Action: action,
 		Target: target,
 		Detail: datasource.RedactString(detail),
-		Remote: c.IP(),
+		Remote: s.clientIP(c),
 	})
 }

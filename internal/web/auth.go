@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -103,16 +104,30 @@ type authenticator struct {
 	tokens    map[string]authUser // by lowercase hex SHA-256
 	ttl       time.Duration
 	csrfKey   []byte
-	limiter   *limiter
+	// accounts and addrs limit failed logins per account name and per
+	// client address; verifier caps the password checks running at once.
+	accounts, addrs *limiter
+	verifier        *verifier
 }
 
 type authUser struct {
 	name, hash string
 	role       Role
+	// credential fingerprints the password hash and role: a session
+	// started under another one has ended.
+	credential string
+}
+
+// credentialOf is the fingerprint of a user's password hash and role that
+// a session binds (never the hash itself: the store keeps only this).
+func credentialOf(hash string, role Role) string {
+	sum := sha256.Sum256([]byte("vigil session credential v1\x00" + hash + "\x00" + role.String()))
+	return hex.EncodeToString(sum[:16])
 }
 
 func newAuthenticator(a config.Auth, csrfKey []byte, now func() time.Time) (*authenticator, error) {
-	au := &authenticator{users: map[string]authUser{}, tokens: map[string]authUser{}, ttl: a.SessionTTL, limiter: newLimiter(now), dummyHash: dummyHash}
+	au := &authenticator{users: map[string]authUser{}, tokens: map[string]authUser{}, ttl: a.SessionTTL, dummyHash: dummyHash,
+		accounts: newLimiter(accountMaxFailures, now), addrs: newLimiter(addrMaxFailures, now), verifier: newVerifier()}
 	if len(a.Users) > 0 {
 		au.dummyHash = a.Users[0].PasswordHash
 	}
@@ -124,7 +139,7 @@ func newAuthenticator(a config.Auth, csrfKey []byte, now func() time.Time) (*aut
 		if err != nil {
 			return nil, fmt.Errorf("user %s: %w", u.Name, err)
 		}
-		au.users[u.Name] = authUser{name: u.Name, hash: u.PasswordHash, role: role}
+		au.users[u.Name] = authUser{name: u.Name, hash: u.PasswordHash, role: role, credential: credentialOf(u.PasswordHash, role)}
 	}
 	for _, t := range a.Tokens {
 		role, err := ParseRole(t.Role)
@@ -141,6 +156,18 @@ func newAuthenticator(a config.Auth, csrfKey []byte, now func() time.Time) (*aut
 		}
 	}
 	return au, nil
+}
+
+// NewAPIToken returns a new random API token ("vigil_" and 43 URL-safe
+// characters: 256 bits) and its lowercase hex SHA-256, the token_sha256 of
+// auth.tokens. vigil keeps only the hash.
+func NewAPIToken() (token, sha256 string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("web: new API token: %w", err)
+	}
+	token = "vigil_" + base64.RawURLEncoding.EncodeToString(b)
+	return token, sha256Hex(token), nil
 }
 
 // sha256Hex is the lowercase hex SHA-256 of s: how session and API tokens
@@ -223,9 +250,13 @@ func (s *Server) bearer(c *fiber.Ctx, header string) (*User, error) {
 }
 
 // sessionUser returns the user of session cookie value raw, or nil when
-// the session is unknown, expired, or its user is no longer configured.
+// the session is unknown, expired, its user is no longer configured, or
+// the user's password hash or role changed since it started (OWASP Session
+// Management: renew sessions on privilege change); such a session is
+// deleted.
 func (s *Server) sessionUser(c *fiber.Ctx, raw string) (*User, error) {
-	sess, err := s.store.Session(c.UserContext(), sha256Hex(raw), s.now())
+	id := sha256Hex(raw)
+	sess, err := s.store.Session(c.UserContext(), id, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -233,8 +264,8 @@ func (s *Server) sessionUser(c *fiber.Ctx, raw string) (*User, error) {
 		return nil, err
 	}
 	u, ok := s.auth.users[sess.User]
-	if !ok {
-		return nil, nil
+	if !ok || subtle.ConstantTimeCompare([]byte(sess.Credential), []byte(u.credential)) != 1 {
+		return nil, s.store.DeleteSession(c.UserContext(), id)
 	}
 	return &User{Name: u.name, Role: u.role, Via: ViaSession}, nil
 }
@@ -312,24 +343,34 @@ func safeNext(next string) string {
 	return next
 }
 
+// IsLoopback reports whether the listen address addr (host:port) accepts
+// connections from this machine only: localhost or a loopback IP. An empty
+// or unspecified host (":8080", "0.0.0.0:8080") listens on every interface.
+func IsLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("web: listen address %q: %w", addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
 // CheckListen refuses to serve on a non-loopback address without auth: it
 // returns an error for addr when authConfigured is false and addr's host is
 // empty (every interface), an unspecified address, or anything but a
 // loopback IP or "localhost". An unreadable addr is an error too.
 func CheckListen(addr string, authConfigured bool) error {
-	host, _, err := net.SplitHostPort(addr)
+	loopback, err := IsLoopback(addr)
 	if err != nil {
-		return fmt.Errorf("web: listen address %q: %w", addr, err)
+		return err
 	}
-	if authConfigured {
+	if authConfigured || loopback {
 		return nil
 	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
+	host, _, _ := net.SplitHostPort(addr)
 	shown := host
 	if shown == "" {
 		shown = "every interface"

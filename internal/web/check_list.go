@@ -1,13 +1,12 @@
 package web
 
 import (
-	"hash/maphash"
 	"html/template"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -21,38 +20,45 @@ type overviewData struct {
 	Filter   overviewFilter
 	Query    string // the filters and ?show= as a query string: the page's own URL
 	Filtered bool   // a filter is set (the page offers to clear them)
-	// Version identifies what overview_body shows. The poll sends it back
-	// as ?v=, and gets 204 No Content (htmx keeps the page) while it holds.
-	Version  string
 	Tags     []string
 	Owners   []string
 	Statuses []string
+	Sorts    []durationOption // the sort choices, value and label
 	Groups   []checkGroup
 	Total    int // configured checks
 	Shown    int // checks that pass the filters
+	Failing  int // configured checks failing or erroring: the tab title's count
+	Poll     string
 	// Replicas share a PostgreSQL store's checks (none on SQLite); shown
 	// on the full page only, not polled.
 	Replicas []replicaRow
 }
 
-// overviewFilter is the overview's query: ?tag=&owner=&status=, and
-// show=passing to list the passing checks.
+// overviewFilter is the overview's query: ?q= (a part of the check id),
+// ?tag=&owner=&status=, ?sort= and show=passing to list the passing
+// checks.
 type overviewFilter struct {
-	Tag, Owner, Status string
-	ShowPassing        bool
+	Q, Tag, Owner, Status, Sort string
+	ShowPassing                 bool
+}
+
+// overviewSorts are the orders of the rows within a group.
+var overviewSorts = []durationOption{
+	{"", "needs attention"}, {"name", "name"}, {"since", "longest in this status"}, {"owner", "owner"},
 }
 
 // collapsesPassing reports whether the passing group is shown as a count
 // only: on-call looks for what is broken, and a thousand passing rows
-// would bury it. Asking for them (show=passing or status=pass) lists them.
+// would bury it. Asking for them (show=passing, status=pass or a search)
+// lists them.
 func (f overviewFilter) collapsesPassing() bool {
-	return !f.ShowPassing && f.Status != "pass"
+	return !f.ShowPassing && f.Status != "pass" && f.Q == ""
 }
 
 // values is the filter as query values, with show=passing when set.
 func (f overviewFilter) values() url.Values {
 	q := url.Values{}
-	for k, v := range map[string]string{"tag": f.Tag, "owner": f.Owner, "status": f.Status} {
+	for k, v := range map[string]string{"q": f.Q, "tag": f.Tag, "owner": f.Owner, "status": f.Status, "sort": f.Sort} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -93,40 +99,58 @@ type checkRow struct {
 	Since           when // the current status began
 	LastRun         when
 	Incident        *store.Incident
-	SilencedUntil   when            // Ago is "" when not silenced
+	AckedAt         when
+	SilencedUntil   when            // zero when not silenced
+	Runbook         string          // the runbook's name, "" for none
 	Recent          []checks.Status // the newest runs' statuses, newest first: the history strip
+	since           time.Time
+}
+
+// attention orders rows by what needs a human first: an incident nobody
+// acknowledged, then one someone did, then silenced checks, then the rest.
+func (r checkRow) attention() int {
+	switch {
+	case r.Incident != nil && !r.Incident.Acked() && r.SilencedUntil.IsZero():
+		return 0
+	case r.Incident != nil && r.SilencedUntil.IsZero():
+		return 1
+	case !r.SilencedUntil.IsZero():
+		return 2
+	}
+	return 3
 }
 
 // overview shows the checks grouped by status (GET
-// /?tag=&owner=&status=&show=passing); htmx polls get overview_body, or
-// 204 No Content when they send the Version they hold (?v=) and it still
-// holds.
+// /?q=&tag=&owner=&status=&sort=&show=passing); htmx polls get
+// overview_body, or 204 No Content when they send the version they hold
+// (?v=) and nothing but the clock changed.
 func (s *Server) overview(c *fiber.Ctx) error {
 	data, err := s.overviewData(c)
 	if err != nil {
 		return err
 	}
-	if v := c.Query("v"); v != "" && v == data.Version && isHX(c) {
-		c.Vary("HX-Request")
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return s.render(c, "overview", "overview_body", data)
+	return s.renderPolled(c, "overview", "overview_body", data)
 }
 
 func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 	ctx := c.UserContext()
-	f := overviewFilter{Tag: c.Query("tag"), Owner: c.Query("owner"), Status: c.Query("status"), ShowPassing: c.Query("show") == "passing"}
+	f := overviewFilter{Q: strings.TrimSpace(c.Query("q")), Tag: c.Query("tag"), Owner: c.Query("owner"), Status: c.Query("status"),
+		Sort: c.Query("sort"), ShowPassing: c.Query("show") == "passing"}
+	if !slices.ContainsFunc(overviewSorts, func(o durationOption) bool { return o.Value == f.Sort }) {
+		return overviewData{}, fiber.NewError(fiber.StatusBadRequest, "sort must be name, since or owner")
+	}
 	sums, err := s.checkSummaries(ctx)
 	if err != nil {
 		return overviewData{}, err
 	}
-	data := overviewData{Filter: f, Statuses: statusOrder, Query: f.values().Encode()}
-	data.Filtered = f.Tag != "" || f.Owner != "" || f.Status != ""
+	data := overviewData{Filter: f, Statuses: statusOrder, Sorts: overviewSorts, Query: f.values().Encode(), Poll: s.pollSeconds(false)}
+	data.Filtered = f.Q != "" || f.Tag != "" || f.Owner != "" || f.Status != ""
 	tags, owners := map[string]bool{}, map[string]bool{}
 	groups := map[string][]checkRow{}
 	counts := map[string]int{}
 	collapse := f.collapsesPassing()
-	now := s.now()
+	vc := s.viewClock(c)
+	q := strings.ToLower(f.Q)
 	for sum := range sums {
 		data.Total++
 		c := sum.Check
@@ -136,7 +160,11 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 		if c.Owner != "" {
 			owners[c.Owner] = true
 		}
-		if (f.Tag != "" && !slices.Contains(c.Tags, f.Tag)) || (f.Owner != "" && c.Owner != f.Owner) || (f.Status != "" && sum.Status != f.Status) {
+		if sum.Status == string(checks.Fail) || sum.Status == string(checks.Error) {
+			data.Failing++
+		}
+		if (f.Tag != "" && !slices.Contains(c.Tags, f.Tag)) || (f.Owner != "" && c.Owner != f.Owner) || (f.Status != "" && sum.Status != f.Status) ||
+			(q != "" && !strings.Contains(strings.ToLower(c.ID), q)) {
 			continue
 		}
 		data.Shown++
@@ -146,10 +174,13 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 		}
 		row := checkRow{
 			ID: c.ID, Kind: c.Kind, Owner: c.Owner, Tags: c.Tags, Status: sum.Status, Violations: sum.Violations,
-			Since: at(sum.Since, now), LastRun: at(sum.LastRun.StartedAt, now), Incident: sum.Incident,
+			Since: vc.at(sum.Since), LastRun: vc.at(sum.LastRun.StartedAt), Incident: sum.Incident, Runbook: sum.Runbook, since: sum.Since,
+		}
+		if sum.Incident != nil {
+			row.AckedAt = vc.at(sum.Incident.AckedAt)
 		}
 		if sum.Silence != nil {
-			row.SilencedUntil = at(sum.Silence.Until, now)
+			row.SilencedUntil = vc.at(sum.Silence.Until)
 		}
 		row.Recent = sum.Recent[:min(len(sum.Recent), stripRuns)]
 		groups[sum.Status] = append(groups[sum.Status], row)
@@ -160,12 +191,13 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 			continue
 		}
 		g := checkGroup{Status: st, Count: n, Checks: groups[st]}
+		sortRows(g.Checks, f.Sort)
 		switch {
 		case st == string(checks.Pass) && collapse:
 			show := f
 			show.ShowPassing = true
 			g.Collapsed, g.ShowURL = true, show.url()
-		case st == string(checks.Pass) && f.Status != st:
+		case st == string(checks.Pass) && f.Status != st && f.Q == "":
 			hide := f
 			hide.ShowPassing = false
 			g.HideURL = hide.url()
@@ -176,37 +208,47 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 		data.Groups = append(data.Groups, g)
 	}
 	data.Tags, data.Owners = sortedKeys(tags), sortedKeys(owners)
-	data.Version = data.version(s.versionSeed)
 	if !isHX(c) {
-		if data.Replicas, err = s.replicaRows(ctx); err != nil {
+		if data.Replicas, err = s.replicaRows(ctx, vc); err != nil {
 			return overviewData{}, err
 		}
 	}
 	return data, nil
 }
 
-// version hashes what overview_body shows that can change between two
-// requests for one URL: the counts, each group's heading and rows. (The
-// rest of overview_body is fixed by the URL.) Anything overview_body comes
-// to show must be hashed here, or a poll keeps showing the old page.
-// Versions are this process's own (seed): a poll that reaches another
-// replica, or a restarted one, gets the whole partial.
-func (d overviewData) version(seed maphash.Seed) string {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	h.WriteString(strconv.Itoa(d.Total) + " " + strconv.Itoa(d.Shown) + " " + d.Query)
-	for _, g := range d.Groups {
-		h.WriteString("\n" + g.Status + " " + strconv.Itoa(g.Count) + " " + strconv.FormatBool(g.Collapsed) + "\n")
-		h.WriteString(string(g.RowsHTML))
+// sortRows orders a group's rows: by attention (the default), then config
+// order; or by name, by how long they have been in their status (longest
+// first), or by owner.
+func sortRows(rows []checkRow, by string) {
+	slices.SortStableFunc(rows, func(a, b checkRow) int {
+		switch by {
+		case "name":
+			return strings.Compare(a.ID, b.ID)
+		case "since":
+			if a.since.IsZero() != b.since.IsZero() {
+				return boolOrder(a.since.IsZero())
+			}
+			return a.since.Compare(b.since)
+		case "owner":
+			return strings.Compare(a.Owner, b.Owner)
+		}
+		return a.attention() - b.attention()
+	})
+}
+
+// boolOrder sorts false before true.
+func boolOrder(b bool) int {
+	if b {
+		return 1
 	}
-	return strconv.FormatUint(h.Sum64(), 36)
+	return -1
 }
 
 // PollURL is what overview_body polls: the page's own URL with its
-// Version.
+// version.
 func (d overviewData) PollURL() string {
 	q := d.Filter.values()
-	q.Set("v", d.Version)
+	q.Set("v", versionToken)
 	return "/?" + q.Encode()
 }
 

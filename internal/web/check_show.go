@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,25 +28,42 @@ type checkShowData struct {
 	LastRunID                          int64
 	LastError                          string
 	LastDuration                       string
-	Running                            bool // a run is going or waiting for a slot
-	Incident                           *incidentView
-	SilencedUntil                      when   // Ago is "" when not silenced
-	SilencedBy                         string // who set the silence and why
-	Rows                               []failingRow
-	Fixed                              []string // keys failing in the run before, not in the latest
-	MoreRows                           int      // violations beyond the sample
-	History                            []historyRow
-	Older                              int64 // before= of the next history page, 0 when none
-	Runbook                            *runbookView
-	Notice                             string
-	Matchers                           []string // the check id and its tags: what a silence may name
-	Durations                          []durationOption
-	StripSVG                           template.HTML // the history strip, drawn
+	Running                            bool          // a run is going or waiting for a slot
+	Incident                           *incidentView // the open incident, nil when none
+	// Timeline is the open incident's, else the latest incident's (nil
+	// when the check never had one).
+	Timeline *timelineView
+	Silence  *silenceNote // the active silence covering the check, nil when none
+	Rows     []failingRow
+	Fixed    []string // keys failing in the run before, not in the latest
+	MoreRows int      // violations beyond the sample
+	History  []historyRow
+	Before   int64 // the history page's ?before=, 0 for the newest
+	Older    int64 // before= of the next history page, 0 when none
+	Runbook  *runbookView
+	Notice   string
+	Matchers []string // the check id and its tags: what a silence may name
+	// Durations and Silence* are the silence form's choices and defaults.
+	Durations []durationOption
+	StripSVG  template.HTML // the history strip, drawn
+	Chart     chartView
 	// sqs_dlq checks: the violating queues, and redrives started here.
 	Queues               []dlqQueue
 	CanRedrive           bool   // a redriver is configured
 	DefaultRate, MaxRate int    // of the redrive form
 	Redrives             []View // each a redrive_progress, newest first
+	// Poll is how often the page refreshes, in seconds: faster while a run
+	// is going, so Run now's result shows up quickly.
+	Poll string
+}
+
+// silenceNote is the silence covering a check, as its page says it.
+type silenceNote struct {
+	Until   when
+	Author  string
+	Reason  string
+	Matcher string
+	ByTag   bool // the matcher is a tag, not the check's id
 }
 
 // failingRow is one violation of the latest run's sample, marked against
@@ -77,14 +95,23 @@ type incidentView struct {
 	AckedAt                         when
 }
 
-func newIncidentView(in store.Incident, now time.Time) *incidentView {
+func newIncidentView(in store.Incident, vc viewClock) *incidentView {
 	return &incidentView{
 		ID: in.ID, CheckID: in.CheckID, Open: in.Open(), CheckBroken: in.CheckBroken(),
-		Since: at(in.Since, now), OpenedAt: at(in.OpenedAt, now), ResolvedAt: at(in.ResolvedAt, now),
+		Since: vc.at(in.Since), OpenedAt: vc.at(in.OpenedAt), ResolvedAt: vc.at(in.ResolvedAt),
 		OpenedStatus: string(in.OpenedStatus), LastStatus: string(in.LastStatus),
 		LastViolations: in.LastViolations, WorstViolations: in.WorstViolations,
-		AckedBy: in.AckedBy, AckNote: in.AckNote, AckedAt: at(in.AckedAt, now),
+		AckedBy: in.AckedBy, AckNote: in.AckNote, AckedAt: vc.at(in.AckedAt),
 	}
+}
+
+// Broken is what broke: "check broken" (it could not run) or "data
+// broken".
+func (v incidentView) Broken() string {
+	if v.CheckBroken {
+		return "check broken"
+	}
+	return "data broken"
 }
 
 // durationOption is a choice of how long a silence lasts.
@@ -92,7 +119,7 @@ type durationOption struct {
 	Value, Label string
 }
 
-// silenceDurations are the silence form's choices.
+// silenceDurations are the silence forms' choices.
 var silenceDurations = []durationOption{
 	{"30m", "30 minutes"}, {"1h", "1 hour"}, {"2h", "2 hours"}, {"4h", "4 hours"}, {"8h", "8 hours"},
 	{"24h", "1 day"}, {"72h", "3 days"}, {"168h", "1 week"},
@@ -105,37 +132,50 @@ var notices = map[string]string{
 	"acked":       "Incident acknowledged.",
 	"silenced":    "Silence set.",
 	"expired":     "Silence ended.",
+	"no-incident": "Nothing to acknowledge: the check has no open incident.",
+
+	"bulk-acked":            "Selected incidents acknowledged.",
+	"bulk-silenced":         "Checks of the selected incidents silenced.",
+	"bulk-acked-skipped":    "Selected incidents acknowledged; those that had resolved were skipped.",
+	"bulk-silenced-skipped": "Checks of the selected incidents silenced; some could not be and were skipped.",
 }
 
-// checkShow shows a check (GET /checks/:id?before=RUN): status, open
-// incident, failing rows, run history and runbook; htmx polls get
-// check_body. 404 for a check that is not configured.
+// checkShow shows a check (GET /checks/:id?range=24h&before=RUN): status,
+// open incident, failing rows beside the runbook, the incident's timeline,
+// the history chart over range and the runs. The page polls itself: htmx
+// gets check_live, out-of-band fragments that leave the forms alone, or
+// 204 when nothing but the clock changed. 404 for a check that is not
+// configured.
 func (s *Server) checkShow(c *fiber.Ctx) error {
-	before, _, err := pageParams(c, historyRuns)
-	if err != nil {
-		return err
-	}
-	data, err := s.checkShowData(c, c.Params("id"), before)
+	data, err := s.checkShowData(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
 	data.Notice = notices[c.Query("notice")]
-	return s.render(c, "check_show", "check_body", data)
+	return s.renderPolled(c, "check_show", "check_live", data)
 }
 
-func (s *Server) checkShowData(c *fiber.Ctx, id string, before int64) (checkShowData, error) {
+func (s *Server) checkShowData(c *fiber.Ctx, id string) (checkShowData, error) {
 	ctx := c.UserContext()
+	before, _, err := pageParams(c, historyRuns)
+	if err != nil {
+		return checkShowData{}, err
+	}
+	rng, err := chartRangeParam(c)
+	if err != nil {
+		return checkShowData{}, err
+	}
 	sum, err := s.checkSummary(ctx, id)
 	if err != nil {
 		return checkShowData{}, err
 	}
-	now := s.now()
+	vc := s.viewClock(c)
 	ch := sum.Check
 	d := checkShowData{
 		ID: ch.ID, Kind: ch.Kind, Owner: ch.Owner, Schedule: ch.Schedule, Timeout: ch.Timeout.String(), Tags: ch.Tags,
-		Status: sum.Status, Violations: sum.Violations, Since: at(sum.Since, now), LastRun: at(sum.LastRun.StartedAt, now),
+		Status: sum.Status, Violations: sum.Violations, Since: vc.at(sum.Since), LastRun: vc.at(sum.LastRun.StartedAt),
 		LastRunID: sum.LastRun.ID, LastError: datasource.RedactString(sum.LastRun.Error), Durations: silenceDurations,
-		Matchers: append([]string{ch.ID}, ch.Tags...),
+		Matchers: append([]string{ch.ID}, ch.Tags...), Before: before,
 	}
 	if sum.LastRun.ID != 0 {
 		d.LastDuration = sum.LastRun.Duration.Round(time.Millisecond).String()
@@ -143,15 +183,14 @@ func (s *Server) checkShowData(c *fiber.Ctx, id string, before int64) (checkShow
 	if s.sched != nil {
 		if js, err := s.sched.Job(id); err == nil {
 			d.Running = js.Running || js.Waiting
-			d.NextRun = at(js.Next, now)
+			d.NextRun = vc.at(js.Next)
 		}
 	}
 	if sum.Incident != nil {
-		d.Incident = newIncidentView(*sum.Incident, now)
+		d.Incident = newIncidentView(*sum.Incident, vc)
 	}
 	if sl := sum.Silence; sl != nil {
-		d.SilencedUntil = at(sl.Until, now)
-		d.SilencedBy = sl.Author + ": " + sl.Reason
+		d.Silence = &silenceNote{Until: vc.at(sl.Until), Author: sl.Author, Reason: sl.Reason, Matcher: sl.Matcher, ByTag: sl.Matcher != ch.ID}
 	}
 	if sum.LastRun.ID != 0 {
 		changes, err := s.store.KeyChanges(ctx, sum.LastRun.ID)
@@ -168,7 +207,7 @@ func (s *Server) checkShowData(c *fiber.Ctx, id string, before int64) (checkShow
 	}
 	for _, r := range runs {
 		d.History = append(d.History, historyRow{
-			ID: r.ID, Status: string(r.Status), Violations: r.Violations, Started: at(r.StartedAt, now),
+			ID: r.ID, Status: string(r.Status), Violations: r.Violations, Started: vc.at(r.StartedAt),
 			Duration: r.Duration.Round(time.Millisecond).String(), Error: datasource.RedactString(r.Error),
 		})
 	}
@@ -181,14 +220,35 @@ func (s *Server) checkShowData(c *fiber.Ctx, id string, before int64) (checkShow
 			return checkShowData{}, err
 		}
 	}
-	d.StripSVG = stripSVG(strip(strips[:min(len(strips), stripRuns)], now))
+	d.StripSVG = stripSVG(strip(strips[:min(len(strips), stripRuns)], vc))
 	if rb, ok := s.runbooks.Runbooks[sum.Runbook]; ok {
 		v := s.runbookView(rb)
 		d.Runbook = &v
 	}
+	latest := sum.Incident
+	if latest == nil {
+		list, err := s.store.Incidents(ctx, store.IncidentQuery{CheckID: id, Limit: 1})
+		if err != nil {
+			return checkShowData{}, err
+		}
+		if len(list) > 0 {
+			latest = &list[0]
+		}
+	}
+	if latest != nil {
+		tl, err := s.incidentTimeline(ctx, vc, *latest, ch.Tags)
+		if err != nil {
+			return checkShowData{}, err
+		}
+		d.Timeline = &tl
+	}
+	if d.Chart, err = s.checkChart(c, vc, ch, rng, before, sum.Violations); err != nil {
+		return checkShowData{}, err
+	}
 	if err := s.checkRedriveData(c, &d); err != nil {
 		return checkShowData{}, err
 	}
+	d.Poll = s.pollSeconds(d.Running)
 	return d, nil
 }
 
@@ -208,7 +268,7 @@ func failingRows(sample []checks.Violation, ch store.KeyChanges) []failingRow {
 }
 
 // checkRun starts a run of the check now (POST /checks/:id/run, operator).
-// htmx gets check_body back (with a notice when a run is already going);
+// htmx gets check_live back (with a notice when a run is already going);
 // a plain form is sent back to the check page.
 func (s *Server) checkRun(c *fiber.Ctx) error {
 	id := c.Params("id")
@@ -219,20 +279,42 @@ func (s *Server) checkRun(c *fiber.Ctx) error {
 		return err
 	}
 	if isHX(c) {
-		data, err := s.checkShowData(c, id, 0)
+		data, err := s.checkShowData(c, id)
 		if err != nil {
 			return err
 		}
-		data.Notice, data.Running = notices["run-started"], true
+		data.Notice, data.Running, data.Poll = notices["run-started"], true, s.pollSeconds(true)
 		if busy {
 			data.Notice = "This check is already running: the page updates when it finishes."
 		}
-		return s.render(c, "check_show", "check_body", data)
+		return s.renderTemplate(c, "check_show", "check_live", data)
 	}
 	if busy {
 		return err
 	}
 	return s.seeOther(c, "/checks/"+url.PathEscape(id)+"?notice=run-started")
+}
+
+// checkAck acknowledges the check's open incident, whichever it is when
+// the form is sent (POST /checks/:id/ack, operator; fields note, back):
+// the check page's form stays put while its incident comes and goes.
+func (s *Server) checkAck(c *fiber.Ctx) error {
+	id := c.Params("id")
+	if _, err := s.configCheck(id); err != nil {
+		return err
+	}
+	open, err := s.store.Incidents(c.UserContext(), store.IncidentQuery{CheckID: id, OpenOnly: true, Limit: 1})
+	if err != nil {
+		return err
+	}
+	back := "/checks/" + url.PathEscape(id)
+	if len(open) == 0 {
+		return s.seeOther(c, backTo(c, back, "no-incident"))
+	}
+	if _, err := s.doAck(c, open[0].ID, c.FormValue("note")); err != nil {
+		return err
+	}
+	return s.seeOther(c, backTo(c, back, "acked"))
 }
 
 // backTo is the form's back field when it is a path on this site, else
@@ -252,14 +334,26 @@ func backTo(c *fiber.Ctx, fallback, notice string) string {
 	return u.String()
 }
 
+// AckAction and AckBack are the ack form's action and where it returns:
+// the check's open incident, whichever it is when the form is sent.
+func (d checkShowData) AckAction() string { return "/checks/" + url.PathEscape(d.ID) + "/ack" }
+func (d checkShowData) AckBack() string   { return "/checks/" + url.PathEscape(d.ID) }
+
 // Tagged reports whether the check has tags (for the template).
 func (d checkShowData) Tagged() bool { return len(d.Tags) > 0 }
 
-// HistoryPoll is how often check_body refreshes, in seconds: fast while
-// a run is going, so Run now's result shows up quickly.
-func (d checkShowData) HistoryPoll() string {
-	if d.Running {
-		return "2"
+// ViolationCount is "1 violation", "3 violations".
+func (d checkShowData) ViolationCount() string { return plural(d.Violations, "violation") }
+
+// Query is the page's own query (range and history page), which its poll
+// keeps.
+func (d checkShowData) Query() string {
+	q := url.Values{}
+	if d.Chart.Range.Key != defaultRange {
+		q.Set("range", d.Chart.Range.Key)
 	}
-	return "10"
+	if d.Before != 0 {
+		q.Set("before", strconv.FormatInt(d.Before, 10))
+	}
+	return q.Encode()
 }

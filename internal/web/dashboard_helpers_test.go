@@ -64,8 +64,9 @@ func dashChecks() []config.Check {
 }
 
 // newDash starts a dashboard with auth (the test users and tokens), or in
-// local mode when local is true.
-func newDash(t *testing.T, local bool) *dash {
+// local mode when local is true; opts, when given, change its Options
+// before it is made.
+func newDash(t *testing.T, local bool, opts ...func(*Options)) *dash {
 	t.Helper()
 	var cfg *config.Config
 	if local {
@@ -106,10 +107,14 @@ func newDash(t *testing.T, local bool) *dash {
 	if len(problems) > 0 {
 		t.Fatalf("test runbook: %v", problems)
 	}
-	s, err := New(Options{
+	o := Options{
 		Store: st, Config: cfg, Now: clk.Now, LocalUser: "tester", Engine: d.eng, Scheduler: d.sched,
 		Runbooks: runbook.Set{Runbooks: map[string]runbook.Runbook{"orders-dup": rb}},
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

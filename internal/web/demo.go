@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -75,6 +74,7 @@ type demoData struct {
 	Scenarios []demoScenario
 	Exercises []demoExercise
 	Notice    string
+	Poll      string
 }
 
 // demoScenario is one injectable scenario as the page shows it.
@@ -82,7 +82,7 @@ type demoScenario struct {
 	Name, Description string
 	Check, Runbook    string // the check that should fail, and its runbook
 	Active            bool
-	InjectedAt        when // Ago "never" when not injected since the last reset
+	InjectedAt        when // zero when not injected since the last reset
 	ClearedAt         when
 }
 
@@ -100,6 +100,7 @@ type demoExercise struct {
 // happen (by whom, when, and the evidence).
 type demoStep struct {
 	ID, Title, Hint string
+	NeedsOperator   bool // production allows it to operators only
 	Done            bool
 	At              when
 	By, Evidence    string
@@ -109,21 +110,22 @@ type demoStep struct {
 // Clear for the trainer, and the exercises' progress; htmx polls get
 // demo_exercises.
 func (s *Server) demoShow(c *fiber.Ctx) error {
-	data, err := s.demoData(c.UserContext())
+	data, err := s.demoData(c)
 	if err != nil {
 		return err
 	}
 	data.Notice = demoNotices[c.Query("notice")]
-	return s.render(c, "demo_sandbox", "demo_exercises", data)
+	return s.renderPolled(c, "demo_sandbox", "demo_exercises", data)
 }
 
-func (s *Server) demoData(ctx context.Context) (demoData, error) {
-	now := s.now()
-	var d demoData
+func (s *Server) demoData(c *fiber.Ctx) (demoData, error) {
+	ctx := c.UserContext()
+	vc := s.viewClock(c)
+	d := demoData{Poll: s.pollSeconds(true)}
 	for _, sc := range s.demo.Scenarios() {
 		d.Scenarios = append(d.Scenarios, demoScenario{
 			Name: sc.Name, Description: sc.Description, Check: sc.Check, Runbook: sc.Runbook,
-			Active: sc.Active, InjectedAt: at(sc.InjectedAt, now), ClearedAt: at(sc.ClearedAt, now),
+			Active: sc.Active, InjectedAt: vc.at(sc.InjectedAt), ClearedAt: vc.at(sc.ClearedAt),
 		})
 	}
 	exercises, err := s.demo.Exercises(ctx)
@@ -133,12 +135,13 @@ func (s *Server) demoData(ctx context.Context) (demoData, error) {
 	for _, ex := range exercises {
 		e := demoExercise{
 			Scenario: ex.Scenario.Name, Check: ex.Scenario.Check, Active: ex.Active,
-			InjectedAt: at(ex.InjectedAt, now), ClearedAt: at(ex.ClearedAt, now),
+			InjectedAt: vc.at(ex.InjectedAt), ClearedAt: vc.at(ex.ClearedAt),
 			Done: ex.Done(), Total: len(ex.Steps),
 		}
 		for _, st := range ex.Steps {
 			e.Steps = append(e.Steps, demoStep{
-				ID: st.ID, Title: st.Title, Hint: st.Hint, Done: st.Done, At: at(st.At, now), By: st.By, Evidence: st.Evidence,
+				ID: st.ID, Title: st.Title, Hint: st.Hint, Done: st.Done,
+				NeedsOperator: st.ID == demo.StepAck || st.ID == demo.StepSilence || st.ID == demo.StepAct, At: vc.at(st.At), By: st.By, Evidence: st.Evidence,
 			})
 		}
 		d.Exercises = append(d.Exercises, e)
@@ -190,7 +193,7 @@ func (s *Server) demoAnswer(c *fiber.Ctx, notice string) error {
 	if !isHX(c) {
 		return s.seeOther(c, "/demo?notice="+notice)
 	}
-	data, err := s.demoData(c.UserContext())
+	data, err := s.demoData(c)
 	if err != nil {
 		return err
 	}
@@ -217,7 +220,7 @@ type demoSignalsData struct {
 
 // sentryEventView is a captured Sentry event or check-in.
 type sentryEventView struct {
-	At                       clockTime
+	At                       when
 	Level, Message, Monitor  string
 	Status, Fingerprint, Tag string
 	JSON                     string
@@ -225,19 +228,8 @@ type sentryEventView struct {
 
 // metricView is one DogStatsD line.
 type metricView struct {
-	At   clockTime
+	At   when
 	Line string
-}
-
-// clockTime is a time of day as the signals panel shows it, with the
-// exact time for a title. Unlike "3s ago" it stays true while the panel
-// is not refreshed.
-type clockTime struct {
-	Clock, Exact string
-}
-
-func clockAt(t time.Time) clockTime {
-	return clockTime{Clock: t.UTC().Format("15:04:05"), Exact: t.UTC().Format(time.RFC3339Nano)}
 }
 
 // demoSignals shows what production would have sent (GET
@@ -252,22 +244,19 @@ func (s *Server) demoSignals(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	d := demoSignalsData{Version: version}
+	vc := s.viewClock(c)
 	for _, m := range sig.SlackMessages(signalsSlack) {
-		d.Slack = append(d.Slack, slackMessage(m))
+		d.Slack = append(d.Slack, slackMessage(m, vc))
 	}
-	for _, ev := range sig.SentryEvents(0) {
-		v := sentryEventView{At: clockAt(ev.At), Level: ev.Level, Message: ev.Message, Monitor: ev.Monitor,
-			Status: ev.Status, Fingerprint: strings.Join(ev.Fingerprint, ", "), Tag: ev.Tags["check"]}
-		switch {
-		case ev.Type == "check_in" && len(d.CheckIns) < signalsCheckIns:
-			d.CheckIns = append(d.CheckIns, v)
-		case ev.Type != "check_in" && len(d.Events) < signalsEvents:
-			v.JSON = ev.JSON
-			d.Events = append(d.Events, v)
-		}
+	for _, ev := range sig.SentryEvents(signalsEvents) {
+		d.Events = append(d.Events, sentryEventView{At: vc.at(ev.At), Level: ev.Level, Message: ev.Message,
+			Fingerprint: strings.Join(ev.Fingerprint, ", "), Tag: ev.Tags["check"], JSON: ev.JSON})
+	}
+	for _, ev := range sig.SentryCheckIns(signalsCheckIns) {
+		d.CheckIns = append(d.CheckIns, sentryEventView{At: vc.at(ev.At), Monitor: ev.Monitor, Status: ev.Status, Tag: ev.Tags["check"]})
 	}
 	for _, m := range sig.Metrics(signalsMetrics) {
-		d.Metrics = append(d.Metrics, metricView{At: clockAt(m.At), Line: m.Line})
+		d.Metrics = append(d.Metrics, metricView{At: vc.at(m.At), Line: m.Line})
 	}
 	return s.render(c, "demo_signals", "demo_signal_feed", d)
 }

@@ -20,7 +20,7 @@ import (
 
 // slackMessageView is one Slack message, ready to lay out.
 type slackMessageView struct {
-	At       clockTime
+	At       when
 	Fallback string // the notification text
 	Blocks   []slackBlockView
 	JSON     string // the payload as posted
@@ -41,8 +41,8 @@ type slackButton struct {
 }
 
 // slackMessage lays out a captured message.
-func slackMessage(m demo.SlackMessage) slackMessageView {
-	v := slackMessageView{At: clockAt(m.At), Fallback: m.Payload.Text, JSON: m.JSON}
+func slackMessage(m demo.SlackMessage, vc viewClock) slackMessageView {
+	v := slackMessageView{At: vc.at(m.At), Fallback: m.Payload.Text, JSON: m.JSON}
 	for _, b := range m.Payload.Blocks {
 		v.Blocks = append(v.Blocks, slackBlock(b))
 	}

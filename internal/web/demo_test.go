@@ -58,7 +58,9 @@ func newDemoFixture(t *testing.T, sb *demo.Sandbox) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Store: st, Config: authConfig(t, "http://127.0.0.1:8080"), Now: newClock().Now, Runbooks: rb}
+	cfg := authConfig(t, "http://127.0.0.1:8080")
+	cfg.Checks = dashChecks()
+	opts := Options{Store: st, Config: cfg, Now: newClock().Now, Runbooks: rb}
 	if sb != nil {
 		opts.Demo = sb
 	}
@@ -396,10 +398,10 @@ func TestDemoSignals(t *testing.T) {
 		`<p class="slack-field"><strong>Since</strong><br><time class="slack-date">2025-03-09 11:40 UTC</time></p>`,
 		`<p class="slack-text"><strong>Sample</strong><br><code class="slack-code">http://127.0.0.1:9/quote</code></p>`,
 		`<a class="slack-button" href="http://127.0.0.1:8080/checks/quote-api">Open in vigil</a>`,
-		`<a class="slack-button" href="http://127.0.0.1:8080/runbooks/api-latency">Runbook</a>`,
+		`<a class="slack-button" href="http://127.0.0.1:8080/runbooks/api-latency#mitigation">Runbook</a>`,
 		`<p class="slack-context"><span>vigil · incident #7</span></p>`,
 		"Incident opened: quote-api is failing", "fingerprint [quote-api]",
-		`<code>quote-api</code></td><td><span class="checkin checkin-error">error</span>`,
+		`<code>quote-api</code></td><td data-label="Status"><span class="checkin checkin-error">error</span>`,
 		"vigil.check.up:0|g|#env:demo,check:quote-api,kind:http",
 		`hx-get="/demo/signals?since=` + version + `"`,
 	} {
@@ -444,5 +446,37 @@ func TestDemoExercisesErrors(t *testing.T) {
 	r := f.loggedIn("vic").get("/demo")
 	if r.StatusCode != http.StatusInternalServerError || strings.Contains(r.body, "closed") {
 		t.Errorf("GET /demo = %d\n%s", r.StatusCode, r.body)
+	}
+}
+
+// TestSandboxTraineesAct: issue 14's trainee can finish an exercise: in the
+// training sandbox a viewer may run, ack, silence and redrive the
+// sandbox's checks from the dashboard (and is told that production needs
+// an operator for it), while the JSON API and every production server keep
+// the operator role (TestEveryActionNeedsOperator).
+func TestSandboxTraineesAct(t *testing.T) {
+	f := newDemoFixture(t, startSandbox(t))
+	vic := f.loggedIn("vic")
+	page := vic.get("/checks/orders-dup")
+	for _, w := range []string{`action="/checks/orders-dup/ack"`, `action="/checks/orders-dup/run"`, `action="/silences"`,
+		"In production acknowledging needs the operator role"} {
+		if !strings.Contains(page.body, w) {
+			t.Errorf("the trainee's check page lacks %q", w)
+		}
+	}
+	tok := csrfInput.FindStringSubmatch(page.body)[1]
+	for _, path := range []string{"/checks/orders-dup/run", "/checks/orders-dup/ack", "/silences", "/incidents/bulk"} {
+		if r := vic.post(path, url.Values{"_csrf": {tok}, "matcher": {"orders-dup"}, "for": {"1h"}, "reason": {"practice"}}); r.StatusCode == http.StatusForbidden {
+			t.Errorf("trainee POST %s = 403, want the sandbox to let trainees act", path)
+		}
+	}
+	for _, path := range []string{"/api/v1/silences", "/api/v1/checks/orders-dup/run", "/api/v1/incidents/1/ack"} {
+		if r := vic.post(path, url.Values{"_csrf": {tok}}, "X-CSRF-Token", tok); r.StatusCode != http.StatusForbidden {
+			t.Errorf("trainee POST %s = %d, want 403: the API keeps the operator role", path, r.StatusCode)
+		}
+	}
+	// The exercise says which steps need an operator in production.
+	if r := vic.get("/demo"); r.StatusCode != 200 {
+		t.Fatalf("GET /demo = %d", r.StatusCode)
 	}
 }

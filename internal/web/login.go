@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -28,8 +29,11 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 }
 
 // loginSubmit checks a name and password (POST /login), starts a session
-// and sends the user to next. Failures are rate-limited per remote address
-// and per user name (429 with Retry-After once locked) and audited.
+// bound to the user's credential and sends the user to next. Attempts are
+// limited per account and per client address apart (ratelimit.go): one
+// beyond either limit is refused with 429 and Retry-After before any
+// password is checked, as is one that finds every password-check slot busy
+// (verifier). Failures are audited.
 func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	password := c.FormValue("password")
@@ -38,15 +42,14 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		return c.Redirect(next, fiber.StatusSeeOther) // local mode: nobody logs in
 	}
 	data := loginData{Next: next, Name: name}
-	lim := s.auth.limiter
-	ipKey, userKey := "ip:"+c.IP(), "user:"+strings.ToLower(name)
-	if wait := max(lim.wait(ipKey), lim.wait(userKey)); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		s.log.Warn("login rate-limited", "user", truncate(name, 64), "remote", c.IP(), "retry_after_s", secs)
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		c.Status(fiber.StatusTooManyRequests)
-		data.Error = fmt.Sprintf("Too many failed logins. Try again in %s.", wait.Round(time.Second))
-		return s.render(c, "login", "", data)
+	accounts, addrs := s.auth.accounts, s.auth.addrs
+	account, addr := strings.ToLower(name), s.clientIP(c)
+	if wait := accounts.reserve(account); wait > 0 {
+		return s.loginRefused(c, data, wait, "Too many failed logins for this account.")
+	}
+	if wait := addrs.reserve(addr); wait > 0 {
+		accounts.end(account, false)
+		return s.loginRefused(c, data, wait, "Too many failed logins from your address.")
 	}
 
 	u, known := s.auth.users[name]
@@ -54,13 +57,23 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 	if known {
 		hash = u.hash
 	}
-	ok, err := checkPassword(hash, password)
+	ok, err := s.auth.verifier.check(c.UserContext(), hash, password)
+	if errors.Is(err, errBusy) {
+		accounts.end(account, false)
+		addrs.end(addr, false)
+		return s.loginRefused(c, data, busyRetry, "Too many logins at once.")
+	}
 	if err != nil {
 		s.log.Error("login: unreadable password hash", "user", u.name, "err", err)
 	}
-	if !known || !ok {
-		lim.fail(ipKey)
-		lim.fail(userKey)
+	failed := !known || !ok
+	if lock := accounts.end(account, failed); lock > 0 {
+		s.log.Warn("login: account locked", "user", truncate(name, 64), "for", lock, "remote", addr)
+	}
+	if lock := addrs.end(addr, failed); lock > 0 {
+		s.log.Warn("login: address locked", "remote", addr, "for", lock)
+	}
+	if failed {
 		if err := s.auditAs(c, name, "login_failed", "", ""); err != nil {
 			return err
 		}
@@ -68,14 +81,24 @@ func (s *Server) loginSubmit(c *fiber.Ctx) error {
 		data.Error = "Wrong name or password."
 		return s.render(c, "login", "", data)
 	}
-	lim.reset(userKey)
-	if err := s.startSession(c, u.name); err != nil {
+	accounts.reset(account)
+	if err := s.startSession(c, u); err != nil {
 		return err
 	}
 	if err := s.auditAs(c, u.name, "login", "", ""); err != nil {
 		return err
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// loginRefused answers a login attempt that was not checked: 429 with
+// Retry-After (whole seconds, rounded up) and why, on the login page.
+func (s *Server) loginRefused(c *fiber.Ctx, data loginData, wait time.Duration, why string) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	c.Status(fiber.StatusTooManyRequests)
+	data.Error = fmt.Sprintf("%s Try again in %s.", why, (time.Duration(secs) * time.Second).String())
+	return s.render(c, "login", "", data)
 }
 
 // logout ends the request's session (POST /logout) and goes to the login

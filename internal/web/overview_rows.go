@@ -24,10 +24,18 @@ func rowsHTML(rows []checkRow) template.HTML {
 	return template.HTML(b.String())
 }
 
-// writeHTML writes the row as a <tr>.
+// writeHTML writes the row as a <tr>. On a phone each cell stacks under
+// its column's name (data-label, vigil.css).
 func (r checkRow) writeHTML(b *strings.Builder) {
 	esc := template.HTMLEscapeString
-	b.WriteString(`<tr><th scope="row"><a href="/checks/`)
+	b.WriteString(`<tr`)
+	switch r.attention() {
+	case 0:
+		b.WriteString(` class="unacked"`)
+	case 1, 2:
+		b.WriteString(` class="handled"`)
+	}
+	b.WriteString(`><th scope="row"><a href="/checks/`)
 	b.WriteString(esc(url.PathEscape(r.ID)))
 	b.WriteString(`">`)
 	b.WriteString(esc(r.ID))
@@ -37,40 +45,52 @@ func (r checkRow) writeHTML(b *strings.Builder) {
 		b.WriteString(esc(tags))
 		b.WriteString(`</span>`)
 	}
-	b.WriteString(`</th><td>`)
+	b.WriteString(`</th><td data-label="Status">`)
 	writeStatusBadge(b, r.Status)
 	if r.Violations != 0 {
 		b.WriteString(` <span class="small">`)
-		b.WriteString(strconv.Itoa(r.Violations))
-		b.WriteString(` violations</span>`)
-	}
-	if in := r.Incident; in != nil {
-		b.WriteString(`<br><a class="small" href="/checks/`)
-		b.WriteString(esc(url.PathEscape(in.CheckID)))
-		b.WriteString(`#incident">incident #`)
-		b.WriteString(strconv.FormatInt(in.ID, 10))
-		b.WriteString(`</a>`)
-		if in.AckedBy != "" {
-			b.WriteString(` <span class="small">acked by `)
-			b.WriteString(esc(in.AckedBy))
-			b.WriteString(`</span>`)
-		}
-	}
-	if r.SilencedUntil.Ago != "" {
-		b.WriteString(`<br><span class="small">silenced, ends `)
-		b.WriteString(esc(r.SilencedUntil.Ago))
+		b.WriteString(plural(r.Violations, "violation"))
 		b.WriteString(`</span>`)
 	}
-	b.WriteString(`</td><td>`)
+	if in := r.Incident; in != nil {
+		b.WriteString(`<br><a class="small" href="/incidents/`)
+		b.WriteString(strconv.FormatInt(in.ID, 10))
+		b.WriteString(`">incident #`)
+		b.WriteString(strconv.FormatInt(in.ID, 10))
+		b.WriteString(`</a> `)
+		if in.AckedBy != "" {
+			b.WriteString(`<span class="mark mark-handled">acked by <bdi>`)
+			b.WriteString(esc(in.AckedBy))
+			b.WriteString(`</bdi></span>`)
+		} else if r.SilencedUntil.IsZero() {
+			b.WriteString(`<span class="mark mark-unacked">not acknowledged</span>`)
+		}
+	}
+	if !r.SilencedUntil.IsZero() {
+		b.WriteString(`<br><span class="mark mark-handled">silenced</span> <span class="small">until `)
+		writeWhen(b, r.SilencedUntil, "")
+		b.WriteString(`</span>`)
+	}
+	b.WriteString(`</td><td data-label="Owner">`)
 	b.WriteString(esc(r.Owner))
-	b.WriteString(`</td><td>`)
+	b.WriteString(`</td><td data-label="Kind">`)
 	b.WriteString(esc(r.Kind))
-	b.WriteString(`</td><td>`)
+	b.WriteString(`</td><td data-label="Since">`)
 	writeWhen(b, r.Since, "—")
-	b.WriteString(`</td><td>`)
+	b.WriteString(`</td><td data-label="Last run">`)
 	writeWhen(b, r.LastRun, "never")
-	b.WriteString(`</td><td>`)
+	b.WriteString(`</td><td data-label="Last runs">`)
 	writeStatusStrip(b, r.Recent)
+	b.WriteString(`</td><td data-label="Runbook">`)
+	if r.Runbook != "" {
+		b.WriteString(`<a href="/runbooks/`)
+		b.WriteString(esc(url.PathEscape(r.Runbook)))
+		b.WriteString(`#mitigation">runbook<span class="sr-only"> of `)
+		b.WriteString(esc(r.ID))
+		b.WriteString(`</span></a>`)
+	} else {
+		b.WriteString(`<span class="muted">none</span>`)
+	}
 	b.WriteString("</td></tr>\n")
 }
 
@@ -82,20 +102,4 @@ func writeStatusBadge(b *strings.Builder, status string) {
 	b.WriteString(`">`)
 	b.WriteString(s)
 	b.WriteString(`</span>`)
-}
-
-// writeWhen writes w as a <time>, or none when it is never.
-func writeWhen(b *strings.Builder, w when, none string) {
-	if w.Exact == "" {
-		b.WriteString(none)
-		return
-	}
-	exact := template.HTMLEscapeString(w.Exact)
-	b.WriteString(`<time datetime="`)
-	b.WriteString(exact)
-	b.WriteString(`" title="`)
-	b.WriteString(exact)
-	b.WriteString(`">`)
-	b.WriteString(template.HTMLEscapeString(w.Ago))
-	b.WriteString(`</time>`)
 }

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -38,6 +41,47 @@ func hashArgon2id(password string, p argon2Params) (string, error) {
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
 		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+}
+
+// verifier runs password checks, at most GOMAXPROCS (and maxVerifying)
+// at once: an argon2id check holds its memory (19 MiB at the default cost)
+// until it ends, so a burst of logins must queue instead of multiplying it.
+// A check that cannot start within wait fails with errBusy.
+type verifier struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// verifyWait is how long a login waits for a free password check;
+// maxVerifying bounds the checks at once on many-core machines too (4 x
+// 19 MiB), still some 50 logins a second.
+const (
+	verifyWait   = 2 * time.Second
+	maxVerifying = 4
+)
+
+// errBusy: every password-check slot stayed taken for the verifier's wait.
+var errBusy = errors.New("too many password checks at once")
+
+func newVerifier() *verifier {
+	return &verifier{slots: make(chan struct{}, min(runtime.GOMAXPROCS(0), maxVerifying)), wait: verifyWait}
+}
+
+// check is checkPassword within the concurrency cap; an error wrapping
+// errBusy means the password was not checked (no slot freed up in time, or
+// ctx ended first).
+func (v *verifier) check(ctx context.Context, hash, password string) (bool, error) {
+	t := time.NewTimer(v.wait)
+	defer t.Stop()
+	select {
+	case v.slots <- struct{}{}:
+	case <-t.C:
+		return false, errBusy
+	case <-ctx.Done():
+		return false, fmt.Errorf("%w: %w", errBusy, ctx.Err())
+	}
+	defer func() { <-v.slots }()
+	return checkPassword(hash, password)
 }
 
 // errBadHash is a password hash vigil cannot read.

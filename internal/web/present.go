@@ -5,56 +5,10 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/store"
 )
-
-// Templates get their text ready-made: the view models below hold times
-// already written as "3m ago" (with the exact time for a title), so the
-// templates only lay them out.
-
-// when is a moment as a page shows it: an age and the exact time.
-type when struct {
-	Ago   string // "3m ago", "in 2h", "never"
-	Exact string // RFC 3339 UTC, "" when never
-}
-
-// at describes t against now.
-func at(t, now time.Time) when {
-	if t.IsZero() {
-		return when{Ago: "never"}
-	}
-	return when{Ago: relative(t, now), Exact: t.UTC().Format(time.RFC3339)}
-}
-
-// relative writes t against now: "just now", "5s ago", "3m ago", "2h ago",
-// "4d ago", or "in 3m" for the future.
-func relative(t, now time.Time) string {
-	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Minute:
-		s = strconv.Itoa(int(d.Seconds())) + "s"
-	case d < time.Hour:
-		s = strconv.Itoa(int(d.Minutes())) + "m"
-	case d < 48*time.Hour:
-		s = strconv.Itoa(int(d.Hours())) + "h"
-	default:
-		s = strconv.Itoa(int(d.Hours()/24)) + "d"
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
-}
 
 // stripRuns is how many runs a history strip shows.
 const stripRuns = 20
@@ -82,12 +36,12 @@ func newStripCell(i int, status, title string) stripCell {
 }
 
 // strip lays out runs (newest first) oldest left, newest right, each
-// titled with its status, violations and age.
-func strip(runs []store.Run, now time.Time) []stripCell {
+// titled with its status, violations and start.
+func strip(runs []store.Run, vc viewClock) []stripCell {
 	out := make([]stripCell, 0, len(runs))
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		title := fmt.Sprintf("%s, %d violations, %s", r.Status, r.Violations, relative(r.StartedAt, now))
+		title := fmt.Sprintf("%s, %s, %s", r.Status, plural(r.Violations, "violation"), vc.at(r.StartedAt).Abs)
 		out = append(out, newStripCell(len(out), string(r.Status), title))
 	}
 	return out

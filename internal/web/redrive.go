@@ -168,14 +168,36 @@ type redriveView struct {
 	Done                  bool
 }
 
+// StatusText is the redrive's status in words (the API keeps AWS's
+// RUNNING, DRY_RUN, ... codes).
+func (v redriveView) StatusText() string {
+	switch v.Status {
+	case "STARTING":
+		return "starting"
+	case "RUNNING":
+		return "moving messages"
+	case sqsdlq.StatusCompleted:
+		return "completed"
+	case sqsdlq.StatusDryRun:
+		return "dry run: nothing was moved"
+	case sqsdlq.StatusCancelled:
+		return "cancelled"
+	case sqsdlq.StatusFailed:
+		return "failed"
+	case "REFUSED":
+		return "refused"
+	}
+	return strings.ToLower(strings.ReplaceAll(v.Status, "_", " "))
+}
+
 // view is the job now.
-func (j *redriveJob) view(now time.Time) redriveView {
+func (j *redriveJob) view(vc viewClock) redriveView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	v := redriveView{
 		ID: j.id, CheckID: j.checkID, Queue: j.queue, Actor: j.actor, Rate: j.rate, DryRun: j.dryRun,
 		Status: j.progress.Status, Moved: j.progress.Moved, ToMove: j.progress.ToMove, Sources: j.result.Sources,
-		Started: at(j.started, now), Ended: at(j.ended, now), Done: !j.ended.IsZero(),
+		Started: vc.at(j.started), Ended: vc.at(j.ended), Done: !j.ended.IsZero(),
 	}
 	if v.Status == "" {
 		v.Status = "STARTING"
@@ -318,7 +340,7 @@ func (s *Server) startRedrive(c *fiber.Ctx, checkID, queue string, p redrivePara
 
 // checkRedrive starts a redrive of one of the check's queues (POST
 // /checks/:id/redrive, operator; form fields queue, rate, dry_run). htmx
-// gets check_body back with the redrive's progress; a plain form is sent
+// gets check_live back with the redrive's progress; a plain form is sent
 // to the redrive's page.
 func (s *Server) checkRedrive(c *fiber.Ctx) error {
 	id := c.Params("id")
@@ -338,12 +360,12 @@ func (s *Server) checkRedrive(c *fiber.Ctx) error {
 		return err
 	}
 	if isHX(c) {
-		data, err := s.checkShowData(c, id, 0)
+		data, err := s.checkShowData(c, id)
 		if err != nil {
 			return err
 		}
 		data.Notice = "Redrive started: its progress shows below."
-		return s.render(c, "check_show", "check_body", data)
+		return s.renderTemplate(c, "check_show", "check_live", data)
 	}
 	return s.seeOther(c, "/redrives/"+strconv.FormatInt(j.id, 10))
 }
@@ -369,7 +391,7 @@ func (s *Server) redriveShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, "redrive_show", "redrive_progress", j.view(s.now()))
+	return s.render(c, "redrive_show", "redrive_progress", j.view(s.viewClock(c)))
 }
 
 // cancelRedrive stops the redrive the request names, if it still runs, and
@@ -402,7 +424,7 @@ func (s *Server) redriveCancel(c *fiber.Ctx) error {
 		return err
 	}
 	if isHX(c) {
-		return s.render(c, "redrive_show", "redrive_progress", j.view(s.now()))
+		return s.render(c, "redrive_show", "redrive_progress", j.view(s.viewClock(c)))
 	}
 	return s.seeOther(c, "/redrives/"+strconv.FormatInt(j.id, 10))
 }
@@ -426,7 +448,7 @@ type apiRedrive struct {
 }
 
 func (j *redriveJob) api(now time.Time) apiRedrive {
-	v := j.view(now)
+	v := j.view(viewClock{now: now, loc: time.UTC})
 	j.mu.Lock()
 	started, ended := j.started, j.ended
 	j.mu.Unlock()
@@ -504,9 +526,9 @@ func (s *Server) checkRedriveData(c *fiber.Ctx, d *checkShowData) error {
 	if err != nil {
 		return fmt.Errorf("web: check %s: %w", d.ID, err)
 	}
-	now := s.now()
+	vc := s.viewClock(c)
 	for _, j := range s.redrives.ofCheck(d.ID, 5) {
-		d.Redrives = append(d.Redrives, View{Page: "check_show", User: currentUser(c), CSRF: csrf, Data: j.view(now)})
+		d.Redrives = append(d.Redrives, View{Page: "check_show", User: currentUser(c), CSRF: csrf, Data: j.view(vc), Sandbox: s.demo != nil})
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func TestRedriveFromTheCheckPage(t *testing.T) {
 
 	// A viewer sees the queues, not the form.
 	page := vic.get("/checks/queues-dlq")
-	if !strings.Contains(page.body, "<code>orders-dlq</code>") || strings.Contains(page.body, `action="/checks/queues-dlq/redrive"`) {
+	if !strings.Contains(page.body, "<code><bdi>orders-dlq</bdi></code>") || strings.Contains(page.body, `action="/checks/queues-dlq/redrive"`) {
 		t.Fatalf("viewer's check page: want the queues without a redrive form:\n%s", page.body)
 	}
 	page = oscar.get("/checks/queues-dlq")
@@ -134,7 +134,9 @@ func TestRedriveFromTheCheckPage(t *testing.T) {
 	if r.StatusCode != http.StatusOK || m == nil || !strings.Contains(r.body, "Redrive started") {
 		t.Fatalf("dry run: %d\n%s", r.StatusCode, r.body)
 	}
-	if got := waitRedrive(t, oscar, m[1]); !strings.Contains(got, "DRY_RUN") || !strings.Contains(got, "would move 3") || !strings.Contains(got, "back to orders") {
+	// Issue 14: the page says what happened in words, never AWS's DRY_RUN.
+	if got := waitRedrive(t, oscar, m[1]); !strings.Contains(got, "dry run: nothing was moved") || strings.Contains(got, "DRY_RUN") ||
+		!strings.Contains(got, "would move 3") || !strings.Contains(got, "back to orders") {
 		t.Errorf("dry run ended as:\n%s", got)
 	}
 	if got := d.sqs.Depth(t, d.pair.DLQURL); got != 3 {
@@ -152,7 +154,7 @@ func TestRedriveFromTheCheckPage(t *testing.T) {
 		t.Errorf("viewer's redrive page: %d\n%s", page.StatusCode, page.body)
 	}
 	done := waitRedrive(t, oscar, id)
-	if !strings.Contains(done, "COMPLETED") || !strings.Contains(done, "moved 3 of 3") || !strings.Contains(done, `value="100"`) {
+	if !strings.Contains(done, "completed") || !strings.Contains(done, "moved 3 of 3") || !strings.Contains(done, `value="100"`) {
 		t.Errorf("redrive ended as:\n%s", done)
 	}
 	if dlq, src := d.sqs.Depth(t, d.pair.DLQURL), d.sqs.Depth(t, d.pair.SourceURL); dlq != 0 || src != 3 {
@@ -282,7 +284,7 @@ func TestRedriveCancel(t *testing.T) {
 		}
 	}
 	r = oscar.post("/redrives/"+id+"/cancel", url.Values{"_csrf": {tok}}, "HX-Request", "true")
-	if r.StatusCode != 200 || !strings.Contains(r.body, "CANCELLED") || strings.Contains(r.body, "every 1s") {
+	if r.StatusCode != 200 || !strings.Contains(r.body, "cancelled") || strings.Contains(r.body, "every 1s") {
 		t.Fatalf("cancel: %d\n%s", r.StatusCode, r.body)
 	}
 	if depth := d.sqs.Depth(t, d.pair.DLQURL); depth == 0 {

@@ -31,7 +31,7 @@ type replicaRow struct {
 
 // replicaRows lists the replicas seen in the last replicasShown, by id;
 // none on a SQLite store (one process).
-func (s *Server) replicaRows(ctx context.Context) ([]replicaRow, error) {
+func (s *Server) replicaRows(ctx context.Context, vc viewClock) ([]replicaRow, error) {
 	if !s.store.Replicas() {
 		return nil, nil
 	}
@@ -39,7 +39,7 @@ func (s *Server) replicaRows(ctx context.Context) ([]replicaRow, error) {
 	if s.cfg != nil && s.cfg.Scheduler.LeaseTTL > 0 {
 		ttl = s.cfg.Scheduler.LeaseTTL
 	}
-	now := s.now()
+	now := vc.now
 	rs, err := s.store.ReplicasSeen(ctx, now.Add(-replicasShown))
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (s *Server) replicaRows(ctx context.Context) ([]replicaRow, error) {
 	for i, r := range rs {
 		rows[i] = replicaRow{
 			ID: r.ID, LastSeen: r.SeenAt, RunsLastMinute: r.RunsLastMinute, LagSeconds: r.Lag.Seconds(),
-			Alive: now.Sub(r.SeenAt) < ttl, Leader: r.ID == holder && now.Before(until), Seen: at(r.SeenAt, now),
+			Alive: now.Sub(r.SeenAt) < ttl, Leader: r.ID == holder && now.Before(until), Seen: vc.at(r.SeenAt),
 		}
 	}
 	return rows, nil

@@ -19,7 +19,7 @@ import (
 // checks over).
 func TestReplicasShown(t *testing.T) {
 	clk := newClock()
-	st, err := store.OpenWith(context.Background(), "postgres", testdb.Postgres(t).DSN, store.Options{Now: clk.Now})
+	st, err := store.OpenWith(context.Background(), "postgres", testdb.Postgres(t).AdminDSN, store.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestReplicasShown(t *testing.T) {
 		t.Fatalf("overview status %d", page.StatusCode)
 	}
 	section := page.body[strings.Index(page.body, `<section class="replicas"`):]
-	for _, want := range []string{"<code>web-1/1/8</code> · lease holder", "<td>612</td>", "<td>1.5s</td>", "<code>web-2/1/9</code> · gone", ">1m ago</time>"} {
+	for _, want := range []string{"<code>web-1/1/8</code> · lease holder", "<td>612</td>", "<td>1.5s</td>", "<code>web-2/1/9</code> · gone", ">1m ago</span>"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("overview replicas lack %q:\n%s", want, section)
 		}

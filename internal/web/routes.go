@@ -1,6 +1,9 @@
 package web
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+)
 
 // routes registers every route. Order matters: /healthz and /static answer
 // before authentication; everything after identify knows its user and has
@@ -26,6 +29,7 @@ func (s *Server) routes() {
 	s.app.Post("/logout", s.logout)
 
 	s.page("/", RoleViewer, s.overview)
+	s.action("/preferences/time", RoleViewer, s.timePreference)
 
 	// The script log: its pages and JSON API.
 	s.page("/script-runs", RoleViewer, s.scriptRuns)
@@ -36,17 +40,24 @@ func (s *Server) routes() {
 	s.action("/api/v1/script-runs", RoleOperator, s.apiScriptRunStart)
 	s.action("/api/v1/script-runs/:id/finish", RoleOperator, s.apiScriptRunFinish)
 
-	// Checks, incidents, silences and runbooks: the dashboard.
+	// Checks, incidents, silences and runbooks: the dashboard. Acting on
+	// checks needs an operator (in the training sandbox, any trainee:
+	// checkActor).
+	act := s.checkActor()
 	s.page("/checks/:id", RoleViewer, s.checkShow)
-	s.action("/checks/:id/run", RoleOperator, s.checkRun)
+	s.action("/checks/:id/run", act, s.checkRun)
+	s.action("/checks/:id/ack", act, s.checkAck)
 	s.page("/incidents", RoleViewer, s.incidentList)
-	s.action("/incidents/:id/ack", RoleOperator, s.incidentAck)
+	s.page("/incidents/:id", RoleViewer, s.incidentShow)
+	s.action("/incidents/:id/ack", act, s.incidentAck)
+	s.action("/incidents/bulk", act, s.incidentBulk)
 	s.page("/silences", RoleViewer, s.silenceList)
-	s.action("/silences", RoleOperator, s.silenceCreate)
-	s.action("/silences/:id/expire", RoleOperator, s.silenceExpire)
-	s.action("/checks/:id/redrive", RoleOperator, s.checkRedrive)
+	s.page("/silences/preview", RoleViewer, s.silencePreviewPage)
+	s.action("/silences", act, s.silenceCreate)
+	s.action("/silences/:id/expire", act, s.silenceExpire)
+	s.action("/checks/:id/redrive", act, s.checkRedrive)
 	s.page("/redrives/:rid", RoleViewer, s.redriveShow)
-	s.action("/redrives/:rid/cancel", RoleOperator, s.redriveCancel)
+	s.action("/redrives/:rid/cancel", act, s.redriveCancel)
 	s.page("/runbooks", RoleViewer, s.runbookList)
 	s.page("/runbooks/:name", RoleViewer, s.runbookShow)
 
@@ -64,8 +75,26 @@ func (s *Server) routes() {
 	s.page("/api/v1/redrives/:rid", RoleViewer, s.apiRedriveShow)
 	s.action("/api/v1/redrives/:rid/cancel", RoleOperator, s.apiRedriveCancel)
 
+	// Prometheus metrics: viewers and API tokens (server.metrics_listen
+	// serves them without auth on another address).
+	if s.metrics != nil {
+		s.page("/metrics", RoleViewer, adaptor.HTTPHandler(s.metrics))
+	}
+
 	// The training sandbox (vigil demo only).
 	s.demoRoutes()
+}
+
+// checkActor is the least role that may act on checks from the dashboard
+// (run, ack, silence, redrive): operator; in the training sandbox (vigil
+// demo, whose every check is the sandbox's), viewer, so that trainees
+// practise what on-call does. Production roles are untouched: without a
+// sandbox it is always operator, and the JSON API always asks for one.
+func (s *Server) checkActor() Role {
+	if s.demo != nil {
+		return RoleViewer
+	}
+	return RoleOperator
 }
 
 // page registers GET path for users with at least role min.

@@ -12,7 +12,7 @@
 //		if err != nil {
 //			return err // store.ErrNotFound becomes a 404 page
 //		}
-//		return s.render(c, "check_show", "check_body", check)
+//		return s.render(c, "check_show", "check_live", check)
 //	}
 //
 // and is registered in routes.go with the role it needs.
@@ -23,11 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,7 +51,9 @@ type Options struct {
 	// Config is the loaded configuration. Its Server.BaseURL decides
 	// whether cookies are Secure (https) and its Auth section who may log
 	// in; nil, or an Auth with no users and no tokens, is local mode.
-	// Pages may describe its checks; they never show its secrets.
+	// Pages may describe its checks; they never show its secrets. Its
+	// Server.MaxConnections and TrustedProxies set the connection limits
+	// (Limits) and who the client is (clientIP).
 	Config *config.Config
 	// Now is the clock (sessions, rate limits, audit); time.Now when nil.
 	Now func() time.Time
@@ -67,10 +70,6 @@ type Options struct {
 	// Sentry, when set, runs on every request right inside panic recovery:
 	// cmd/vigil passes sentryfiber.New(sentryfiber.Options{Repanic: true}).
 	Sentry fiber.Handler
-	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
-	// whose X-Forwarded-For names the client; with none, the client is the
-	// connection's peer.
-	TrustedProxies []string
 	// Engine acks incidents and sets and expires silences; without it
 	// those actions answer 503.
 	Engine *engine.Engine
@@ -78,16 +77,25 @@ type Options struct {
 	// scheduled (/readyz); without it run-now answers 503 and /readyz is
 	// not ready.
 	Scheduler Scheduler
+	// Lease, when set, is the scheduler's lease among replicas: /readyz
+	// reports whether this replica leads and fails while renewals cannot
+	// reach the store.
+	Lease Lease
 	// Runbooks are rendered on the check and runbook pages.
 	Runbooks runbook.Set
 	// Redriver redrives the dead-letter queues of sqs_dlq checks; without
 	// it redrive answers 503 and check pages offer none.
 	Redriver Redriver
+	// Refresh is how often pages poll for changes; 10 s when zero.
+	Refresh time.Duration
 	// Demo, when set, is the training sandbox (vigil demo): its pages
 	// (/demo, /demo/signals) are served, every page carries the sandbox's
 	// banner, and every page served is reported to it (Viewed) for the
 	// exercises. Without it /demo is not found.
 	Demo Sandbox
+	// Metrics, when set, serves GET /metrics (Prometheus) to viewers and
+	// API tokens.
+	Metrics http.Handler
 }
 
 // Scheduler is what the dashboard needs of *scheduler.Scheduler.
@@ -114,17 +122,35 @@ type Server struct {
 	baseHost  string // the base URL's host name, accepted in local mode
 	engine    *engine.Engine
 	sched     Scheduler
+	lease     Lease
 	runbooks  runbook.Set
 	redriver  Redriver
-	redrives  redriveJobs // started here, running or recently ended
-	demo      Sandbox     // nil unless vigil demo
+	redrives  redriveJobs  // started here, running or recently ended
+	demo      Sandbox      // nil unless vigil demo
+	metrics   http.Handler // /metrics; nil for none
 	// runbookHTML holds each runbook's body rendered once, by name.
-	runbookHTML map[string]template.HTML
+	runbookHTML map[string]renderedRunbook
 	// checkRunbooks is the runbook name of each configured check, by id
 	// ("" for none): see runbookName.
 	checkRunbooks map[string]string
-	// versionSeed seeds the overview's versions (overviewData.version).
+	// versionSeed seeds the versions of polled pages (stableVersion).
 	versionSeed maphash.Seed
+	refresh     time.Duration // how often pages poll
+	// conns caps the connections Serve accepts; trusted are the reverse
+	// proxies whose X-Forwarded-For is believed.
+	conns   ConnLimits
+	trusted []netip.Prefix
+}
+
+// pollSeconds is how often a page polls, in whole seconds for htmx's
+// "every Ns": the refresh period, or a fifth of it (at least a second)
+// while something it shows is running.
+func (s *Server) pollSeconds(running bool) string {
+	d := s.refresh
+	if running {
+		d /= 5
+	}
+	return strconv.Itoa(max(1, int(d.Round(time.Second)/time.Second)))
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -135,8 +161,13 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("web: new: a store is required")
 	}
 	s := &Server{store: opts.Store, cfg: opts.Config, now: opts.Now, log: opts.Logger,
-		engine: opts.Engine, sched: opts.Scheduler, runbooks: opts.Runbooks, redriver: opts.Redriver}
+		engine: opts.Engine, sched: opts.Scheduler, lease: opts.Lease, runbooks: opts.Runbooks, redriver: opts.Redriver}
 	s.demo = opts.Demo
+	s.metrics = opts.Metrics
+	s.refresh = opts.Refresh
+	if s.refresh <= 0 {
+		s.refresh = 10 * time.Second
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -154,6 +185,19 @@ func New(opts Options) (*Server, error) {
 		}
 		s.secure = u.Scheme == "https"
 		s.baseHost = u.Hostname()
+	}
+	s.trusted = cfg.Server.TrustedProxies
+	sqlSources := 0
+	for _, d := range cfg.Datasources {
+		if d.IsSQL() {
+			sqlSources++
+		}
+	}
+	nofile := fdLimit()
+	var fits bool
+	if s.conns, fits = connLimitsFor(cfg.Server.MaxConnections, nofile, sqlSources); !fits {
+		s.log.Warn("server.max_connections leaves fewer file descriptors than the store, datasources and sinks may need (accept retries when they run out)",
+			"max_connections", s.conns.Max, "rlimit_nofile", nofile)
 	}
 	if !cfg.Auth.Configured() {
 		s.localUser = opts.LocalUser
@@ -181,14 +225,11 @@ func New(opts Options) (*Server, error) {
 		AppName:               "vigil",
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          2 * time.Minute,
-		IdleTimeout:           2 * time.Minute,
-	}
-	if len(opts.TrustedProxies) > 0 {
-		fc.EnableTrustedProxyCheck = true
-		fc.TrustedProxies = opts.TrustedProxies
-		fc.ProxyHeader = fiber.HeaderXForwardedFor
+		// A client has readTimeout to send a request (so an idle or slow
+		// one gives its connection back), and idleTimeout between requests.
+		ReadTimeout:  readTimeout,
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  idleTimeout,
 	}
 	s.app = fiber.New(fc)
 	s.app.Use(recover.New())
@@ -200,19 +241,23 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Listen serves on addr until Shutdown. It does not check addr: call
-// CheckListen first.
-func (s *Server) Listen(addr string) error {
-	if err := s.app.Listen(addr); err != nil {
-		return fmt.Errorf("web: listen %s: %w", addr, err)
-	}
-	return nil
-}
+// Connection timeouts: a new connection must send its request within
+// readTimeout, a kept-alive one its next request within idleTimeout.
+const (
+	readTimeout = 30 * time.Second
+	idleTimeout = time.Minute
+)
+
+// Limits are the connection caps Serve applies: server.max_connections, or
+// one derived from the file-descriptor limit read at New.
+func (s *Server) Limits() ConnLimits { return s.conns }
 
 // Serve serves on ln (for example a listener on 127.0.0.1:0) until
-// Shutdown.
+// Shutdown, within Limits: connections over a cap are refused (503, or 429
+// over the per-address cap) and temporary accept errors such as EMFILE are
+// retried. It returns an error when ln fails for good; after Shutdown, nil.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.app.Listener(ln); err != nil {
+	if err := s.app.Listener(newLimitListener(ln, s.conns, s.trusted, s.log)); err != nil {
 		return fmt.Errorf("web: serve: %w", err)
 	}
 	return nil
@@ -256,7 +301,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 // isAPI reports whether the request is for the JSON API.
 func isAPI(c *fiber.Ctx) bool {
 	p := c.Path()
-	return p == "/api" || strings.HasPrefix(p, "/api/")
+	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/metrics"
 }
 
 // isHX reports whether htmx made the request and wants a fragment (a

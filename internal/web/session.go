@@ -48,9 +48,10 @@ func (s *Server) clearCookie(c *fiber.Ctx, name string) {
 	})
 }
 
-// startSession stores a new session for user and sets its cookie. Any
-// session the request already carried is ended first (no fixation).
-func (s *Server) startSession(c *fiber.Ctx, user string) error {
+// startSession stores a new session for user, bound to the user's
+// credential, and sets its cookie. Any session the request already carried
+// is ended first (no fixation).
+func (s *Server) startSession(c *fiber.Ctx, user authUser) error {
 	if old := c.Cookies(s.sessionCookie()); old != "" {
 		if err := s.store.DeleteSession(c.UserContext(), sha256Hex(old)); err != nil {
 			return err
@@ -63,12 +64,13 @@ func (s *Server) startSession(c *fiber.Ctx, user string) error {
 	now := s.now()
 	expires := now.Add(s.auth.ttl)
 	err = s.store.CreateSession(c.UserContext(), store.Session{
-		IDHash:    sha256Hex(raw),
-		User:      user,
-		CreatedAt: now,
-		ExpiresAt: expires,
-		Remote:    c.IP(),
-		UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 256),
+		IDHash:     sha256Hex(raw),
+		User:       user.name,
+		CreatedAt:  now,
+		ExpiresAt:  expires,
+		Remote:     s.clientIP(c),
+		UserAgent:  truncate(c.Get(fiber.HeaderUserAgent), 256),
+		Credential: user.credential,
 	})
 	if err != nil {
 		return err

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"html/template"
 	"io/fs"
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template/parse"
@@ -47,6 +49,23 @@ type View struct {
 	// Sandbox is set in the training sandbox (vigil demo): the layout
 	// shows its banner and its pages.
 	Sandbox bool
+	// Clock writes the page's times (the top bar offers UTC or local).
+	Clock viewClock
+	// Path is the page's own path and query, where the time toggle returns.
+	Path string
+	// Version goes in the URL a page polls (?v=): renderPolled answers a
+	// poll that sends the version it would render again with 204.
+	Version string
+	// Fragment is set when a partial is rendered alone, as htmx's answer:
+	// fragments of a page that swap out of band mark themselves so.
+	Fragment bool
+}
+
+// CanAct reports whether the user may act on checks (run, ack, silence,
+// redrive): operators, and in the training sandbox every trainee too, on
+// the sandbox's own checks (sandboxRole).
+func (v View) CanAct() bool {
+	return v.Can("operator") || (v.Sandbox && v.User != nil && v.User.Via != ViaToken)
 }
 
 // Can reports whether the user may act with role ("viewer", "operator",
@@ -323,8 +342,8 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 	if err != nil {
 		return fmt.Errorf("web: render %s: %w", page, err)
 	}
-	v := View{Page: page, User: currentUser(c), CSRF: csrf, Data: data}
-	v.Sandbox = s.demo != nil
+	v := View{Page: page, User: currentUser(c), CSRF: csrf, Data: data, Sandbox: s.demo != nil,
+		Clock: s.viewClock(c), Path: string(c.Request().URI().RequestURI()), Version: versionToken, Fragment: name != "layout"}
 	b := renderBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= maxPooledRender {
@@ -336,7 +355,69 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 		return fmt.Errorf("web: render %s/%s: %w", page, name, err)
 	}
 	c.Type("html", "utf-8")
-	return c.Send(b.Bytes()) // copies: the buffer goes back to the pool
+	// SetBody copies (c.Send would keep b, which goes back to the pool and
+	// may be rendered into again before this response is written).
+	c.Response().SetBody(b.Bytes())
+	return nil
+}
+
+// versionToken stands for View.Version while a page is rendered.
+const versionToken = "vigilversiontoken"
+
+// renderPolled answers a page that polls itself. Its version is the hash
+// of what partial renders, with the relative labels of times left out
+// (the clock alone changes nothing that matters, and vigil.js ticks them):
+// an htmx request that sends it back (?v=) gets 204 No Content, which
+// htmx answers by swapping nothing; other htmx requests get partial, and
+// plain requests the page, with the version in place of View.Version.
+func (s *Server) renderPolled(c *fiber.Ctx, page, partial string, data any) error {
+	c.Vary("HX-Request")
+	if err := s.renderTemplate(c, page, partial, data); err != nil {
+		return err
+	}
+	body := c.Response().Body()
+	version := s.stableVersion(body)
+	if isHX(c) {
+		if c.Query("v") == version {
+			c.Response().ResetBody()
+			c.Response().Header.Del(fiber.HeaderContentType)
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		c.Response().SetBodyRaw(bytes.ReplaceAll(body, []byte(versionToken), []byte(version)))
+		return nil
+	}
+	if err := s.renderTemplate(c, page, "layout", data); err != nil {
+		return err
+	}
+	c.Response().SetBodyRaw(bytes.ReplaceAll(c.Response().Body(), []byte(versionToken), []byte(version)))
+	return nil
+}
+
+// agoLabel starts the relative label writeWhen writes; its text runs to
+// the next "<".
+var agoLabel = []byte(`<span class="ago" data-t="`)
+
+// stableVersion hashes a rendered partial less the text of its relative
+// labels. Versions are this process's own (seed): a poll that reaches
+// another replica, or a restarted one, gets the whole partial.
+func (s *Server) stableVersion(body []byte) string {
+	var h maphash.Hash
+	h.SetSeed(s.versionSeed)
+	for {
+		i := bytes.Index(body, agoLabel)
+		if i < 0 {
+			break
+		}
+		text := i + bytes.IndexByte(body[i:], '>') + 1 // after the start tag
+		end := text + bytes.IndexByte(body[text:], '<')
+		if text <= i || end < text {
+			break
+		}
+		h.Write(body[:text])
+		body = body[end:]
+	}
+	h.Write(body)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // renderBuffers keeps the buffers pages are rendered into, so a large

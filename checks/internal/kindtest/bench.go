@@ -22,7 +22,7 @@ import (
 // is ten minutes.
 func ScanRows(ctx context.Context, src checks.SQLSource, queries ...string) (int, error) {
 	rows := 0
-	err := src.ReadOnly(ctx, 10*time.Minute, func(ctx context.Context, tx *sql.Tx) error {
+	err := src.ReadOnly(ctx, 10*time.Minute, func(ctx context.Context, tx *checks.Tx) error {
 		for _, q := range queries {
 			if err := checks.EachRow(ctx, tx, q, func([]string, []any) error { rows++; return nil }); err != nil {
 				return err

@@ -22,7 +22,9 @@
 // Tag values are bounded: owner is the configured owner, team the value of
 // the check's first "team:" tag; no other check tag and never a violation
 // key becomes a tag. The service's own tags (Options.Tags) are added to
-// every metric by the client.
+// every metric by the client. Every tag is rewritten to Datadog's tag rules
+// before it is sent (SanitizeTag), so an owner such as "Billing Team,
+// EU|west" cannot split the datagram's tag list.
 package datadog
 
 import (
@@ -105,7 +107,7 @@ func New(o Options) (*Sink, error) {
 	}
 	opts := []statsd.Option{
 		statsd.WithNamespace(ns),
-		statsd.WithTags(o.Tags),
+		statsd.WithTags(sanitizeTags(o.Tags)),
 		statsd.WithClientSideAggregation(),
 		statsd.WithExtendedClientSideAggregation(),
 		statsd.WithoutTelemetry(),
@@ -159,7 +161,7 @@ func (s *Sink) Name() string { return Name }
 func (s *Sink) Observe(_ context.Context, e engine.Event) error {
 	r := e.Result
 	checkTags := CheckTags(e.Check, r.Kind)
-	runTags := append(checkTags[:len(checkTags):len(checkTags)], "status:"+string(r.Status))
+	runTags := append(checkTags[:len(checkTags):len(checkTags)], Tag("status", string(r.Status)))
 	up := 0.0
 	if r.Status.Up() {
 		up = 1
@@ -178,23 +180,31 @@ func (s *Sink) Observe(_ context.Context, e engine.Event) error {
 }
 
 // CheckTags returns the tags of a check's metrics, without status:
-// check, kind, then owner and team when known. kind overrides check.Kind
-// when not empty.
+// check, kind, then owner and team when known, each made to follow
+// Datadog's tag rules (Tag). kind overrides check.Kind when not empty.
 func CheckTags(check engine.CheckInfo, kind string) []string {
 	if kind == "" {
 		kind = check.Kind
 	}
-	tags := []string{"check:" + check.ID, "kind:" + kind}
+	tags := []string{Tag("check", check.ID), Tag("kind", kind)}
 	if check.Owner != "" {
-		tags = append(tags, "owner:"+check.Owner)
+		tags = append(tags, Tag("owner", check.Owner))
 	}
-	for _, t := range check.Tags {
-		if team, ok := strings.CutPrefix(t, "team:"); ok && team != "" {
-			tags = append(tags, "team:"+team)
-			break
-		}
+	if team := Team(check.Tags); team != "" {
+		tags = append(tags, Tag("team", team))
 	}
 	return tags
+}
+
+// Team is the value of the first "team:" tag with a value ("" when none):
+// the team a check's metrics are tagged with.
+func Team(tags []string) string {
+	for _, t := range tags {
+		if team, ok := strings.CutPrefix(t, "team:"); ok && team != "" {
+			return team
+		}
+	}
+	return ""
 }
 
 func duration(r checks.Result) time.Duration {
@@ -209,7 +219,7 @@ func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 // SinkError counts one failure of the named sink (sink.errors). Its
 // signature fits engine.Options.OnSinkError.
 func (s *Sink) SinkError(sink string, _ error) {
-	_ = s.client.Incr(MetricSinkErrors, []string{"sink:" + sink}, 1)
+	_ = s.client.Incr(MetricSinkErrors, []string{Tag("sink", sink)}, 1)
 }
 
 // SchedulerTick reports a scheduler tick: a skipped tick counts in
@@ -220,11 +230,11 @@ func (s *Sink) SinkError(sink string, _ error) {
 func (s *Sink) SchedulerTick(t scheduler.Tick) {
 	var replica []string
 	if t.Replica != "" {
-		replica = []string{"replica:" + t.Replica}
+		replica = []string{Tag("replica", t.Replica)}
 	}
 	switch {
 	case t.Outcome == scheduler.Skipped:
-		_ = s.client.Incr(MetricSchedulerSkipped, append([]string{"check:" + t.Job}, replica...), 1)
+		_ = s.client.Incr(MetricSchedulerSkipped, append([]string{Tag("check", t.Job)}, replica...), 1)
 	case t.Outcome == scheduler.Started && !t.Manual:
 		_ = s.client.Distribution(MetricSchedulerLag, millis(max(t.Lag(), 0)), replica, 1)
 	}

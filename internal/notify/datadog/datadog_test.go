@@ -2,12 +2,14 @@ package datadog_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/engine"
@@ -215,5 +217,109 @@ func TestSchedulerMetricsPerReplica(t *testing.T) {
 	}
 	if got := flush(t, s, l); !slices.Equal(got, want) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// datagramTags reads a DogStatsD datagram as the agent does
+// (https://docs.datadoghq.com/developers/dogstatsd/datagram_shell/:
+// <METRIC_NAME>:<VALUE>|<TYPE>|@<SAMPLE_RATE>|#<TAG_1>,<TAG_2>): fields are
+// separated by '|', the tags field starts with '#', tags are separated by
+// ','. It returns the metric name and its tags, and fails the test on a
+// field the format does not define.
+func datagramTags(t *testing.T, line string) (string, []string) {
+	t.Helper()
+	fields := strings.Split(line, "|")
+	if len(fields) < 2 {
+		t.Fatalf("datagram %q: want <name>:<value>|<type>", line)
+	}
+	name, _, _ := strings.Cut(fields[0], ":")
+	var tags []string
+	for _, f := range fields[2:] {
+		switch {
+		case strings.HasPrefix(f, "#"):
+			tags = append(tags, strings.Split(f[1:], ",")...)
+		case strings.HasPrefix(f, "@"), strings.HasPrefix(f, "c:"), strings.HasPrefix(f, "T"), strings.HasPrefix(f, "e:"):
+		default:
+			t.Errorf("datagram %q: field %q is not in the DogStatsD format (the agent drops what follows)", line, f)
+		}
+	}
+	return name, tags
+}
+
+// tagProblem says how tag breaks Datadog's tag rules
+// (https://docs.datadoghq.com/getting_started/tagging/#define-tags): it
+// must start with a letter; then only letters, digits, '_', '-', ':', '.'
+// and '/'; it is lower-case (Datadog converts it), at most 200 characters,
+// and does not end with a colon. "" when it follows them.
+func tagProblem(tag string) string {
+	runes := []rune(tag)
+	switch {
+	case len(runes) == 0:
+		return "empty"
+	case !unicode.IsLetter(runes[0]):
+		return "does not start with a letter"
+	case len(runes) > 200:
+		return fmt.Sprintf("%d characters, over 200", len(runes))
+	case strings.HasSuffix(tag, ":"):
+		return "ends with a colon"
+	case strings.ToLower(tag) != tag:
+		return "not lower-case"
+	}
+	for _, r := range runes {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("_-:./", r) {
+			return fmt.Sprintf("character %q is not allowed", r)
+		}
+	}
+	return ""
+}
+
+func TestTagsFollowDatadogTagRules(t *testing.T) {
+	long := strings.Repeat("é", 250)
+	tests := []struct {
+		name   string
+		check  engine.CheckInfo
+		global []string
+		want   map[string][]string // metric -> exact tags
+	}{
+		{
+			name:  "owner with space, comma and pipe",
+			check: engine.CheckInfo{ID: "billing", Kind: "sql", Owner: "Billing Team, EU|west", Tags: []string{"team:Données Clients #1"}},
+			want: map[string][]string{
+				"vigil.check.run": {"check:billing", "kind:sql", "owner:billing_team__eu_west", "team:données_clients__1", "status:fail"},
+				"vigil.check.up":  {"check:billing", "kind:sql", "owner:billing_team__eu_west", "team:données_clients__1"},
+			},
+		},
+		{
+			name:   "configured tags, long owner, trailing colon",
+			check:  engine.CheckInfo{ID: "c-2", Kind: "http", Owner: long, Tags: []string{"team:ops:"}},
+			global: []string{"Env:Prod EU", "9lives:x", "#$%", "region:eu-west-1/a.b"},
+			want: map[string][]string{
+				"vigil.check.run": {"env:prod_eu", "lives:x", "region:eu-west-1/a.b", "check:c-2", "kind:http", "owner:" + long[:2*(200-len("owner:"))], "team:ops_", "status:fail"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := datadogtest.Listen(t)
+			s := newSink(t, datadog.Options{Addr: l.Addr(), Tags: tt.global})
+			if err := s.Observe(context.Background(), engine.Event{Check: tt.check, Result: checks.Result{Status: checks.Fail, Violations: 1, DurationMS: 1}}); err != nil {
+				t.Fatalf("Observe: %v", err)
+			}
+			lines := flush(t, s, l)
+			if len(lines) != 4 {
+				t.Fatalf("%d lines, want 4:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for _, line := range lines {
+				name, tags := datagramTags(t, line)
+				for _, tag := range tags {
+					if p := tagProblem(tag); p != "" {
+						t.Errorf("%s: tag %q breaks Datadog's tag rules: %s", name, tag, p)
+					}
+				}
+				if want, ok := tt.want[name]; ok && !slices.Equal(tags, want) {
+					t.Errorf("%s tags:\n got %q\nwant %q", name, tags, want)
+				}
+			}
+		})
 	}
 }

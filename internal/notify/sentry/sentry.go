@@ -15,6 +15,11 @@
 //     check-in carries a monitor config derived from the check's schedule and
 //     timeout (MonitorConfig), so monitors create themselves.
 //
+// Events stay inside Sentry's size limits (see MaxSampleBytes): each
+// sample key and detail is cut on a character boundary and marked
+// ("… (cut 24 KB)"), the sample holds as many violations as fit (the
+// context's "omitted" counts the others), and the error text is cut too.
+//
 // The sink uses the *sentry.Client it is given, never the global hub. Give
 // that client BeforeSend (see ClientOptions) so DSNs, tokens and passwords
 // never leave the process.
@@ -28,6 +33,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -47,6 +53,19 @@ const Name = "sentry"
 // Sentry counts it missed (the scheduler's start-up jitter fits in it).
 const DefaultCheckInMargin = 5
 
+// SubMinuteCheckInMargin is the check-in margin, in minutes, of a check
+// that runs more often than once a minute: its monitor's interval is
+// Sentry's minimum (1 minute), so Sentry notices a stopped vigil within 2
+// minutes.
+const SubMinuteCheckInMargin = 1
+
+// MinCheckInSpacing is the shortest time between two check-ins of one
+// check that the sink sends: a run that starts sooner after the last
+// check-in sent (a check on "@every 5s", a manual run) sends none. Sentry
+// accepts at most 6 check-ins a minute per monitor and drops the rest
+// (https://docs.sentry.io/product/crons/); a pair every 30 s is 4.
+const MinCheckInSpacing = 30 * time.Second
+
 // ErrNotSent is returned when the client dropped an event (disabled client,
 // sampling or BeforeSend).
 var ErrNotSent = errors.New("sentry: event not sent")
@@ -59,6 +78,8 @@ type Options struct {
 	// CheckInMargin is the monitors' check-in margin in minutes
 	// (DefaultCheckInMargin when 0).
 	CheckInMargin int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Sink sends events and check-ins to Sentry through one client. Its
@@ -69,6 +90,7 @@ type Sink struct {
 
 	mu      sync.Mutex
 	pending map[string]sentry.EventID // check id -> its in_progress check-in
+	last    map[string]time.Time      // check id -> when its last check-in was sent
 }
 
 // New returns a sink that sends through client.
@@ -76,14 +98,19 @@ func New(client *sentry.Client, o Options) *Sink {
 	if o.CheckInMargin <= 0 {
 		o.CheckInMargin = DefaultCheckInMargin
 	}
-	return &Sink{client: client, o: o, pending: map[string]sentry.EventID{}}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Sink{client: client, o: o, pending: map[string]sentry.EventID{}, last: map[string]time.Time{}}
 }
 
 // ClientOptions returns the options vigil's Sentry client is made with:
-// the DSN, the environment, BeforeSend scrubbing secrets, and transport
-// (nil for sentry-go's default).
+// the DSN, the environment, BeforeSend scrubbing secrets, transport (nil
+// for sentry-go's default), and an HTTP transport that gzip-compresses
+// every envelope.
 func ClientOptions(dsn, environment string, transport sentry.Transport) sentry.ClientOptions {
-	return sentry.ClientOptions{Dsn: dsn, Environment: environment, Transport: transport, BeforeSend: BeforeSend}
+	return sentry.ClientOptions{Dsn: dsn, Environment: environment, Transport: transport, BeforeSend: BeforeSend,
+		HTTPTransport: gzipTransport{base: http.DefaultTransport}}
 }
 
 // Name returns "sentry".
@@ -114,7 +141,9 @@ func (s *Sink) Observe(_ context.Context, e engine.Event) error {
 
 // CheckIn sends a check-in for the check with status. Call it with
 // sentry.CheckInStatusInProgress just before a run starts; Observe closes
-// that check-in with ok or error. Runs of one check must not overlap (the
+// that check-in with ok or error. A run that starts within
+// MinCheckInSpacing of the check's last check-in sends none, and Observe
+// then sends none for it either. Runs of one check must not overlap (the
 // scheduler guarantees it). It returns ErrNotSent when the client dropped
 // the check-in, or an error for a schedule it cannot describe.
 func (s *Sink) CheckIn(_ context.Context, check engine.CheckInfo, status sentry.CheckInStatus) error {
@@ -130,18 +159,29 @@ func (s *Sink) checkIn(check engine.CheckInfo, status sentry.CheckInStatus, d ti
 		return err
 	}
 	in := &sentry.CheckIn{MonitorSlug: Slug(check.ID), Status: status}
+	now := s.o.Now()
 	s.mu.Lock()
-	if status == sentry.CheckInStatusInProgress {
+	open, isOpen := s.pending[check.ID]
+	delete(s.pending, check.ID)
+	if status == sentry.CheckInStatusInProgress || !isOpen {
+		// A new check-in (a run's start, or the result of a run whose
+		// start was not checked in): only when spaced from the last one.
+		if last, ok := s.last[check.ID]; ok && now.Sub(last) < MinCheckInSpacing {
+			s.mu.Unlock()
+			return nil
+		}
+		s.last[check.ID] = now
 		in.ID = newID()
-		s.pending[check.ID] = in.ID
+		if status == sentry.CheckInStatusInProgress {
+			s.pending[check.ID] = in.ID
+		}
 	} else {
-		in.ID, in.Duration = s.pending[check.ID], d
-		delete(s.pending, check.ID)
+		in.ID = open
+	}
+	if status != sentry.CheckInStatusInProgress {
+		in.Duration = d
 	}
 	s.mu.Unlock()
-	if in.ID == "" {
-		in.ID = newID()
-	}
 	if s.client.CaptureCheckIn(in, cfg, nil) == nil {
 		return ErrNotSent
 	}
@@ -165,7 +205,7 @@ func (s *Sink) capture(ev *sentry.Event, what string) error {
 // errorEvent is the exception event of a run that could not run.
 func (s *Sink) errorEvent(e engine.Event) *sentry.Event {
 	ev := s.base(e, sentry.LevelError)
-	text := e.Result.Error
+	text := cut(e.Result.Error, MaxTextBytes)
 	if text == "" {
 		text = "the check could not run"
 	}
@@ -185,11 +225,7 @@ func (s *Sink) openedEvent(e engine.Event) *sentry.Event {
 	}
 	ev.Message = fmt.Sprintf("Incident opened: %s is %s", e.Check.ID, what)
 	ev.Fingerprint = []string{e.Check.ID}
-	sample := make([]any, 0, len(r.Sample))
-	for _, v := range r.Sample {
-		sample = append(sample, map[string]any{"key": v.Key, "detail": v.Detail})
-	}
-	ev.Contexts["sample"] = sentry.Context{"violations": r.Violations, "shown": len(sample), "items": sample}
+	ev.Contexts["sample"] = sampleContext(r.Violations, r.Sample)
 	ev.Contexts["incident"] = sentry.Context{"id": inc.ID, "since": inc.Since, "opened_at": inc.OpenedAt, "opened_status": string(inc.OpenedStatus)}
 	ev.Tags["incident"] = fmt.Sprint(inc.ID)
 	return ev
@@ -203,13 +239,13 @@ func (s *Sink) base(e engine.Event, level sentry.Level) *sentry.Event {
 	ev.Logger = "vigil"
 	ev.Transaction = c.ID
 	ev.Timestamp = r.StartedAt
-	ev.Tags = map[string]string{"check": c.ID, "kind": r.Kind, "status": string(r.Status)}
+	ev.Tags = map[string]string{"check": cutRunes(c.ID, MaxTagRunes), "kind": r.Kind, "status": string(r.Status)}
 	if c.Owner != "" {
-		ev.Tags["owner"] = c.Owner
+		ev.Tags["owner"] = cutRunes(c.Owner, MaxTagRunes)
 	}
 	for _, t := range c.Tags {
 		if team, ok := strings.CutPrefix(t, "team:"); ok && team != "" {
-			ev.Tags["team"] = team
+			ev.Tags["team"] = cutRunes(team, MaxTagRunes)
 			break
 		}
 	}
@@ -252,12 +288,14 @@ func Slug(checkID string) string {
 }
 
 // MonitorConfig describes a check's schedule to Sentry: "@every D" is an
-// interval in whole minutes (hours or days when D divides evenly; at
-// least 1 minute), a cron expression (5 fields, or 6 with seconds, which
-// are dropped) or descriptor (@hourly, @daily, ...) is a crontab, and a
-// CRON_TZ= or TZ= prefix is the timezone. MaxRuntime is the timeout in
-// whole minutes plus one (for recording); margin is the check-in margin.
-// An empty schedule is vigil's default "@every 5m".
+// interval in whole minutes, rounded up (hours or days when D divides
+// evenly; at least 1 minute, Sentry's shortest); a cron expression (5
+// fields, or 6 with seconds, which are dropped) or descriptor (@hourly,
+// @daily, ...) is a crontab, and a CRON_TZ= or TZ= prefix is the timezone.
+// MaxRuntime is the timeout in whole minutes plus one (for recording);
+// margin is the check-in margin, except for "@every D" under a minute,
+// whose margin is SubMinuteCheckInMargin. An empty schedule is vigil's
+// default "@every 5m".
 func MonitorConfig(check engine.CheckInfo, margin int64) (*sentry.MonitorConfig, error) {
 	spec := strings.TrimSpace(check.Schedule)
 	if spec == "" {
@@ -277,6 +315,9 @@ func MonitorConfig(check engine.CheckInfo, margin int64) (*sentry.MonitorConfig,
 			return nil, fmt.Errorf("sentry: schedule %q: not a duration", check.Schedule)
 		}
 		cfg.Schedule = interval(d)
+		if d < time.Minute {
+			cfg.CheckInMargin = SubMinuteCheckInMargin
+		}
 		return cfg, nil
 	}
 	if cron, ok := descriptors[spec]; ok {

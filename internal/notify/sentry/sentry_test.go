@@ -3,10 +3,12 @@ package sentry_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gosentry "github.com/getsentry/sentry-go"
 
@@ -30,11 +33,31 @@ type item struct {
 	Raw     string
 }
 
-// fakeSentry receives envelopes at /api/42/envelope/.
+// Sentry's size limits (https://docs.sentry.io/concepts/data-management/size-limits/
+// and https://develop.sentry.dev/sdk/data-model/envelopes/#size-limits):
+// an event above 200 KB compressed or 1 MB decompressed is rejected with
+// 413 and lost.
+const (
+	maxCompressed   = 200 * 1000
+	maxDecompressed = 1000 * 1000
+)
+
+// envelope is one request as it reached the server: its size on the wire
+// (compressed when the SDK compressed it) and decompressed.
+type envelope struct {
+	encoding  string
+	wire, raw int
+	rejected  bool
+}
+
+// fakeSentry receives envelopes at /api/42/envelope/, decompressing a
+// gzip Content-Encoding as Sentry does, and rejects with 413 what Sentry's
+// size limits reject.
 type fakeSentry struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	items []item
+	srv       *httptest.Server
+	mu        sync.Mutex
+	items     []item
+	envelopes []envelope
 }
 
 func newFakeSentry(t *testing.T) *fakeSentry {
@@ -45,20 +68,60 @@ func newFakeSentry(t *testing.T) *fakeSentry {
 			http.NotFound(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
+		wire, _ := io.ReadAll(r.Body)
+		body := wire
+		switch enc := r.Header.Get("Content-Encoding"); enc {
+		case "":
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(wire))
+			if err == nil {
+				body, err = io.ReadAll(zr)
+			}
+			if err != nil {
+				t.Errorf("bad gzip body: %v", err)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		default:
+			t.Errorf("unexpected Content-Encoding %q", enc)
+			http.Error(w, "unsupported encoding", http.StatusUnsupportedMediaType)
+			return
+		}
 		items, err := parseEnvelope(body)
 		if err != nil {
 			t.Errorf("bad envelope: %v\n%s", err, body)
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		env := envelope{encoding: r.Header.Get("Content-Encoding"), wire: len(wire), raw: len(body)}
+		for _, it := range items {
+			if it.Type == "event" && (len(it.Raw) > maxDecompressed || (env.encoding == "" && len(it.Raw) > maxCompressed)) {
+				env.rejected = true
+			}
+		}
+		env.rejected = env.rejected || env.wire > maxCompressed
 		f.mu.Lock()
-		f.items = append(f.items, items...)
+		f.envelopes = append(f.envelopes, env)
+		if !env.rejected {
+			f.items = append(f.items, items...)
+		}
 		f.mu.Unlock()
+		if env.rejected {
+			http.Error(w, `{"detail":"envelope exceeded size limits"}`, http.StatusRequestEntityTooLarge)
+			return
+		}
 		w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+func (f *fakeSentry) takeEnvelopes() []envelope {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.envelopes
+	f.envelopes = nil
+	return out
 }
 
 func parseEnvelope(body []byte) ([]item, error) {
@@ -253,7 +316,8 @@ func TestMonitorConfig(t *testing.T) {
 	}{
 		{name: "default", schedule: "", want: `{"schedule":{"type":"interval","value":5,"unit":"minute"},"checkin_margin":5}`},
 		{name: "every minutes", schedule: "@every 15m", timeout: 90 * time.Second, want: `{"schedule":{"type":"interval","value":15,"unit":"minute"},"checkin_margin":5,"max_runtime":3}`},
-		{name: "every seconds rounds up", schedule: "@every 30s", want: `{"schedule":{"type":"interval","value":1,"unit":"minute"},"checkin_margin":5}`},
+		{name: "every seconds: 1 minute, margin 1", schedule: "@every 30s", want: `{"schedule":{"type":"interval","value":1,"unit":"minute"},"checkin_margin":1}`},
+		{name: "every 90s rounds up", schedule: "@every 90s", want: `{"schedule":{"type":"interval","value":2,"unit":"minute"},"checkin_margin":5}`},
 		{name: "every hours", schedule: "@every 2h", want: `{"schedule":{"type":"interval","value":2,"unit":"hour"},"checkin_margin":5}`},
 		{name: "every day", schedule: "@every 24h", want: `{"schedule":{"type":"interval","value":1,"unit":"day"},"checkin_margin":5}`},
 		{name: "cron", schedule: "*/10 8-18 * * 1-5", want: `{"schedule":{"type":"crontab","value":"*/10 8-18 * * 1-5"},"checkin_margin":5}`},
@@ -297,5 +361,207 @@ func TestBeforeSendScrubs(t *testing.T) {
 	}
 	if out.Tags["check"] != "c" || out.Request.Headers["Accept"] != "text/html" {
 		t.Errorf("ordinary values changed: %s", raw)
+	}
+}
+
+// TestIncidentEventFitsSentrySizeLimits: a check whose 60 failed rows
+// carry 25 KB details each (a JSON document per row) opens an incident;
+// its result's sample holds the first 50, as DESIGN's result contract says.
+// Its event must reach Sentry within the documented limits (see
+// maxCompressed, maxDecompressed) with each detail cut on a character
+// boundary and the cut marked, rather than be rejected with 413.
+func TestIncidentEventFitsSentrySizeLimits(t *testing.T) {
+	f := newFakeSentry(t)
+	s := sentry.New(f.client(t), sentry.Options{BaseURL: "https://vigil.example"})
+	var sample []checks.Violation
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("abcdefghijklmnopqrstuvwxyz0123456789 €é\"{}:,")
+	for i := range 60 {
+		// 25 KB of random multibyte text (as little compressible as real
+		// row dumps), so a byte cut would split characters.
+		var b strings.Builder
+		fmt.Fprintf(&b, "row %d: ", i)
+		for b.Len() < 25*1000 {
+			b.WriteRune(alphabet[rnd.IntN(len(alphabet))])
+		}
+		sample = append(sample, checks.Violation{Key: fmt.Sprintf("P-%04d", i), Detail: b.String()})
+	}
+	sample = sample[:50]
+	ev := engine.Event{Check: check, Result: checks.Result{Kind: "endorsements", Status: checks.Fail, Violations: 60, Sample: sample, StartedAt: time.Now()},
+		Transition: engine.Transition{Kind: engine.Opened, Incident: store.Incident{ID: 9, CheckID: check.ID, OpenedStatus: checks.Fail}}}
+	if err := s.Observe(context.Background(), ev); err != nil {
+		t.Fatalf("Observe: %v", err)
+	}
+	envs := f.takeEnvelopes()
+	var event *item
+	for _, it := range f.take() {
+		if it.Type == "event" {
+			event = &it
+		}
+	}
+	for _, e := range envs {
+		t.Logf("envelope: %d bytes on the wire (%s), %d bytes decompressed", e.wire, orPlain(e.encoding), e.raw)
+		if e.encoding != "gzip" || e.wire >= e.raw {
+			t.Errorf("envelope sent %s, %d bytes for %d: want it gzip-compressed", orPlain(e.encoding), e.wire, e.raw)
+		}
+		if e.rejected {
+			t.Errorf("Sentry would reject an envelope of %d bytes on the wire, %d decompressed (limits %d compressed, %d decompressed)", e.wire, e.raw, maxCompressed, maxDecompressed)
+		}
+	}
+	if event == nil {
+		t.Fatal("the incident event did not reach Sentry")
+	}
+	if n := len(event.Raw); n > maxDecompressed {
+		t.Errorf("event is %d bytes decompressed, over %d", n, maxDecompressed)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(event.Raw))
+	zw.Close()
+	if gz.Len() > maxCompressed {
+		t.Errorf("event is %d bytes gzip-compressed, over %d", gz.Len(), maxCompressed)
+	}
+	if !utf8.ValidString(event.Raw) || strings.ContainsRune(event.Raw, utf8.RuneError) {
+		t.Errorf("event text was cut inside a character")
+	}
+	items, _ := path(event.Payload, "contexts", "sample", "items").([]any)
+	if len(items) == 0 {
+		t.Fatalf("sample context has no items: %v", path(event.Payload, "contexts", "sample"))
+	}
+	first, _ := items[0].(map[string]any)
+	detail, _ := first["detail"].(string)
+	if len(detail) > 1100 || !strings.Contains(detail, "… (cut ") {
+		t.Errorf("first detail is %d bytes (%q…): want it cut to about 1 KB and marked", len(detail), detail[:min(len(detail), 60)])
+	}
+	shown, _ := path(event.Payload, "contexts", "sample", "shown").(float64)
+	omitted, _ := path(event.Payload, "contexts", "sample", "omitted").(float64)
+	if int(shown) != len(items) || int(shown+omitted) != len(sample) {
+		t.Errorf("sample says shown %v, omitted %v for %d items of a %d-violation sample", shown, omitted, len(items), len(sample))
+	}
+}
+
+func orPlain(enc string) string {
+	if enc == "" {
+		return "uncompressed"
+	}
+	return enc
+}
+
+// TestSubMinuteScheduleMonitor: a check on "@every 5s" runs for 3 minutes
+// (injected clock) and then vigil stops. Sentry's rules
+// (https://docs.sentry.io/product/crons/ and the SDKs' crons pages): an
+// interval schedule is at least 1 minute; a monitor is missed when no
+// check-in comes by the expected time plus checkin_margin (minutes, at least
+// 1); Crons accepts at most 6 check-ins per minute per monitor environment
+// and drops the rest. So the monitor config must declare an interval of at
+// least 1 minute, the check-ins must stay within 6 a minute while arriving
+// at least once per interval, and interval + margin must let Sentry notice
+// the stop within about 2 minutes.
+func TestSubMinuteScheduleMonitor(t *testing.T) {
+	c := check
+	c.Schedule, c.Timeout = "@every 5s", 5*time.Second
+	cfg, err := sentry.MonitorConfig(c, sentry.DefaultCheckInMargin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(cfg)
+	var mc struct {
+		Schedule struct {
+			Type  string `json:"type"`
+			Value int    `json:"value"`
+			Unit  string `json:"unit"`
+		} `json:"schedule"`
+		Margin     int `json:"checkin_margin"`
+		MaxRuntime int `json:"max_runtime"`
+	}
+	if err := json.Unmarshal(raw, &mc); err != nil {
+		t.Fatal(err)
+	}
+	if mc.Schedule.Type != "interval" || mc.Schedule.Unit != "minute" || mc.Schedule.Value < 1 {
+		t.Errorf("schedule %s: want an interval of at least 1 minute", raw)
+	}
+	if mc.Margin < 1 || mc.Schedule.Value+mc.Margin > 2 {
+		t.Errorf("monitor config %s: a stopped vigil is noticed after %d minutes, want about 2", raw, mc.Schedule.Value+mc.Margin)
+	}
+	if mc.MaxRuntime < 1 {
+		t.Errorf("max_runtime %d, want at least 1 minute", mc.MaxRuntime)
+	}
+
+	f := newFakeSentry(t)
+	start := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	now := start
+	s := sentry.New(f.client(t), sentry.Options{Now: func() time.Time { return now }})
+	var sent []time.Time // when each check-in left, by the injected clock
+	open := map[any]bool{}
+	for now.Before(start.Add(3 * time.Minute)) {
+		if err := s.CheckIn(context.Background(), c, gosentry.CheckInStatusInProgress); err != nil {
+			t.Fatalf("CheckIn: %v", err)
+		}
+		now = now.Add(time.Second)
+		if err := s.Observe(context.Background(), engine.Event{Check: c, Result: checks.Result{Status: checks.Pass, Duration: time.Second}}); err != nil {
+			t.Fatalf("Observe: %v", err)
+		}
+		for _, it := range f.take() {
+			if it.Type != "check_in" {
+				continue
+			}
+			sent = append(sent, now)
+			switch id := it.Payload["check_in_id"]; it.Payload["status"] {
+			case "in_progress":
+				open[id] = true
+			default:
+				if !open[id] {
+					t.Errorf("check-in %v closes no in_progress check-in", id)
+				}
+				delete(open, id)
+			}
+		}
+		now = now.Add(4 * time.Second)
+	}
+	if len(sent) == 0 {
+		t.Fatal("no check-in sent")
+	}
+	for i := range sent {
+		n := 0
+		for _, at := range sent[i:] {
+			if at.Sub(sent[i]) < time.Minute {
+				n++
+			}
+		}
+		if n > 6 {
+			t.Fatalf("%d check-ins in the minute from %s: Sentry drops those over 6", n, sent[i].Format(time.TimeOnly))
+		}
+	}
+	for i := 1; i < len(sent); i++ {
+		if gap := sent[i].Sub(sent[i-1]); gap > time.Duration(mc.Schedule.Value)*time.Minute {
+			t.Errorf("no check-in for %s before %s: Sentry would count a miss while vigil runs", gap, sent[i].Format(time.TimeOnly))
+		}
+	}
+}
+
+// TestDSNKeyNeverInErrors: the public key of a DSN authenticates whoever
+// sends events to the project, so like Alertmanager's RedactURL, vigil
+// shows a DSN as scheme://xxxxx@host/project in every error and log line.
+func TestDSNKeyNeverInErrors(t *testing.T) {
+	const key = "abc123s3cr3tkey"
+	for _, tt := range []struct{ dsn, want string }{
+		{dsn: "https://" + key + "@o1.ingest.sentry.io/42", want: "https://xxxxx@o1.ingest.sentry.io/42"},
+		{dsn: "https://" + key + ":legacysecret@o1.ingest.sentry.io/42", want: "https://xxxxx@o1.ingest.sentry.io/42"},
+		{dsn: "https://" + key + "@o1.ingest.sentry.io:bad/42", want: "https://xxxxx@o1.ingest.sentry.io:bad/42"},
+		{dsn: key + "@o1.ingest.sentry.io/42", want: "xxxxx@o1.ingest.sentry.io/42"},
+	} {
+		if got := sentry.RedactDSN(tt.dsn); got != tt.want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+	for _, dsn := range []string{"https://" + key + "@o1.ingest.sentry.io:bad/42", "ftp://" + key + "@o1.ingest.sentry.io/42", "https://" + key + "@o1.ingest.sentry.io/"} {
+		_, err := sentry.NewClient(dsn, "test", nil)
+		if err == nil {
+			t.Errorf("NewClient(%q) accepted a malformed DSN", dsn)
+			continue
+		}
+		if strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "legacysecret") {
+			t.Errorf("error quotes the key: %v", err)
+		}
 	}
 }

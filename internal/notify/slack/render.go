@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/engine"
@@ -64,17 +65,28 @@ func (l Links) Check(id string) string {
 	return strings.TrimRight(l.Base, "/") + "/checks/" + url.PathEscape(id)
 }
 
-// Runbook is the runbook's page, <base>/runbooks/<name> ("" without a
-// runbook).
+// Runbook is the runbook's page at its Mitigation section (what to do
+// now), <base>/runbooks/<name>#mitigation ("" without a runbook). Every
+// runbook has one: vigil validate says so.
 func (l Links) Runbook(name string) string {
 	if l.Base == "" || name == "" {
 		return ""
 	}
-	return strings.TrimRight(l.Base, "/") + "/runbooks/" + url.PathEscape(name)
+	return strings.TrimRight(l.Base, "/") + "/runbooks/" + url.PathEscape(name) + "#mitigation"
 }
 
-// maxErrorText bounds the error text quoted in a message.
-const maxErrorText = 300
+// Slack's Block Kit limits (https://api.slack.com/reference/block-kit/blocks),
+// in characters, and the shorter bounds vigil keeps for free text so that
+// every block stays inside them.
+const (
+	maxHeader  = 150  // header block: plain_text
+	maxSection = 3000 // section block: text
+	maxURL     = 3000 // button url
+
+	maxErrorText = 300 // the error text quoted in a message
+	maxName      = 200 // a check id, kind, owner or acknowledger in a text
+	maxKey       = 80  // a sample key
+)
 
 // Render turns an alert into a Slack message: what happened (opened,
 // resolved, reminder, silence expired), the check, its status and
@@ -87,18 +99,18 @@ func Render(m engine.Message, links Links) Payload {
 	case store.OutboxResolved:
 		head = fmt.Sprintf("✅ Resolved: %s", m.Check)
 		summary = fmt.Sprintf("*%s* passes again after %s (failing since %s; worst %s).",
-			esc(m.Check), span(m.Since, m.ResolvedAt), when(m.Since), plural(m.WorstViolations, "violation"))
+			name(m.Check), span(m.Since, m.ResolvedAt), when(m.Since), plural(m.WorstViolations, "violation"))
 	case store.OutboxReminder:
 		head = fmt.Sprintf("🔔 Still %s: %s", failing(m), m.Check)
-		summary = fmt.Sprintf("*%s* has been %s for %s and nobody has acknowledged it.", esc(m.Check), failing(m), span(m.Since, m.At))
+		summary = fmt.Sprintf("*%s* has been %s for %s and nobody has acknowledged it.", name(m.Check), failing(m), span(m.Since, m.At))
 	case store.OutboxSilenceExpired:
 		head = fmt.Sprintf("⏰ Silence ended: %s is still %s", m.Check, failing(m))
-		summary = fmt.Sprintf("The silence on *%s* has expired and the incident is still open.", esc(m.Check))
+		summary = fmt.Sprintf("The silence on *%s* has expired and the incident is still open.", name(m.Check))
 	default: // opened, and any kind this version does not know
 		head = fmt.Sprintf("🔴 %s: %s", capital(failing(m)), m.Check)
-		summary = fmt.Sprintf("*%s* (%s) is failing.", esc(m.Check), esc(m.CheckKind))
+		summary = fmt.Sprintf("*%s* (%s) is failing.", name(m.Check), name(m.CheckKind))
 		if m.CheckBroken {
-			summary = fmt.Sprintf("*%s* (%s) could not run: the check is broken, not (yet) the data.", esc(m.Check), esc(m.CheckKind))
+			summary = fmt.Sprintf("*%s* (%s) could not run: the check is broken, not (yet) the data.", name(m.Check), name(m.CheckKind))
 		}
 	}
 	if m.Kind == store.OutboxResolved {
@@ -108,15 +120,15 @@ func Render(m engine.Message, links Links) Payload {
 		mrkdwn("*Status*\n" + esc(status)),
 		mrkdwn("*Violations*\n" + fmt.Sprint(m.Violations)),
 		mrkdwn("*Since*\n" + when(m.Since)),
-		mrkdwn("*Owner*\n" + orNone(esc(m.Owner))),
+		mrkdwn("*Owner*\n" + orNone(name(m.Owner))),
 	}
 	blocks := []Block{
-		{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, 150)}},
+		{Type: "header", Text: &Text{Type: "plain_text", Text: cut(head, maxHeader)}},
 		{Type: "section", Text: ptr(mrkdwn(summary)), Fields: fields},
 	}
 	if m.Kind != store.OutboxResolved {
 		if m.Error != "" {
-			blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn("*Error*\n```" + esc(strings.ReplaceAll(cut(redact(m.Error), maxErrorText), "```", "'''")) + "```"))})
+			blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn("*Error*\n```" + escCut(strings.ReplaceAll(redact(m.Error), "```", "'''"), maxErrorText) + "```"))})
 		}
 		if len(m.SampleKeys) > 0 {
 			blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn("*Sample*\n" + sample(m.SampleKeys, m.Violations)))})
@@ -127,64 +139,85 @@ func Render(m engine.Message, links Links) Payload {
 	}
 	ctx := fmt.Sprintf("vigil · incident #%d", m.IncidentID)
 	if m.AckedBy != "" {
-		ctx += " · acknowledged by " + esc(m.AckedBy)
+		ctx += " · acknowledged by " + name(m.AckedBy)
 	}
 	blocks = append(blocks, Block{Type: "context", Elements: []any{mrkdwn(ctx)}})
 	return Payload{Text: fallback(m), Blocks: blocks}
 }
 
 // RenderGroup turns many opened alerts into one message listing them (at
-// most 20 lines, then a count of the rest), for a burst of incidents.
+// most 20 lines, then a count of the rest), for a burst of incidents. The
+// lines are spread over as many sections as Block Kit's 3000 characters
+// per section need.
 func RenderGroup(ms []engine.Message, links Links) Payload {
 	const maxLines = 20
-	var b strings.Builder
+	var lines []string
 	for i, m := range ms {
 		if i == maxLines {
-			fmt.Fprintf(&b, "…and %d more\n", len(ms)-maxLines)
+			lines = append(lines, fmt.Sprintf("…and %d more", len(ms)-maxLines))
 			break
 		}
-		name := esc(m.Check)
-		if u := links.Check(m.Check); u != "" {
-			name = "<" + u + "|" + name + ">"
-		}
-		fmt.Fprintf(&b, "• *%s* %s, %s", name, esc(string(m.Status)), plural(m.Violations, "violation"))
+		var b strings.Builder
+		fmt.Fprintf(&b, "• *%s* %s, %s · incident #%d", link(links.Check(m.Check), name(m.Check)), esc(string(m.Status)), plural(m.Violations, "violation"), m.IncidentID)
 		if m.Owner != "" {
-			fmt.Fprintf(&b, " · %s", esc(m.Owner))
+			fmt.Fprintf(&b, " · %s", name(m.Owner))
 		}
 		if u := links.Runbook(m.Runbook); u != "" {
-			fmt.Fprintf(&b, " · <%s|runbook>", u)
+			fmt.Fprintf(&b, " · %s", link(u, "runbook"))
 		}
-		b.WriteString("\n")
+		lines = append(lines, b.String())
 	}
 	head := fmt.Sprintf("🔴 %d checks started failing", len(ms))
-	return Payload{
-		Text: "[vigil] " + head[len("🔴 "):],
-		Blocks: []Block{
-			{Type: "header", Text: &Text{Type: "plain_text", Text: head}},
-			{Type: "section", Text: ptr(mrkdwn(strings.TrimRight(b.String(), "\n")))},
-			{Type: "context", Elements: []any{mrkdwn("vigil · grouped to avoid a flood; each check's page has its details")}},
-		},
+	blocks := []Block{{Type: "header", Text: &Text{Type: "plain_text", Text: head}}}
+	var section []string
+	size := 0
+	for _, line := range lines {
+		n := utf8.RuneCountInString(line)
+		if len(section) > 0 && size+1+n > maxSection {
+			blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(strings.Join(section, "\n")))})
+			section, size = nil, 0
+		}
+		if len(section) > 0 {
+			size++
+		}
+		section, size = append(section, line), size+n
 	}
+	if len(section) > 0 {
+		blocks = append(blocks, Block{Type: "section", Text: ptr(mrkdwn(strings.Join(section, "\n")))})
+	}
+	blocks = append(blocks, Block{Type: "context", Elements: []any{mrkdwn("vigil · grouped to avoid a flood; each check's page has its details")}})
+	return Payload{Text: "[vigil] " + head[len("🔴 "):], Blocks: blocks}
+}
+
+// link is a mrkdwn link <url|text>, or text alone when there is no url or
+// it is too long to quote in a list (a very long check id).
+func link(url, text string) string {
+	if url == "" || utf8.RuneCountInString(url) > maxSection/10 {
+		return text
+	}
+	return "<" + url + "|" + text + ">"
 }
 
 func fallback(m engine.Message) string {
 	switch m.Kind {
 	case store.OutboxResolved:
-		return fmt.Sprintf("[vigil] resolved: %s passes again after %s (incident #%d)", m.Check, span(m.Since, m.ResolvedAt), m.IncidentID)
+		return fmt.Sprintf("[vigil] resolved: %s passes again after %s (incident #%d)", cut(m.Check, maxName), span(m.Since, m.ResolvedAt), m.IncidentID)
 	case store.OutboxReminder:
-		return fmt.Sprintf("[vigil] reminder: %s still %s, %s (incident #%d)", m.Check, m.Status, plural(m.Violations, "violation"), m.IncidentID)
+		return fmt.Sprintf("[vigil] reminder: %s still %s, %s (incident #%d)", cut(m.Check, maxName), m.Status, plural(m.Violations, "violation"), m.IncidentID)
 	case store.OutboxSilenceExpired:
-		return fmt.Sprintf("[vigil] silence expired: %s still %s, %s (incident #%d)", m.Check, m.Status, plural(m.Violations, "violation"), m.IncidentID)
+		return fmt.Sprintf("[vigil] silence expired: %s still %s, %s (incident #%d)", cut(m.Check, maxName), m.Status, plural(m.Violations, "violation"), m.IncidentID)
 	}
-	return fmt.Sprintf("[vigil] %s: %s %s, %s (incident #%d)", m.Kind, m.Check, m.Status, plural(m.Violations, "violation"), m.IncidentID)
+	return fmt.Sprintf("[vigil] %s: %s %s, %s (incident #%d)", m.Kind, cut(m.Check, maxName), m.Status, plural(m.Violations, "violation"), m.IncidentID)
 }
 
+// buttons links the check's page and its runbook; a URL over Block Kit's
+// 3000 characters (a very long check id) gets no button.
 func buttons(m engine.Message, links Links) []any {
 	var out []any
-	if u := links.Check(m.Check); u != "" {
+	if u := links.Check(m.Check); u != "" && utf8.RuneCountInString(u) <= maxURL {
 		out = append(out, Button{Type: "button", Text: Text{Type: "plain_text", Text: "Open in vigil"}, URL: u})
 	}
-	if u := links.Runbook(m.Runbook); u != "" {
+	if u := links.Runbook(m.Runbook); u != "" && utf8.RuneCountInString(u) <= maxURL {
 		out = append(out, Button{Type: "button", Text: Text{Type: "plain_text", Text: "Runbook"}, URL: u})
 	}
 	return out
@@ -202,7 +235,7 @@ func failing(m engine.Message) string {
 func sample(keys []string, total int) string {
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys[:min(len(keys), 5)] {
-		parts = append(parts, "`"+esc(strings.ReplaceAll(cut(k, 80), "`", "'"))+"`")
+		parts = append(parts, "`"+escCut(strings.ReplaceAll(k, "`", "'"), maxKey)+"`")
 	}
 	s := strings.Join(parts, ", ")
 	if more := total - len(parts); more > 0 {
@@ -262,16 +295,53 @@ func orNone(s string) string {
 }
 
 // esc escapes the three characters Slack's mrkdwn reserves.
-func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+func esc(s string) string { return mrkdwnEscaper.Replace(s) }
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escRune is esc of one character.
+func escRune(r rune) string {
+	switch r {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	}
+	return string(r)
 }
 
+// name is free text (a check id, kind, owner or acknowledger) for mrkdwn:
+// escaped and cut to maxName characters.
+func name(s string) string { return escCut(s, maxName) }
+
+// cut returns s when it has at most n characters, else its first n-1
+// characters and "…": never part of a character.
 func cut(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	r := []rune(s[:n])
-	return string(r[:len(r)-1]) + "…"
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// escCut returns s escaped for mrkdwn (esc) in at most n characters: when
+// that is too long, as many whole characters of s as fit with "…", so
+// neither a character nor an escape is ever split.
+func escCut(s string, n int) string {
+	if e := esc(s); utf8.RuneCountInString(e) <= n {
+		return e
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := escRune(r)
+		if used += utf8.RuneCountInString(piece); used > n-1 {
+			break
+		}
+		b.WriteString(piece)
+	}
+	return b.String() + "…"
 }
 
 func mrkdwn(s string) Text { return Text{Type: "mrkdwn", Text: s} }

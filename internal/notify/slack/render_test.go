@@ -27,7 +27,7 @@ func TestRender(t *testing.T) {
 	links := slack.Links{Base: "https://vigil.example/"}
 	common := []string{
 		`"url":"https://vigil.example/checks/missing-endorsements"`,
-		`"url":"https://vigil.example/runbooks/missing-endorsements"`,
+		`"url":"https://vigil.example/runbooks/missing-endorsements#mitigation"`,
 		`"text":"*Owner*\npolicy-team"`,
 		`<!date^1740823200^{date_short_pretty} {time}|2025-03-01 10:00 UTC>`,
 		`incident #7`,

@@ -120,20 +120,35 @@ func enqueue(t testing.TB, st *store.Store, check string, kind store.OutboxKind,
 	return id
 }
 
-var incidentRE = regexp.MustCompile(`^\[vigil\] \w+: (\S+) .*\(incident #(\d+)\)$`)
+var (
+	incidentRE  = regexp.MustCompile(`^\[vigil\] \w+: (\S+) .*\(incident #(\d+)\)$`)
+	groupRE     = regexp.MustCompile(`^\[vigil\] \d+ checks started failing$`)
+	groupLineRE = regexp.MustCompile(`(?m)^• \*(?:<[^|>]*\|)?([^*>]+)>?\* .* · incident #(\d+)`)
+)
 
 // sent returns, per check, the incident numbers of the delivered
-// messages in the order Slack received them.
+// messages in the order Slack received them; a grouped message counts for
+// each check it lists, in its order.
 func sent(t *testing.T, ps []slack.Payload) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
 	for _, p := range ps {
-		m := incidentRE.FindStringSubmatch(p.Text)
-		if m == nil {
+		pairs := [][]string{incidentRE.FindStringSubmatch(p.Text)}
+		if groupRE.MatchString(p.Text) {
+			pairs = nil
+			for _, b := range p.Blocks {
+				if b.Type == "section" && b.Text != nil {
+					pairs = append(pairs, groupLineRE.FindAllStringSubmatch(b.Text.Text, -1)...)
+				}
+			}
+		}
+		if len(pairs) == 0 || pairs[0] == nil {
 			t.Fatalf("unexpected message text %q", p.Text)
 		}
-		n, _ := strconv.ParseInt(m[2], 10, 64)
-		out[m[1]] = append(out[m[1]], n)
+		for _, m := range pairs {
+			n, _ := strconv.ParseInt(m[2], 10, 64)
+			out[m[1]] = append(out[m[1]], n)
+		}
 	}
 	return out
 }
@@ -213,7 +228,8 @@ func TestWorkerDeliversEachMessageOnceInOrderThroughOutages(t *testing.T) {
 			f := newFakeSlack(t, tt.answer)
 			st := openStore(t, filepath.Join(t.TempDir(), "vigil.db"))
 			want := queue(t, st, []string{"a", "b", "c"}, 4, time.Now())
-			w, err := slack.NewWorker(st, slack.Options{WebhookURL: f.url(), MaxBackoff: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+			w, err := slack.NewWorker(st, slack.Options{WebhookURL: f.url(), MaxBackoff: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond,
+				GroupWait: 30 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

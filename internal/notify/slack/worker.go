@@ -22,9 +22,15 @@
 //     webhook pauses for that backoff too, so an outage is not hammered.
 //   - Other 4xx answers (a bad payload, a revoked webhook) are logged and
 //     retried after Options.RejectedBackoff (1 hour).
-//   - When more than Options.GroupAbove (5) opened alerts for one webhook,
-//     created within Options.GroupWindow (1 min) of each other, are due at
-//     once, one grouped message lists them and all are marked delivered.
+//   - Grouping, like Alertmanager's group_wait: an opened alert waits up to
+//     Options.GroupWait for more openings to its webhook (the first never
+//     longer: the wait ends at the last poll before the first opening is
+//     GroupWait old). Then the openings waiting (created within
+//     Options.GroupWindow, 1 min, of the first) go as one grouped message
+//     when they are more than Options.GroupAbove (5), or when they are
+//     several and, with the openings posted to that webhook in the minute
+//     before, more than GroupAbove (a burst longer than GroupWait); else one
+//     by one. Every message the group carries is marked delivered at once.
 //
 // Webhook URLs are secrets: they never appear in logs, errors or the
 // outbox's last_error.
@@ -106,6 +112,9 @@ type Options struct {
 	GroupAbove int
 	// GroupWindow is how close in time grouped alerts were created (1 min).
 	GroupWindow time.Duration
+	// GroupWait is how long an opened alert waits for others to its
+	// webhook before it is sent (0: not at all).
+	GroupWait time.Duration
 	// Batch is how many due messages one pass reads (100).
 	Batch int
 }
@@ -117,6 +126,12 @@ type Worker struct {
 	box    Outbox
 	o      Options
 	paused map[string]time.Time // webhook URL -> no posts before
+	// opened holds, per webhook, the creation times of the opened alerts
+	// posted to it within the last GroupWindow (for bursts longer than
+	// GroupWait).
+	opened map[string][]time.Time
+	// wake is when the next held opening is due (zero: none held).
+	wake time.Time
 }
 
 // NewWorker returns a worker delivering box's messages. It fails when no
@@ -154,7 +169,7 @@ func NewWorker(box Outbox, o Options) (*Worker, error) {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
-	return &Worker{box: box, o: o, paused: map[string]time.Time{}}, nil
+	return &Worker{box: box, o: o, paused: map[string]time.Time{}, opened: map[string][]time.Time{}}, nil
 }
 
 func routeURLs(rs []Route) []string {
@@ -196,6 +211,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err == nil && st.Delivered+st.Failed >= w.o.Batch {
 			wait = 0 // a full batch: more may be due
 		}
+		if !w.wake.IsZero() {
+			wait = max(min(wait, w.wake.Sub(w.o.Now())), 0) // a held group comes due
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -207,12 +225,12 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // Drain delivers every message that is due now, waiting for paused
-// webhooks, until no due message is left or ctx ends (then it returns
-// ctx's error). Messages waiting for a later retry stay in the outbox for
-// the next start. Call it on shutdown, with a deadline.
+// webhooks but not for GroupWait, until no due message is left or ctx ends
+// (then it returns ctx's error). Messages waiting for a later retry stay in
+// the outbox for the next start. Call it on shutdown, with a deadline.
 func (w *Worker) Drain(ctx context.Context) error {
 	for {
-		st, err := w.DeliverDue(ctx)
+		st, err := w.deliverDue(ctx, true)
 		if err != nil {
 			return fmt.Errorf("slack: drain: %w", err)
 		}
@@ -260,8 +278,15 @@ type item struct {
 // or failed, and returns what it did. The error is a store error; Slack's
 // answers are recorded on the messages, not returned.
 func (w *Worker) DeliverDue(ctx context.Context) (Stats, error) {
+	return w.deliverDue(ctx, false)
+}
+
+// deliverDue is DeliverDue; flush sends held openings without waiting for
+// the rest of GroupWait.
+func (w *Worker) deliverDue(ctx context.Context, flush bool) (Stats, error) {
 	var st Stats
 	now := w.o.Now()
+	w.wake = time.Time{}
 	msgs, err := w.box.NextOutbox(ctx, now, w.o.Batch)
 	if err != nil {
 		return st, fmt.Errorf("slack: next messages: %w", err)
@@ -281,7 +306,7 @@ func (w *Worker) DeliverDue(ctx context.Context) (Stats, error) {
 	blocked := map[string]bool{} // checks with an earlier message not delivered in this pass
 	done := map[int64]bool{}
 	if w.o.GroupAbove >= 0 {
-		if err := w.deliverGroups(ctx, items, done, blocked, &st); err != nil {
+		if err := w.deliverGroups(ctx, items, now, flush, done, blocked, &st); err != nil {
 			return st, err
 		}
 	}
@@ -301,6 +326,9 @@ func (w *Worker) DeliverDue(ctx context.Context) (Stats, error) {
 		if ok {
 			st.Posts++
 			st.Delivered++
+			if it.msg.Kind == store.OutboxOpened {
+				w.noteOpened(it.webhook, it.msg.CreatedAt)
+			}
 		} else {
 			blocked[it.msg.CheckID] = true
 			st.Failed++
@@ -309,10 +337,12 @@ func (w *Worker) DeliverDue(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// deliverGroups posts one grouped message per webhook that has more than
-// GroupAbove opened alerts due, each the first due message of its check,
-// created within GroupWindow of the earliest.
-func (w *Worker) deliverGroups(ctx context.Context, items []item, done map[int64]bool, blocked map[string]bool, st *Stats) error {
+// deliverGroups holds or groups the opened alerts due: per webhook, those
+// that are the first due message of their check. While the earliest is
+// younger than GroupWait they all wait (unless flush); then those created
+// within GroupWindow of the earliest go as one message when grouped (see
+// the package comment), else they are left for the one-by-one pass.
+func (w *Worker) deliverGroups(ctx context.Context, items []item, now time.Time, flush bool, done map[int64]bool, blocked map[string]bool, st *Stats) error {
 	seen := map[string]bool{}
 	byHook := map[string][]item{}
 	var hooks []string
@@ -335,8 +365,19 @@ func (w *Worker) deliverGroups(ctx context.Context, items []item, done map[int64
 				start = it.msg.CreatedAt
 			}
 		}
+		// Hold until the last poll before the earliest is GroupWait old.
+		if release := start.Add(w.o.GroupWait - w.o.PollInterval); !flush && now.Before(release) {
+			for _, it := range group {
+				done[it.msg.ID], blocked[it.msg.CheckID] = true, true
+				st.Waiting++
+			}
+			if w.wake.IsZero() || release.Before(w.wake) {
+				w.wake = release
+			}
+			continue
+		}
 		group = slices.DeleteFunc(group, func(it item) bool { return it.msg.CreatedAt.Sub(start) > w.o.GroupWindow })
-		if len(group) <= w.o.GroupAbove {
+		if len(group) <= w.o.GroupAbove && (len(group) < 2 || len(group)+w.recentOpenings(hook, start) <= w.o.GroupAbove) {
 			continue
 		}
 		alerts := make([]engine.Message, len(group))
@@ -352,6 +393,9 @@ func (w *Worker) deliverGroups(ctx context.Context, items []item, done map[int64
 		if ok {
 			st.Posts++
 			st.Delivered += len(msgs)
+			for _, m := range msgs {
+				w.noteOpened(hook, m.CreatedAt)
+			}
 			continue
 		}
 		st.Failed += len(msgs)
@@ -360,6 +404,32 @@ func (w *Worker) deliverGroups(ctx context.Context, items []item, done map[int64
 		}
 	}
 	return nil
+}
+
+// noteOpened remembers that an opened alert created at was posted to hook,
+// forgetting those created more than GroupWindow before the newest.
+func (w *Worker) noteOpened(hook string, at time.Time) {
+	newest := at
+	for _, t := range w.opened[hook] {
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	from := newest.Add(-w.o.GroupWindow)
+	w.opened[hook] = append(slices.DeleteFunc(w.opened[hook], func(t time.Time) bool { return t.Before(from) }), at)
+}
+
+// recentOpenings counts the opened alerts posted to hook that were created
+// within GroupWindow before since (or later).
+func (w *Worker) recentOpenings(hook string, since time.Time) int {
+	from := since.Add(-w.o.GroupWindow)
+	n := 0
+	for _, at := range w.opened[hook] {
+		if !at.Before(from) {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *Worker) webhookFor(m engine.Message) string {

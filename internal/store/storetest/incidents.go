@@ -221,6 +221,7 @@ func testIncidents(t *testing.T, s *store.Store) {
 			{name: "one check", q: store.IncidentQuery{CheckID: "dlq"}, want: []int64{second.ID, inc.ID}},
 			{name: "open only", q: store.IncidentQuery{OpenOnly: true}, want: []int64{other.ID, second.ID}},
 			{name: "open for one check", q: store.IncidentQuery{OpenOnly: true, CheckID: "dlq"}, want: []int64{second.ID}},
+			{name: "resolved only", q: store.IncidentQuery{ResolvedOnly: true}, want: []int64{inc.ID}},
 			{name: "page", q: store.IncidentQuery{Limit: 1, Before: other.ID}, want: []int64{second.ID}},
 			{name: "unknown check", q: store.IncidentQuery{CheckID: "nope"}, want: []int64{}},
 		}
@@ -313,7 +314,7 @@ func testSilences(t *testing.T, s *store.Store) {
 	if err != nil {
 		t.Fatalf("CreateSilence: %v", err)
 	}
-	want := store.Silence{ID: byCheck.ID, Matcher: "dlq", Until: base.Add(time.Hour), Author: "alice", Reason: "redrive in progress", CreatedAt: base}
+	want := store.Silence{ID: byCheck.ID, Matcher: "dlq", StartsAt: base, Until: base.Add(time.Hour), Author: "alice", Reason: "redrive in progress", CreatedAt: base}
 	if !reflect.DeepEqual(byCheck, want) {
 		t.Errorf("CreateSilence = %+v, want %+v", byCheck, want)
 	}
