@@ -53,10 +53,13 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
 
 ## bench-serve: vigil serve under 1,000 http, 1,000 sql and 10,000 http checks
-## every 10s on SQLite (several minutes). VIGIL_BENCH_WINDOW=60s sets the
-## measured window; VIGIL_BENCH_PROFILE=DIR keeps vigil's CPU and heap profiles.
+## every 10s on SQLite, and 1,000 and 10,000 http on PostgreSQL with 1 and 3
+## replicas (tens of minutes; BENCH_SERVE=BenchmarkServe/NAME picks cases).
+## VIGIL_BENCH_WINDOW=60s sets the measured window; VIGIL_BENCH_PROFILE=DIR
+## keeps vigil's CPU and heap profiles.
+BENCH_SERVE ?= ^BenchmarkServe$$
 bench-serve:
-	VIGIL_BENCH_SERVE=1 $(GO) test -run '^$$' -bench '^BenchmarkServe$$' -benchtime 1x -timeout 60m ./internal/benchserve
+	VIGIL_BENCH_SERVE=1 $(GO) test -run '^$$' -bench '$(BENCH_SERVE)' -benchtime 1x -timeout 90m ./internal/benchserve
 
 ## demo: the training sandbox (`vigil demo`): prints the dashboard URL and
 ## the demo users; DEMO_FLAGS adds flags, e.g. DEMO_FLAGS="--scenario slow-api".

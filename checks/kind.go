@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"time"
 )
@@ -87,6 +88,10 @@ type Deps struct {
 	// Previous returns the latest recorded result of this check (for kinds
 	// that compare with the last run); ok is false when there is none.
 	Previous func(ctx context.Context) (r Result, ok bool, err error)
+	// HTTP, when set, is the connection pool the checks that make HTTP
+	// requests share (keep-alive across checks); nil: each check makes its
+	// own connections.
+	HTTP http.RoundTripper
 	// Logger receives what a run notices besides its result (for example
 	// an endorsements rule that can never match). Nil discards it.
 	Logger *slog.Logger

@@ -317,6 +317,83 @@ func TestKey(t *testing.T) {
 	}
 }
 
+// connCounter is a test server that counts the connections it accepted
+// and those still open.
+type connCounter struct {
+	*httptest.Server
+	accepted, open atomic.Int32
+}
+
+func newConnCounter(t *testing.T) *connCounter {
+	c := &connCounter{}
+	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	c.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			c.accepted.Add(1)
+			c.open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			c.open.Add(-1)
+		}
+	}
+	c.Start()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestSharedPoolKeepsConnectionsAlive: checks sharing NewTransport reuse
+// one persistent connection to a host (HTTP/1.1 connections persist
+// unless either side says "close", RFC 9112 section 9.3), so ten runs of
+// two checks make one connection; and the pool keeps at most MaxIdleConns
+// idle connections however many hosts the checks call, so keep-alive does
+// not hold a connection per check.
+func TestSharedPoolKeepsConnectionsAlive(t *testing.T) {
+	pool := httpcheck.NewTransport()
+	defer pool.CloseIdleConnections()
+	one := newConnCounter(t)
+	var cs []checks.Check
+	for _, path := range []string{"/a", "/b"} {
+		c, err := (&httpcheck.Spec{URL: one.URL + path}).Build(checks.Deps{CheckID: "api" + path[1:], Timeout: 5 * time.Second, HTTP: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for i := range 10 {
+		r, err := cs[i%2].Run(context.Background())
+		if err != nil || r.Status != checks.Pass {
+			t.Fatalf("run %d: %+v %v", i, r, err)
+		}
+	}
+	if n := one.accepted.Load(); n != 1 {
+		t.Errorf("10 runs of 2 checks on one host made %d connections, want 1", n)
+	}
+
+	hosts := make([]*connCounter, httpcheck.MaxIdleConns+8)
+	for i := range hosts {
+		hosts[i] = newConnCounter(t)
+		c, err := (&httpcheck.Spec{URL: hosts[i].URL}).Build(checks.Deps{CheckID: "host", Timeout: 5 * time.Second, HTTP: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := c.Run(context.Background()); err != nil || r.Status != checks.Pass {
+			t.Fatalf("host %d: %+v %v", i, r, err)
+		}
+	}
+	openConns := func() int {
+		n := int(one.open.Load())
+		for _, h := range hosts {
+			n += int(h.open.Load())
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); openConns() > httpcheck.MaxIdleConns; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections stay open after runs on %d hosts, want at most %d", openConns(), len(hosts)+1, httpcheck.MaxIdleConns)
+		}
+	}
+}
+
 // TestLatencyMeasure: every run that got a response reports its latency
 // in milliseconds as checks.MetricMeasure, whatever its status (the
 // dashboard charts latency next to the violations); a run without a

@@ -31,6 +31,9 @@ const (
 	tickEvery      = 15 * time.Second
 	deliverEvery   = slack.DefaultPollInterval
 	retentionEvery = time.Hour
+	// Tick claims pile up at the rate of runs (a thousand a second for
+	// 10,000 checks every 10s): pruning them often keeps each delete small.
+	claimsPruneEvery = time.Minute
 	// anchorEvery is how often the script log's head is anchored (when it
 	// changed): entries newer than the last anchor can be removed unseen.
 	anchorEvery = time.Minute
@@ -148,10 +151,23 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	eng := engine.New(st, sig.sinks, engine.Options{Logger: logger, Outbox: sig.slack != nil, OnSinkError: sig.sinkError})
 
 	host, _ := os.Hostname()
-	lease := scheduler.NewLease(st, "scheduler", fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()), cfg.Scheduler.LeaseTTL, logger)
-	sched := scheduler.New(scheduler.Options{Leader: lease, Logger: logger, OnTick: sig.schedulerTick})
+	replica := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
+	lease := scheduler.NewLease(st, scheduler.LeaseName, replica, cfg.Scheduler.LeaseTTL, logger)
+	// On PostgreSQL every replica schedules and claims ticks in the store;
+	// a SQLite store has one process, and the lease keeps a second one on
+	// the same file from scheduling. Either way the lease holder alone
+	// does the singleton duties (Slack delivery, reminders, retention).
+	schedOpts := scheduler.Options{Logger: logger, OnTick: sig.schedulerTick, MaxConcurrent: cfg.Scheduler.MaxConcurrent}
+	var replicas *scheduler.Replicas
+	if st.Replicas() {
+		replicas = scheduler.NewReplicas(st, replica, cfg.Scheduler.LeaseTTL, logger)
+		schedOpts.Claims = replicas
+	} else {
+		schedOpts.Leader = lease
+	}
+	sched := scheduler.New(schedOpts)
 	for _, c := range cfg.Checks {
-		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, sig, lease.Holder(), logger)); err != nil {
+		if err := sched.Add(checkJob(ctx, cfg, c, src, st, eng, sig, logger)); err != nil {
 			return fmt.Errorf("schedule %s: %w", c.ID, err)
 		}
 	}
@@ -182,6 +198,12 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
+	if replicas != nil {
+		bg.Go(guarded("replica heartbeat", fatal, func() { replicas.Run(bgCtx, sched.Stats) }))
+		bg.Go(guarded("tick claims retention", fatal, func() {
+			every(bgCtx, claimsPruneEvery, func(ctx context.Context) { pruneClaims(ctx, st, lease, logger) })
+		}))
+	}
 	bg.Go(func() {
 		vetCtx, cancel := context.WithTimeout(bgCtx, vetTimeout)
 		defer cancel()
@@ -225,6 +247,9 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		logger.Info("shutting down: draining running checks", "timeout", drainTimeout)
 	case failed = <-fatal:
 		logger.Error("shutting down: a component failed; draining running checks", "err", failed, "timeout", drainTimeout)
+	}
+	if replicas != nil {
+		replicas.Leave(ctx) // the others take this replica's checks from their next ticks
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	if err := sched.Stop(drainCtx); err != nil {
@@ -276,28 +301,15 @@ func serveMetrics(addr string, h http.Handler, fatal chan<- error, logger *slog.
 }
 
 // checkJob builds the check once (so kinds can cache between runs) and
-// returns its scheduler job: claim the tick (so no tick runs twice across
-// replicas sharing a PostgreSQL store), run with the check's timeout,
-// record through the engine.
-func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, holder string, logger *slog.Logger) scheduler.Job {
+// returns its scheduler job: run with the check's timeout, record through
+// the engine. (The scheduler has claimed the tick when replicas share the
+// store.)
+func checkJob(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, eng *engine.Engine, sig *signals, logger *slog.Logger) scheduler.Job {
 	chk := build(ctx, cfg, c, src, st, logger)
 	info := checkInfo(c)
 	return scheduler.Job{
 		ID: c.ID, Schedule: c.Schedule, Timeout: c.Timeout,
 		Run: func(ctx context.Context) {
-			// Replicas sharing a PostgreSQL store claim each tick. A SQLite
-			// store has one process (the lease keeps a second one on the
-			// same file from scheduling), so it skips that write per run.
-			if tick, ok := scheduler.TickOf(ctx); ok && !tick.Manual && st.Replicas() {
-				claimed, err := st.ClaimTick(ctx, c.ID, tick.Scheduled, holder)
-				if err != nil {
-					logger.Warn("claim tick", "check", c.ID, "err", err)
-					return
-				}
-				if !claimed {
-					return
-				}
-			}
 			sig.checkIn(ctx, info, logger)
 			res := checks.Execute(ctx, c.ID, c.Kind, chk, time.Now)
 			if errors.Is(context.Cause(ctx), scheduler.ErrInterrupted) && res.Status == checks.Error {
@@ -340,6 +352,17 @@ func tickEngine(ctx context.Context, eng *engine.Engine, lease *scheduler.Lease,
 	}
 }
 
+// pruneClaims deletes the tick claims that can no longer be claimed (with
+// a margin), on the lease holder.
+func pruneClaims(ctx context.Context, st *store.Store, lease *scheduler.Lease, logger *slog.Logger) {
+	if !lease.IsLeader() {
+		return
+	}
+	if _, err := st.PruneTickClaims(ctx, time.Now().Add(-3*scheduler.ClaimHorizon)); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: tick claims", "err", err)
+	}
+}
+
 // openScripts returns the store's script log, keyed with the config's key
 // and sealed with it (see scriptlog.SQL.Seal), and says how it is kept.
 func openScripts(ctx context.Context, cfg *config.Config, st *store.Store, logger *slog.Logger) (*scriptlog.SQL, error) {
@@ -374,9 +397,9 @@ func prune(ctx context.Context, st *store.Store, scripts *scriptlog.SQL, lease *
 		}
 		return
 	}
-	// A claim only has to outlive its tick's run: keep an hour of them.
-	if _, err := st.PruneTickClaims(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
-		logger.Warn("retention: tick claims", "err", err)
+	// A replica not seen for a day is gone for good.
+	if _, err := st.PruneReplicas(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: replicas", "err", err)
 	}
 	if _, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 		logger.Warn("retention: sessions", "err", err)

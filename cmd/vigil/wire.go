@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -79,7 +80,8 @@ func cliLogger(stderr io.Writer) *slog.Logger {
 // sources opens each datasource once, on first use, and closes them all.
 type sources struct {
 	cfg     *config.Config
-	log     *slog.Logger // receives the AWS SDK's own log lines
+	log     *slog.Logger      // receives the AWS SDK's own log lines
+	http    http.RoundTripper // the http checks' shared connection pool
 	mu      sync.Mutex
 	sqls    map[string]*datasource.SQL
 	queues  map[string]*datasource.SQS
@@ -87,7 +89,7 @@ type sources struct {
 }
 
 func newSources(cfg *config.Config, logger *slog.Logger) *sources {
-	return &sources{cfg: cfg, log: logger, sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
+	return &sources{cfg: cfg, log: logger, http: httpcheck.NewTransport(), sqls: map[string]*datasource.SQL{}, queues: map[string]*datasource.SQS{}, buckets: map[string]*datasource.S3{}}
 }
 
 func (s *sources) s3(ctx context.Context, name string) (*datasource.S3, error) {
@@ -171,7 +173,7 @@ func build(ctx context.Context, cfg *config.Config, c config.Check, src *sources
 // checkDeps is what check c needs at run time: its datasource opened, the
 // store's last result, and the logger its runs warn on.
 func checkDeps(ctx context.Context, cfg *config.Config, c config.Check, src *sources, st *store.Store, logger *slog.Logger) (checks.Deps, error) {
-	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, Logger: logger}
+	deps := checks.Deps{CheckID: c.ID, Timeout: c.Timeout, BaseDir: cfg.Dir, Logger: logger, HTTP: src.http}
 	if st != nil {
 		id := c.ID
 		deps.Previous = func(ctx context.Context) (checks.Result, bool, error) {

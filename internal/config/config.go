@@ -313,6 +313,7 @@ func (l *loader) load(data []byte) {
 	cfg.RunbooksDir = "runbooks"
 	cfg.Retention.Raw = DefaultRetentionRaw
 	cfg.Scheduler.LeaseTTL = DefaultLeaseTTL
+	cfg.Scheduler.MaxConcurrent = DefaultMaxConcurrent
 	cfg.Auth.SessionTTL = DefaultSessionTTL
 	cfg.Datasources = map[string]Datasource{}
 

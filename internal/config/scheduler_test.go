@@ -33,3 +33,25 @@ func TestSchedulerLeaseTTL(t *testing.T) {
 		})
 	}
 }
+
+func TestSchedulerMaxConcurrent(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		section string
+		want    int
+	}{
+		{name: "default", section: "", want: config.DefaultMaxConcurrent},
+		{name: "set", section: "scheduler: {max_concurrent: 8}\n", want: 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vigil.yaml")
+			body := tt.section + "datasources: {}\nchecks:\n  - {id: api, kind: fake_http, url: 'http://127.0.0.1:1/'}\n"
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := load(t, path).Scheduler.MaxConcurrent; got != tt.want {
+				t.Errorf("Scheduler.MaxConcurrent = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

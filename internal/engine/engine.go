@@ -160,6 +160,8 @@ type Engine struct {
 
 	mu         sync.Mutex
 	sinkErrors map[string]int64
+
+	commits committer
 }
 
 // New returns an engine over s that hands every run to sinks.
@@ -173,7 +175,7 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 	if o.SinkTimeout <= 0 {
 		o.SinkTimeout = DefaultSinkTimeout
 	}
-	return &Engine{
+	e := &Engine{
 		store:         s,
 		sinks:         slices.Clone(sinks),
 		now:           o.Now,
@@ -183,7 +185,12 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 		sinkTimeout:   o.SinkTimeout,
 		onSinkError:   o.OnSinkError,
 		sinkErrors:    map[string]int64{},
+		commits:       committer{parallel: parallelSQLite},
 	}
+	if s != nil && s.Replicas() {
+		e.commits.parallel = parallelPostgres
+	}
+	return e
 }
 
 // Record stores a run's result, advances its check's state machine,
@@ -220,9 +227,7 @@ func (e *Engine) Record(ctx context.Context, check CheckInfo, r checks.Result) (
 	}
 
 	storeCtx, cancel := context.WithTimeout(ctx, storeTimeout)
-	err := e.store.WithTx(storeCtx, func(tx *store.Tx) error {
-		return e.advance(storeCtx, tx, &ev, now)
-	})
+	err := e.commits.commit(storeCtx, e, &pending{ev: &ev, now: now})
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("engine: record %s: %w", check.ID, err)
@@ -236,11 +241,13 @@ func (e *Engine) Record(ctx context.Context, check CheckInfo, r checks.Result) (
 	return ev, nil
 }
 
-// advance is Record's transaction: lock the check's state, store the run,
-// step the state machine, update the incident, enqueue the alert and sort
-// the run's keys against the previous run's (inside the transaction, on
-// the writer's warm connection: one statement for a passing check).
-func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.Time) error {
+// advance is one run's part of a Record transaction: lock the check's
+// state, store the run, step the state machine, update the incident,
+// enqueue the alert and sort the run's keys against the previous run's
+// (inside the transaction, on the writer's warm connection: one statement
+// for a passing check). silences are those active at the batch's earliest
+// run, read once in the transaction.
+func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.Time, silences []store.Silence) error {
 	check, r := ev.Check, ev.Result
 	// Lock first, so runs of one check get ids in the order they are applied.
 	st, err := tx.LockCheckState(ctx, check.ID)
@@ -252,11 +259,9 @@ func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.
 		return err
 	}
 	ev.RunID = runID
-	silences, err := tx.ActiveSilences(ctx, now)
-	if err != nil {
-		return err
-	}
-	ev.Silenced = silenced(silences, check.ID, check.Tags)
+	ev.Silenced = slices.ContainsFunc(silences, func(s store.Silence) bool {
+		return s.Active(now) && s.Matches(check.ID, check.Tags)
+	})
 
 	next, act := step(st, r.Status, check.FailAfter, check.ResolveAfter, now)
 	next.CheckID, next.Kind, next.Owner, next.Runbook, next.Tags = check.ID, r.Kind, check.Owner, check.Runbook, check.Tags
@@ -305,6 +310,11 @@ func (e *Engine) advance(ctx context.Context, tx *store.Tx, ev *Event, now time.
 	}
 	if err := tx.SaveCheckState(ctx, next); err != nil {
 		return err
+	}
+	if len(r.Keys) == 0 && !st.LastRunHasKeys {
+		// No key failing now or in the previous run: nothing to look up.
+		ev.Changes = store.KeyChanges{New: []string{}, Still: []string{}, Fixed: []string{}, Unknown: []string{}}
+		return nil
 	}
 	ev.Changes, err = tx.KeyChanges(ctx, runID)
 	return err

@@ -784,3 +784,90 @@ func TestConcurrentTicks(t *testing.T) {
 		t.Errorf("alerts = %v, want %v", count, want)
 	}
 }
+
+// TestGroupCommitKeepsRunsApart: Records that wait while the store's
+// writer is busy are committed together, and a run that cannot be stored
+// (a start time PostgreSQL and SQLite cannot hold as nanoseconds) fails
+// alone: every other run of its batch is recorded with its incident and
+// alert, as if each had its own transaction (atomicity is per run).
+func TestGroupCommitKeepsRunsApart(t *testing.T) {
+	st := openStore(t, "sqlite")
+	eng := engine.New(st, nil, engine.Options{Outbox: true})
+	ctx := t.Context()
+	// Hold the single writer, so the Records below queue up behind it.
+	hold, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		id  string
+		ev  engine.Event
+		err error
+	}
+	out := make(chan outcome)
+	record := func(id string, started time.Time) {
+		ev, err := eng.Record(ctx, engine.CheckInfo{ID: id, Kind: "sql"}, checks.Result{Status: checks.Fail, Violations: 1, StartedAt: started})
+		out <- outcome{id, ev, err}
+	}
+	go record("first", t0)
+	time.Sleep(100 * time.Millisecond) // first leads and waits for the writer
+	const n = 10
+	for i := range n {
+		go record(fmt.Sprintf("good-%d", i), t0)
+	}
+	go record("bad", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))
+	time.Sleep(200 * time.Millisecond) // all queued behind first
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range n + 2 {
+		o := <-out
+		switch {
+		case o.id == "bad":
+			if o.err == nil {
+				t.Errorf("a run with an unstorable start time was recorded: %+v", o.ev)
+			}
+		case o.err != nil:
+			t.Errorf("%s failed with the bad run of its batch: %v", o.id, o.err)
+		case o.ev.RunID == 0 || o.ev.Transition.Kind != engine.Opened:
+			t.Errorf("%s: run %d, transition %v; want recorded and opened", o.id, o.ev.RunID, o.ev.Transition.Kind)
+		}
+	}
+	msgs, err := st.OutboxBacklog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs != n+1 {
+		t.Errorf("%d alerts enqueued, want %d (one per recorded opening)", msgs, n+1)
+	}
+	if _, err := st.LatestResult(ctx, "bad"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the bad run left a stored run: %v", err)
+	}
+}
+
+// TestKeyChangesAfterRunRecordedElsewhere: a passing run fixes the keys of
+// the check's previous run even when that run was stored outside the
+// engine (vigil run --once writes runs directly), so skipping the key
+// lookup for runs without keys must not skip this one.
+func TestKeyChangesAfterRunRecordedElsewhere(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			s := openStore(t, driver)
+			e := engine.New(s, nil, engine.Options{})
+			c := info("api", 1, 1)
+			record(t, e, c, result(checks.Pass, 0))
+			if _, err := s.RecordResult(t.Context(), checks.Result{Check: "api", Kind: "sql", Status: checks.Fail, Violations: 2,
+				Keys: []string{"k1", "k2"}, StartedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			ev := record(t, e, c, result(checks.Pass, 0))
+			if !slices.Equal(ev.Changes.Fixed, []string{"k1", "k2"}) {
+				t.Errorf("fixed = %v, want the keys of the run stored outside the engine", ev.Changes.Fixed)
+			}
+			ev = record(t, e, c, result(checks.Pass, 0))
+			if len(ev.Changes.Fixed)+len(ev.Changes.New) != 0 {
+				t.Errorf("changes after two clean runs = %+v", ev.Changes)
+			}
+		})
+	}
+}

@@ -16,6 +16,10 @@ type LeaseStore interface {
 	LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, err error)
 }
 
+// LeaseName is the lease whose holder does the singleton duties of `vigil
+// serve` (Slack delivery, reminders, silence expiry, retention).
+const LeaseName = "scheduler"
+
 // Lease makes one replica the leader. It implements Leader. Run renews the
 // lease every TTL/3; the holder calls itself leader only until two thirds of
 // the TTL after its last successful renewal, so when it stops renewing (it

@@ -30,7 +30,20 @@
 // waited for a slot is about to start, so a replica that lost its lease
 // meanwhile does not run it.
 //
-// Shutdown. Stop drops ticks still waiting for a slot, waits for runs until
+// Replicas. With Options.Claims every replica schedules every job and each
+// tick runs on the replica that claims it in the store. The replica the
+// Claimer prefers for a job claims its tick once a run slot is free (so a
+// replica with every slot busy holds no claim it cannot start); the others
+// keep the tick aside and, Options.ClaimGrace after it was due, claim it
+// in one batch with their other such ticks if no replica has (the
+// preferred one died or is overloaded), as many as they have free slots
+// for. A tick nobody claimed by the job's next tick is missed (counted). A
+// tick that finds its job still running here is claimed and skipped, so
+// no other replica runs it meanwhile; one that finds its last tick still
+// waiting for a slot here is left to the others. RunNow claims nothing.
+//
+// Shutdown. Stop drops ticks still waiting for a slot (but runs a tick this
+// replica has already claimed: no other replica would), waits for runs until
 // its context ends, then cancels them (context.Cause is ErrInterrupted) and
 // waits for them to return: a Run must return soon after its ctx is done.
 package scheduler
@@ -45,6 +58,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/vigilhq/vigil/internal/store"
 )
 
 // Errors returned by the scheduler; match them with errors.Is.
@@ -66,6 +81,15 @@ var (
 const (
 	DefaultMaxConcurrent = 16
 	DefaultCronJitter    = 30 * time.Second
+	DefaultClaimGrace    = time.Second
+)
+
+// Replica mode timings: how often ticks kept aside are offered for claims,
+// and how old a tick may be when it is claimed (the store keeps claims
+// longer than that; see store.PruneTickClaims).
+const (
+	sweepEvery   = 250 * time.Millisecond
+	ClaimHorizon = 5 * time.Minute
 )
 
 // Job is one scheduled unit of work (a check).
@@ -106,6 +130,13 @@ type Options struct {
 	// Leader, when set, is asked at each scheduled tick; a tick on a replica
 	// that is not the leader is not run (counted as NotLeader).
 	Leader Leader
+	// Claims, when set, shares the ticks between replicas (see the package
+	// comment): each tick runs on the replica that claims it.
+	Claims Claimer
+	// ClaimGrace is how long after a tick was due a replica that is not the
+	// preferred one claims it, if no replica has (default
+	// DefaultClaimGrace, at most half an "@every" job's interval).
+	ClaimGrace time.Duration
 	// OnTick, when set, is called for every tick outcome (started, skipped,
 	// not leader, dropped), outside the scheduler's lock and on no particular
 	// goroutine; it must be safe for concurrent use and return quickly. It is
@@ -122,7 +153,10 @@ type Options struct {
 // use. Create it with New.
 type Scheduler struct {
 	slots      chan struct{}
+	tasks      chan func() // runs handed to idle workers (unbuffered)
 	leader     Leader
+	claims     Claimer // nil: one replica runs every tick (its leader's)
+	claimGrace time.Duration
 	onTick     func(Tick)
 	log        *slog.Logger
 	now        func() time.Time
@@ -132,11 +166,12 @@ type Scheduler struct {
 	cancel context.CancelCauseFunc
 	runs   sync.WaitGroup // one per accepted tick, until it finishes or is dropped
 
-	wake     chan struct{} // nudges the timing loop after Add
-	stopCh   chan struct{} // closed when Stop begins
-	loopDone chan struct{} // closed when the timing loop has returned
-	stopDone chan struct{} // closed when Stop has finished
-	stopErr  error         // written before stopDone is closed
+	wake      chan struct{} // nudges the timing loop after Add
+	stopCh    chan struct{} // closed when Stop begins
+	loopDone  chan struct{} // closed when the timing loop has returned
+	sweepDone chan struct{} // closed when the claims sweep has returned (or never started)
+	stopDone  chan struct{} // closed when Stop has finished
+	stopErr   error         // written before stopDone is closed
 
 	mu    sync.Mutex
 	jobs  map[string]*entry
@@ -148,6 +183,23 @@ type Scheduler struct {
 	started  bool
 	stopping bool
 	totals   Stats // counters and latest values; Jobs/Running/Waiting/Lag are derived
+	// aside are the ticks of jobs another replica is preferred for, kept
+	// until they are claimed (replica mode only), in due order.
+	aside []asideTick
+	// perSecond counts the runs started in each of the last 60 seconds.
+	perSecond [60]secondCount
+}
+
+// asideTick is a tick another replica is preferred for: this one claims
+// it from due until expires if nobody has.
+type asideTick struct {
+	e                       *entry
+	scheduled, due, expires time.Time
+}
+
+type secondCount struct {
+	sec int64
+	n   int
 }
 
 // entry is a job and its state; all fields but job and plan are guarded by
@@ -155,9 +207,10 @@ type Scheduler struct {
 type entry struct {
 	job     Job
 	plan    plan
-	timeout error     // cause of a run's context at its timeout
-	next    time.Time // next tick; zero when the schedule never fires again
-	index   int       // position in the queue, -1 when not queued
+	grace   time.Duration // the claim grace of its ticks (replica mode)
+	timeout error         // cause of a run's context at its timeout
+	next    time.Time     // next tick; zero when the schedule never fires again
+	index   int           // position in the queue, -1 when not queued
 
 	busy    bool      // a run is waiting for a slot or executing
 	waiting bool      // the run is waiting for a slot
@@ -179,10 +232,16 @@ func New(opts Options) *Scheduler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ClaimGrace <= 0 {
+		opts.ClaimGrace = DefaultClaimGrace
+	}
 	base, cancel := context.WithCancelCause(context.Background())
 	return &Scheduler{
 		slots:      make(chan struct{}, opts.MaxConcurrent),
+		tasks:      make(chan func()),
 		leader:     opts.Leader,
+		claims:     opts.Claims,
+		claimGrace: opts.ClaimGrace,
 		onTick:     opts.OnTick,
 		log:        opts.Logger,
 		now:        opts.Now,
@@ -192,6 +251,7 @@ func New(opts Options) *Scheduler {
 		wake:       make(chan struct{}, 1),
 		stopCh:     make(chan struct{}),
 		loopDone:   make(chan struct{}),
+		sweepDone:  make(chan struct{}),
 		stopDone:   make(chan struct{}),
 		jobs:       make(map[string]*entry),
 	}
@@ -225,7 +285,10 @@ func (s *Scheduler) Add(job Job) error {
 	if _, ok := s.jobs[job.ID]; ok {
 		return fmt.Errorf("scheduler: add job %q: %w", job.ID, ErrDuplicateJob)
 	}
-	e := &entry{job: job, plan: p, index: -1, timeout: &timeoutError{job.Timeout}}
+	e := &entry{job: job, plan: p, index: -1, timeout: &timeoutError{job.Timeout}, grace: s.claimGrace}
+	if p.every > 0 {
+		e.grace = min(e.grace, p.every/2)
+	}
 	e.stats.ID, e.stats.Schedule, e.stats.Timeout = job.ID, job.Schedule, job.Timeout
 	if e.next = p.after(s.now()); e.next.IsZero() {
 		return invalid("schedule %q never fires", job.Schedule)
@@ -265,6 +328,11 @@ func (s *Scheduler) Start() {
 	}
 	heap.Init(&s.queue)
 	go s.loop()
+	if s.claims != nil {
+		go s.sweep()
+	} else {
+		close(s.sweepDone)
+	}
 }
 
 // RunNow starts a run of job id without waiting for it (the run may still
@@ -285,7 +353,7 @@ func (s *Scheduler) RunNow(id string) error {
 	if e.busy {
 		return fmt.Errorf("scheduler: run %q now: %w", id, ErrRunning)
 	}
-	s.acceptLocked(e, s.now(), true)
+	s.acceptLocked(e, s.now(), true, false)
 	return nil
 }
 
@@ -314,6 +382,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 
 	if started {
 		<-s.loopDone
+		<-s.sweepDone
 	}
 	drained := make(chan struct{})
 	go func() {
@@ -407,7 +476,8 @@ func (s *Scheduler) fire(d due, now time.Time) {
 			"scheduled", d.scheduled, "missed_from", d.missedFrom, "now", now)
 	}
 	leader := s.leader == nil || s.leader.IsLeader()
-	tick := Tick{Job: d.e.job.ID, Scheduled: d.scheduled, At: now}
+	prefer := s.claims == nil || s.claims.Prefers(d.e.job.ID)
+	tick := Tick{Job: d.e.job.ID, Scheduled: d.scheduled, At: now, Replica: s.replica()}
 
 	s.mu.Lock()
 	if s.stopping {
@@ -421,15 +491,31 @@ func (s *Scheduler) fire(d due, now time.Time) {
 		tick.Outcome = NotLeader
 		e.stats.NotLeader++
 		s.totals.NotLeader++
+	case !prefer:
+		// Another replica claims it unless it cannot: keep it aside.
+		expires := d.scheduled.Add(ClaimHorizon)
+		if !e.next.IsZero() && e.next.Before(expires) {
+			expires = e.next
+		}
+		s.aside = append(s.aside, asideTick{e: e, scheduled: d.scheduled, due: d.scheduled.Add(e.grace), expires: expires})
+		s.totals.Deferred++
+		s.mu.Unlock()
+		return
 	case e.busy:
 		tick.Outcome = Skipped
 		e.stats.Skipped++
 		s.totals.Skipped++
 	default:
-		s.acceptLocked(e, d.scheduled, false)
+		s.acceptLocked(e, d.scheduled, false, false)
 	}
-	skipped, busySince := e.stats.Skipped, e.pending
+	skipped, busySince, running := e.stats.Skipped, e.pending, e.busy && !e.waiting
 	s.mu.Unlock()
+	if tick.Outcome == Skipped && s.claims != nil && running {
+		// Claimed, so no other replica runs it while this run goes on. A
+		// tick skipped while the last one waits for a slot is left to the
+		// other replicas.
+		s.claimSkipped(tick)
+	}
 
 	switch tick.Outcome {
 	case NotLeader:
@@ -444,43 +530,74 @@ func (s *Scheduler) fire(d due, now time.Time) {
 }
 
 // acceptLocked marks e busy and starts the goroutine that waits for a slot
-// and runs it. s.mu must be held.
-func (s *Scheduler) acceptLocked(e *entry, scheduled time.Time, manual bool) {
+// and runs it; claimed says the tick is already this replica's. s.mu must
+// be held.
+func (s *Scheduler) acceptLocked(e *entry, scheduled time.Time, manual, claimed bool) {
 	e.busy, e.waiting, e.pending = true, true, scheduled
 	s.totals.Waiting++
 	s.runs.Add(1)
-	go s.run(e, scheduled, manual)
+	go s.run(e, scheduled, manual, claimed)
 }
 
-// run waits for a slot, then runs e's job with its timeout.
-func (s *Scheduler) run(e *entry, scheduled time.Time, manual bool) {
+// run waits for a slot, then (in replica mode) claims the tick, then runs
+// e's job with its timeout.
+//
+// A tick this replica has claimed runs even when Stop begins meanwhile (Stop
+// waits for it like any run): no other replica will run it.
+func (s *Scheduler) run(e *entry, scheduled time.Time, manual, claimed bool) {
 	defer s.runs.Done()
-	select {
-	case s.slots <- struct{}{}:
-	case <-s.stopCh:
-		s.drop(e, scheduled, manual)
-		return
+	if claimed {
+		s.slots <- struct{}{}
+	} else {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.stopCh:
+			s.drop(e, scheduled, manual)
+			return
+		}
 	}
 	defer func() { <-s.slots }()
 
 	// Leadership may have moved while the tick waited for a slot.
-	leader := manual || s.leader == nil || s.leader.IsLeader()
+	notRun := Outcome("")
+	if !manual && s.leader != nil && !s.leader.IsLeader() {
+		notRun = NotLeader
+	}
+	if !manual && !claimed && s.claims != nil && notRun == "" {
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if stopping {
+			s.drop(e, scheduled, manual)
+			return
+		}
+		if notRun = s.claim(e.job.ID, scheduled); notRun == "" {
+			claimed = true
+		}
+	}
 
 	s.mu.Lock()
-	if s.stopping {
+	if s.stopping && !claimed {
 		s.mu.Unlock()
 		s.drop(e, scheduled, manual)
 		return
 	}
 	started := s.now()
-	if !leader {
+	if notRun != "" {
 		e.busy, e.waiting = false, false
-		e.stats.NotLeader++
 		s.totals.Waiting--
-		s.totals.NotLeader++
+		switch notRun {
+		case NotLeader:
+			e.stats.NotLeader++
+			s.totals.NotLeader++
+		case Elsewhere:
+			s.totals.Elsewhere++
+		default:
+			s.totals.Missed++
+		}
 		s.mu.Unlock()
-		s.log.Debug("scheduler: waiting tick not run, no longer the leader", "job", e.job.ID, "scheduled", scheduled)
-		s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: NotLeader})
+		s.log.Debug("scheduler: waiting tick not run", "job", e.job.ID, "scheduled", scheduled, "outcome", notRun)
+		s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: notRun, Replica: s.replica()})
 		return
 	}
 	e.waiting = false
@@ -490,12 +607,13 @@ func (s *Scheduler) run(e *entry, scheduled time.Time, manual bool) {
 	s.totals.Running++
 	s.totals.Runs++
 	s.totals.LastLag = started.Sub(scheduled)
+	s.countRunLocked(started)
 	s.mu.Unlock()
-	tick := Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: Started, Manual: manual}
+	tick := Tick{Job: e.job.ID, Scheduled: scheduled, At: started, Outcome: Started, Manual: manual, Replica: s.replica()}
 	s.emit(tick)
 
 	ctx, cancel := context.WithTimeoutCause(context.WithValue(s.base, tickKey{}, tick), e.job.Timeout, e.timeout)
-	s.call(ctx, e.job)
+	s.work(func() { s.call(ctx, e.job) })
 	interrupted := errors.Is(context.Cause(ctx), ErrInterrupted)
 	cancel()
 
@@ -506,6 +624,42 @@ func (s *Scheduler) run(e *entry, scheduled time.Time, manual bool) {
 		s.totals.Interrupted++
 	}
 	s.mu.Unlock()
+}
+
+// workerIdle is how long a worker goroutine waits for another run before
+// it exits.
+const workerIdle = time.Minute
+
+// work runs fn on a worker goroutine and waits for it. Workers outlive
+// runs (until idle for workerIdle), so the stack a run grew (a store
+// write goes deep) serves the next runs: a fresh goroutine per run spent
+// a seventh of serve's CPU growing and copying stacks. At most one worker
+// per run slot is busy, so there are at most MaxConcurrent of them.
+func (s *Scheduler) work(fn func()) {
+	done := make(chan struct{})
+	task := func() { defer close(done); fn() }
+	select {
+	case s.tasks <- task:
+	default:
+		go s.worker(task)
+	}
+	<-done
+}
+
+func (s *Scheduler) worker(task func()) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		task()
+		t.Reset(workerIdle)
+		select {
+		case task = <-s.tasks:
+		case <-t.C:
+			return
+		case <-s.stopCh: // runs still draining get workers of their own
+			return
+		}
+	}
 }
 
 // call runs job, turning a panic into a log line so one broken job cannot
@@ -528,7 +682,162 @@ func (s *Scheduler) drop(e *entry, scheduled time.Time, manual bool) {
 	s.mu.Unlock()
 	s.log.Warn("scheduler: tick dropped at shutdown, it was waiting for a run slot",
 		"job", e.job.ID, "scheduled", scheduled, "manual", manual)
-	s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: s.now(), Outcome: Dropped, Manual: manual})
+	s.emit(Tick{Job: e.job.ID, Scheduled: scheduled, At: s.now(), Outcome: Dropped, Manual: manual, Replica: s.replica()})
+}
+
+// claimTimeout bounds one claim in the store.
+const claimTimeout = 10 * time.Second
+
+// replica is this replica's name ("" without Claims).
+func (s *Scheduler) replica() string {
+	if s.claims == nil {
+		return ""
+	}
+	return s.claims.Replica()
+}
+
+// claim claims a tick for this replica: "" when it did, Elsewhere when
+// another replica holds it, Missed when it is too old to claim or the
+// store failed (then the other replicas may still take it).
+func (s *Scheduler) claim(job string, scheduled time.Time) Outcome {
+	if age := s.now().Sub(scheduled); age > ClaimHorizon {
+		s.log.Warn("scheduler: tick too old to claim", "job", job, "scheduled", scheduled, "age", age)
+		return Missed
+	}
+	ctx, cancel := context.WithTimeout(s.base, claimTimeout)
+	ok, err := s.claims.Claim(ctx, job, scheduled)
+	cancel()
+	switch {
+	case err != nil:
+		s.log.Warn("scheduler: claim tick", "job", job, "scheduled", scheduled, "err", err)
+		return Missed
+	case !ok:
+		return Elsewhere
+	}
+	return ""
+}
+
+// claimSkipped claims a tick skipped because its job is still running
+// here, so no other replica runs it meanwhile.
+func (s *Scheduler) claimSkipped(t Tick) {
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		ctx, cancel := context.WithTimeout(s.base, claimTimeout)
+		defer cancel()
+		if _, err := s.claims.Claim(ctx, t.Job, t.Scheduled); err != nil && ctx.Err() == nil {
+			s.log.Warn("scheduler: claim skipped tick", "job", t.Job, "scheduled", t.Scheduled, "err", err)
+		}
+	}()
+}
+
+// sweep offers the ticks kept aside for claims every sweepEvery until
+// Stop.
+func (s *Scheduler) sweep() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopCh:
+			return
+		case <-t.C:
+		}
+		s.takeOver()
+	}
+}
+
+// takeOver claims, in one batch, the ticks kept aside that are past their
+// grace and that no replica has claimed, as many as there are free slots,
+// and runs them. Ticks still unclaimed stay aside until they expire
+// (missed); the others were claimed by other replicas.
+func (s *Scheduler) takeOver() {
+	type key struct {
+		job string
+		at  int64
+	}
+	s.mu.Lock()
+	now := s.now()
+	free := cap(s.slots) - s.totals.Running - s.totals.Waiting
+	var ask []store.TickRef
+	asked := map[key]asideTick{}
+	var missed []asideTick
+	keep := s.aside[:0]
+	for _, a := range s.aside {
+		switch {
+		case !now.Before(a.expires):
+			missed = append(missed, a)
+		case now.Before(a.due):
+			keep = append(keep, a)
+		default:
+			ask = append(ask, store.TickRef{CheckID: a.e.job.ID, Scheduled: a.scheduled})
+			asked[key{a.e.job.ID, a.scheduled.UnixNano()}] = a
+		}
+	}
+	clear(s.aside[len(keep):])
+	s.aside = keep
+	s.totals.Missed += uint64(len(missed))
+	s.mu.Unlock()
+	for _, a := range missed {
+		s.log.Warn("scheduler: tick missed, no replica claimed it", "job", a.e.job.ID, "scheduled", a.scheduled)
+		s.emit(Tick{Job: a.e.job.ID, Scheduled: a.scheduled, At: now, Outcome: Missed, Replica: s.replica()})
+	}
+	if len(ask) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.base, claimTimeout)
+	won, open, err := s.claims.ClaimOpen(ctx, ask, max(free, 0))
+	cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Ticks won are run even when Stop has begun: Stop waits for the runs
+	// only once this sweep has returned.
+	if err != nil {
+		s.log.Warn("scheduler: claim ticks kept aside", "ticks", len(ask), "err", err)
+		for _, a := range asked {
+			s.aside = append(s.aside, a) // try again at the next sweep
+		}
+		return
+	}
+	for _, t := range open {
+		if a, ok := asked[key{t.CheckID, t.Scheduled.UnixNano()}]; ok {
+			s.aside = append(s.aside, a)
+		}
+	}
+	for _, t := range won {
+		a, ok := asked[key{t.CheckID, t.Scheduled.UnixNano()}]
+		if !ok {
+			continue
+		}
+		s.totals.TakenOver++
+		if a.e.busy { // claimed, so no replica runs it while this one's run goes on
+			a.e.stats.Skipped++
+			s.totals.Skipped++
+			continue
+		}
+		s.acceptLocked(a.e, a.scheduled, false, true)
+	}
+}
+
+// countRunLocked counts a run started at t in the last minute's runs.
+func (s *Scheduler) countRunLocked(t time.Time) {
+	sec := t.Unix()
+	c := &s.perSecond[sec%60]
+	if c.sec != sec {
+		c.sec, c.n = sec, 0
+	}
+	c.n++
+}
+
+// runsLastMinuteLocked counts the runs started in the 60 seconds up to now.
+func (s *Scheduler) runsLastMinuteLocked(now time.Time) int {
+	n := 0
+	for _, c := range s.perSecond {
+		if age := now.Unix() - c.sec; age >= 0 && age < 60 {
+			n += c.n
+		}
+	}
+	return n
 }
 
 func (s *Scheduler) emit(t Tick) {
@@ -545,6 +854,8 @@ func (s *Scheduler) Stats() Stats {
 	st := s.totals
 	st.Scheduling = s.started && !s.stopping
 	st.Jobs = len(s.jobs)
+	st.Replica = s.replica()
+	st.RunsLastMinute = s.runsLastMinuteLocked(now)
 	st.Lag = st.LastLag
 	if s.started && !s.stopping && len(s.queue) > 0 {
 		st.Lag = max(st.Lag, now.Sub(s.queue[0].next)) // the timing loop is behind

@@ -13,6 +13,11 @@ const (
 	Skipped   Outcome = "skipped"    // the job's previous run was still going (or waiting for a slot)
 	NotLeader Outcome = "not_leader" // this replica was not the leader
 	Dropped   Outcome = "dropped"    // Stop began while the tick waited for a slot
+	// Elsewhere: another replica claimed the tick first (replica mode).
+	Elsewhere Outcome = "elsewhere"
+	// Missed: no replica claimed the tick before the job's next one, or
+	// this replica could not claim it (too old, or the store failed).
+	Missed Outcome = "missed"
 )
 
 // Tick reports one tick's outcome to Options.OnTick.
@@ -21,7 +26,8 @@ type Tick struct {
 	Scheduled time.Time // when the tick was due (the request time for RunNow)
 	At        time.Time // when the run started, or when the tick was skipped or dropped
 	Outcome   Outcome
-	Manual    bool // from RunNow
+	Manual    bool   // from RunNow
+	Replica   string // the replica that handled it (replica mode; "" otherwise)
 }
 
 // Lag is how late the tick was handled: At minus Scheduled.
@@ -48,6 +54,17 @@ type Stats struct {
 	NotLeader   uint64 // ticks not run because this replica was not the leader
 	Dropped     uint64 // ticks dropped by Stop while waiting for a slot
 	Interrupted uint64 // runs whose context Stop cancelled
+	// Replica mode (Options.Claims): this replica's name, ticks it kept
+	// aside for the replica preferred for their job, ticks it took over
+	// from there (no replica had claimed them after the grace), ticks
+	// another replica claimed first, and ticks missed (see Missed).
+	Replica   string
+	Deferred  uint64
+	TakenOver uint64
+	Elsewhere uint64
+	Missed    uint64
+	// RunsLastMinute is how many runs started in the last 60 seconds.
+	RunsLastMinute int
 	// LastTick is when the latest scheduled tick was handled (zero before any).
 	LastTick time.Time
 	// LastLag is how late the latest run started after its tick was due.

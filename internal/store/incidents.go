@@ -38,6 +38,10 @@ type CheckState struct {
 	IncidentID int64
 	LastRunID  int64
 	UpdatedAt  time.Time
+	// LastRunHasKeys: the check's latest stored run has violation keys
+	// (set by LockCheckState only), so a run without keys after it has no
+	// key changes to look up.
+	LastRunHasKeys bool
 }
 
 // Incident is a span during which a check is not passing.
@@ -87,7 +91,11 @@ const checkStateColumns = "check_id, kind, owner, runbook, tags, status, since, 
 const incidentColumns = "id, check_id, since, opened_at, resolved_at, opened_status, last_status, last_violations, worst_violations, " +
 	"opened_run_id, last_run_id, resolved_run_id, acked_by, acked_at, ack_note, notified_at"
 
-func scanCheckState(row scanner) (CheckState, error) {
+func scanCheckState(row scanner) (CheckState, error) { return scanCheckStateAnd(row) }
+
+// scanCheckStateAnd reads the checkStateColumns and then the extra columns
+// into extra.
+func scanCheckStateAnd(row scanner, extra ...any) (CheckState, error) {
 	var (
 		c                            CheckState
 		tags, status                 string
@@ -95,8 +103,8 @@ func scanCheckState(row scanner) (CheckState, error) {
 		incident, lastRun            sql.NullInt64
 		nonPass, passes              int64
 	)
-	if err := row.Scan(&c.CheckID, &c.Kind, &c.Owner, &c.Runbook, &tags, &status, &since, &nonPass, &passes,
-		&failingSince, &incident, &lastRun, &updated); err != nil {
+	if err := row.Scan(append([]any{&c.CheckID, &c.Kind, &c.Owner, &c.Runbook, &tags, &status, &since, &nonPass, &passes,
+		&failingSince, &incident, &lastRun, &updated}, extra...)...); err != nil {
 		return CheckState{}, err
 	}
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
@@ -150,7 +158,10 @@ const (
 	// A placeholder row gives PostgreSQL something to lock the first time.
 	placeholderStateSQL = `INSERT INTO check_state (check_id, kind, owner, runbook, tags, status, non_pass, passes, updated_at)
 	VALUES (?, '', '', '', '[]', '', 0, 0, NULL) ON CONFLICT (check_id) DO NOTHING`
-	lockStateSQL = "SELECT " + checkStateColumns + " FROM check_state WHERE check_id = ?"
+	// It also says whether the check's latest run (recorded by any path)
+	// has keys.
+	lockStateSQL = "SELECT " + checkStateColumns + `, EXISTS (SELECT 1 FROM run_keys WHERE run_id =
+		(SELECT MAX(id) FROM runs WHERE runs.check_id = check_state.check_id)) FROM check_state WHERE check_id = ?`
 	saveStateSQL = `INSERT INTO check_state (` + checkStateColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (check_id) DO UPDATE SET kind = excluded.kind, owner = excluded.owner, runbook = excluded.runbook,
@@ -167,11 +178,20 @@ func (tx *Tx) LockCheckState(ctx context.Context, checkID string) (CheckState, e
 	if checkID == "" {
 		return CheckState{}, wrap(fmt.Errorf("empty check id: %w", ErrInvalid))
 	}
-	_, err := tx.execFixed(ctx, placeholderStateSQL, cleanText(checkID))
-	if err != nil {
-		return CheckState{}, wrap(err)
+	lock := func() (CheckState, error) {
+		var hasKeys bool
+		c, err := scanCheckStateAnd(tx.queryRowFixed(ctx, lockStateSQL+tx.s.d.forUpdate, cleanText(checkID)), &hasKeys)
+		c.LastRunHasKeys = hasKeys
+		return c, err
 	}
-	c, err := scanCheckState(tx.queryRowFixed(ctx, lockStateSQL+tx.s.d.forUpdate, cleanText(checkID)))
+	// A check recorded before has its row: one statement. The first run
+	// inserts a placeholder row to lock.
+	c, err := lock()
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err = tx.execFixed(ctx, placeholderStateSQL, cleanText(checkID)); err == nil {
+			c, err = lock()
+		}
+	}
 	if err != nil {
 		return CheckState{}, wrap(err)
 	}

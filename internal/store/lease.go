@@ -63,29 +63,8 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	return holder, time.Unix(0, exp).UTC(), nil
 }
 
-const claimTickSQL = `INSERT INTO tick_claims (check_id, scheduled_at, holder) VALUES (?, ?, ?)
-	ON CONFLICT (check_id, scheduled_at) DO NOTHING`
-
-// ClaimTick records that holder runs checkID's tick scheduled at
-// scheduled. It reports false when some replica already claimed that tick,
-// so no tick runs twice even while leadership changes hands.
-func (s *Store) ClaimTick(ctx context.Context, checkID string, scheduled time.Time, holder string) (bool, error) {
-	at, err := timeValue(scheduled)
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	res, err := s.writeFixed(ctx, claimTickSQL, checkID, at, holder)
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: claim tick %s: %w", checkID, err)
-	}
-	return n == 1, nil
-}
-
-// PruneTickClaims deletes claims for ticks scheduled before before.
+// PruneTickClaims deletes claims for ticks scheduled before before (a
+// range of the claims' key).
 func (s *Store) PruneTickClaims(ctx context.Context, before time.Time) (int64, error) {
 	at, err := timeValue(before)
 	if err != nil {

@@ -28,7 +28,7 @@ type stmtKey struct {
 // writing handle, reads on the reading pool. They are written with ?
 // placeholders, like every query of this package.
 func hotQueries(d dialect) (writes, reads []string) {
-	writes = []string{claimTickSQL, placeholderStateSQL, lockStateSQL + d.forUpdate, d.insertIDQuery(insertRunSQL),
+	writes = []string{placeholderStateSQL, lockStateSQL + d.forUpdate, d.insertIDQuery(insertRunSQL),
 		activeSilencesSQL, saveStateSQL, runPairSQL, runKeysSQL}
 	reads = []string{runPairSQL, runKeysSQL}
 	return writes, reads

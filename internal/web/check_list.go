@@ -29,6 +29,9 @@ type overviewData struct {
 	Shown    int // checks that pass the filters
 	Failing  int // configured checks failing or erroring: the tab title's count
 	Poll     string
+	// Replicas share a PostgreSQL store's checks (none on SQLite); shown
+	// on the full page only, not polled.
+	Replicas []replicaRow
 }
 
 // overviewFilter is the overview's query: ?q= (a part of the check id),
@@ -205,6 +208,11 @@ func (s *Server) overviewData(c *fiber.Ctx) (overviewData, error) {
 		data.Groups = append(data.Groups, g)
 	}
 	data.Tags, data.Owners = sortedKeys(tags), sortedKeys(owners)
+	if !isHX(c) {
+		if data.Replicas, err = s.replicaRows(ctx, vc); err != nil {
+			return overviewData{}, err
+		}
+	}
 	return data, nil
 }
 

@@ -26,6 +26,9 @@ type Lease interface {
 // scheduler "stopped" (none, not started, or stopping), "lease lost since
 // <RFC 3339 time>" (renewals fail; "lease unavailable since" when this
 // replica was not the leader) or "lagging".
+// On a PostgreSQL store it also lists "replicas": every replica seen in the
+// last 10 minutes with its id, last_seen, runs_last_minute, lag_seconds,
+// alive and leader (the lease holder).
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ready := true
 	storeState := "ok"
@@ -61,5 +64,13 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if !ready {
 		c.Status(fiber.StatusServiceUnavailable)
 	}
-	return c.JSON(fiber.Map{"store": storeState, "scheduler": schedState, "leader": leader, "lag_seconds": lag})
+	body := fiber.Map{"store": storeState, "scheduler": schedState, "leader": leader, "lag_seconds": lag}
+	if s.store.Replicas() && storeState == "ok" {
+		// Every replica sharing the store, for a look at the spread; a
+		// store that fails here leaves the list out (the store answered).
+		if rows, err := s.replicaRows(ctx, viewClock{now: s.now(), loc: time.UTC}); err == nil {
+			body["replicas"] = rows
+		}
+	}
+	return c.JSON(body)
 }

@@ -13,9 +13,9 @@
 //     as check.duration.
 //   - sink.errors (count): tag sink.
 //   - scheduler.skipped (count, ticks skipped because the run was still
-//     going): tag check.
+//     going): tag check, and replica when replicas share a PostgreSQL store.
 //   - scheduler.lag (distribution, milliseconds from a tick's due time to
-//     its run's start): no tag.
+//     its run's start): tag replica when replicas share a PostgreSQL store.
 //
 // Only check.run carries status: the gauges and the duration describe a
 // check, and a status tag on them would leave one stale series per status.
@@ -224,14 +224,19 @@ func (s *Sink) SinkError(sink string, _ error) {
 
 // SchedulerTick reports a scheduler tick: a skipped tick counts in
 // scheduler.skipped (tag check); a scheduled run that started reports its
-// lateness in scheduler.lag. Other outcomes and manual runs report
-// nothing. Its signature fits scheduler.Options.OnTick.
+// lateness in scheduler.lag; both carry the tick's replica as tag replica
+// when it has one. Other outcomes and manual runs report nothing. Its
+// signature fits scheduler.Options.OnTick.
 func (s *Sink) SchedulerTick(t scheduler.Tick) {
+	var replica []string
+	if t.Replica != "" {
+		replica = []string{Tag("replica", t.Replica)}
+	}
 	switch {
 	case t.Outcome == scheduler.Skipped:
-		_ = s.client.Incr(MetricSchedulerSkipped, []string{Tag("check", t.Job)}, 1)
+		_ = s.client.Incr(MetricSchedulerSkipped, append([]string{Tag("check", t.Job)}, replica...), 1)
 	case t.Outcome == scheduler.Started && !t.Manual:
-		_ = s.client.Distribution(MetricSchedulerLag, millis(max(t.Lag(), 0)), nil, 1)
+		_ = s.client.Distribution(MetricSchedulerLag, millis(max(t.Lag(), 0)), replica, 1)
 	}
 }
 

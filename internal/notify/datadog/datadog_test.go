@@ -198,6 +198,28 @@ func TestAddress(t *testing.T) {
 	}
 }
 
+// TestSchedulerMetricsPerReplica: replicas sharing a store tag their
+// scheduler metrics with the replica, so each replica's lag and skips are
+// their own series (DogStatsD datagram format: "#tag:value,..." after the
+// type; a tag may hold letters, digits, "_-:./").
+func TestSchedulerMetricsPerReplica(t *testing.T) {
+	l := datadogtest.Listen(t)
+	s := newSink(t, datadog.Options{Addr: l.Addr()})
+	due := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.SchedulerTick(scheduler.Tick{Job: "c1", Scheduled: due, At: due.Add(time.Second), Outcome: scheduler.Skipped, Replica: "web-1/7/42"})
+	s.SchedulerTick(scheduler.Tick{Job: "c1", Scheduled: due, At: due.Add(250 * time.Millisecond), Outcome: scheduler.Started, Replica: "web-1/7/42"})
+	s.SchedulerTick(scheduler.Tick{Job: "c2", Scheduled: due, At: due.Add(100 * time.Millisecond), Outcome: scheduler.Started, Replica: "web-2/9/43"})
+	s.SchedulerTick(scheduler.Tick{Job: "c2", Scheduled: due, At: due, Outcome: scheduler.Elsewhere, Replica: "web-2/9/43"})
+	want := []string{
+		"vigil.scheduler.lag:100|d|#replica:web-2/9/43",
+		"vigil.scheduler.lag:250|d|#replica:web-1/7/42",
+		"vigil.scheduler.skipped:1|c|#check:c1,replica:web-1/7/42",
+	}
+	if got := flush(t, s, l); !slices.Equal(got, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // datagramTags reads a DogStatsD datagram as the agent does
 // (https://docs.datadoghq.com/developers/dogstatsd/datagram_shell/:
 // <METRIC_NAME>:<VALUE>|<TYPE>|@<SAMPLE_RATE>|#<TAG_1>,<TAG_2>): fields are
