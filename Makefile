@@ -5,6 +5,7 @@ BIN       := bin/vigil
 CACHE     := .cache
 NODE_DIR  := $(CACHE)/node
 SQS_PKG   := local-aws-sqs@2.0.2
+AXE_PKG   := axe-core@4
 # Packages whose tests exercise goroutines: always run under the race detector.
 RACE_PKGS := ./internal/scheduler/... ./internal/store/... ./internal/engine/... ./internal/scriptlog/... ./internal/notify/... ./internal/web/...
 
@@ -15,12 +16,16 @@ export VIGIL_NODE_MODULES := $(abspath $(NODE_DIR))/node_modules
 build:
 	$(GO) build -o $(BIN) ./cmd/vigil
 
-## deps: test-time helpers that are not Go modules (the local SQS server).
-deps: $(NODE_DIR)/node_modules/local-aws-sqs/package.json
+## deps: test-time helpers that are not Go modules: the local SQS server,
+## and axe-core, which the browser tests run on every page (never served).
+deps: $(NODE_DIR)/node_modules/local-aws-sqs/package.json $(NODE_DIR)/node_modules/axe-core/axe.min.js
 
 $(NODE_DIR)/node_modules/local-aws-sqs/package.json:
 	mkdir -p $(NODE_DIR)
 	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) $(SQS_PKG)
+
+$(NODE_DIR)/node_modules/axe-core/axe.min.js: $(NODE_DIR)/node_modules/local-aws-sqs/package.json
+	npm install --silent --no-audit --no-fund --prefix $(NODE_DIR) $(AXE_PKG)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -64,6 +64,11 @@ type Config struct {
 	Scriptlog Scriptlog
 	// Checks are in file order.
 	Checks []Check
+	// StatusPage is the `status_page` section; nil when it is absent (no
+	// status page is served).
+	StatusPage *StatusPage
+	// SLOs are the `slos` list, in file order.
+	SLOs []SLO
 }
 
 // Server is the `server` section.
@@ -280,6 +285,8 @@ func (l *loader) load(data []byte) {
 	l.auth(top.value("auth"), top.keyLine("auth"))
 	l.scriptlog(top.value("scriptlog"), top.keyLine("scriptlog"))
 	l.checks(top.value("checks"), top.keyLine("checks"))
+	l.statusPage(top.value("status_page"), top.keyLine("status_page"))
+	l.slos(top.value("slos"))
 	top.done()
 }
 
