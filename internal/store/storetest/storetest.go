@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("CanceledContext", func(t *testing.T) { testCanceled(t, open(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 	runIncidentSuite(t, open)
+	runCountSuite(t, open)
 }
 
 var base = time.Date(2025, 3, 9, 1, 59, 58, 123456789, time.UTC)
