@@ -23,12 +23,15 @@ type SLOIncident struct {
 	// BurnRates are the burn rates by window ("5m", "1h", ...) when it
 	// opened or last escalated.
 	BurnRates map[string]float64
+	// Announced is true once an alert about it (opened or escalated) was
+	// enqueued.
+	Announced bool
 }
 
 // Open reports whether the incident has not resolved.
 func (i SLOIncident) Open() bool { return i.ResolvedAt.IsZero() }
 
-const sloIncidentColumns = "id, slo, severity, opened_at, escalated_at, resolved_at, burn_rates"
+const sloIncidentColumns = "id, slo, severity, opened_at, escalated_at, resolved_at, burn_rates, announced"
 
 func scanSLOIncident(row scanner) (SLOIncident, error) {
 	var (
@@ -36,7 +39,7 @@ func scanSLOIncident(row scanner) (SLOIncident, error) {
 		opened, escalated, resolved sql.NullInt64
 		burn                        string
 	)
-	if err := row.Scan(&i.ID, &i.SLO, &i.Severity, &opened, &escalated, &resolved, &burn); err != nil {
+	if err := row.Scan(&i.ID, &i.SLO, &i.Severity, &opened, &escalated, &resolved, &burn, &i.Announced); err != nil {
 		return SLOIncident{}, err
 	}
 	i.OpenedAt, i.EscalatedAt, i.ResolvedAt = timeFrom(opened), timeFrom(escalated), timeFrom(resolved)
@@ -54,7 +57,8 @@ func encodeBurn(b map[string]float64) (string, error) {
 }
 
 // OpenSLOIncident inserts an open incident for in.SLO (SLO, Severity and
-// OpenedAt required: ErrInvalid) and returns it with its ID. It fails with
+// OpenedAt required: ErrInvalid; BurnRates and Announced are kept,
+// EscalatedAt and ResolvedAt ignored) and returns it with its ID. It fails with
 // ErrConflict when the SLO already has an open incident.
 func (tx *Tx) OpenSLOIncident(ctx context.Context, in SLOIncident) (SLOIncident, error) {
 	wrap := func(err error) error { return fmt.Errorf("store: open slo incident for %s: %w", in.SLO, err) }
@@ -69,15 +73,14 @@ func (tx *Tx) OpenSLOIncident(ctx context.Context, in SLOIncident) (SLOIncident,
 	if err != nil {
 		return SLOIncident{}, wrap(err)
 	}
-	var open int
-	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM slo_incidents WHERE slo = ? AND resolved_at IS NULL", cleanText(in.SLO)).Scan(&open); err != nil {
-		return SLOIncident{}, wrap(err)
-	}
-	if open > 0 {
+	// ON CONFLICT on the one-open-incident index: a second writer
+	// waits for the first, then inserts nothing.
+	out, err := scanSLOIncident(tx.queryRow(ctx, `INSERT INTO slo_incidents (slo, severity, opened_at, burn_rates, announced) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (slo) WHERE resolved_at IS NULL DO NOTHING RETURNING `+sloIncidentColumns,
+		cleanText(in.SLO), cleanText(in.Severity), opened, burn, in.Announced))
+	if errors.Is(err, sql.ErrNoRows) {
 		return SLOIncident{}, wrap(fmt.Errorf("the slo has an open incident: %w", ErrConflict))
 	}
-	out, err := scanSLOIncident(tx.queryRow(ctx, "INSERT INTO slo_incidents (slo, severity, opened_at, burn_rates) VALUES (?, ?, ?, ?) RETURNING "+sloIncidentColumns,
-		cleanText(in.SLO), cleanText(in.Severity), opened, burn))
 	if err != nil {
 		return SLOIncident{}, wrap(err)
 	}
@@ -85,11 +88,12 @@ func (tx *Tx) OpenSLOIncident(ctx context.Context, in SLOIncident) (SLOIncident,
 }
 
 // EscalateSLOIncident raises an open incident from severity from to
-// severity to at `at`, with the burn rates that did it. It returns the
+// severity to at `at`, with the burn rates that did it; announced marks it
+// announced (it stays announced once it was). It returns the
 // incident as updated, or ErrConflict when the incident is no longer open
 // at severity from (another writer got there first), ErrNotFound for an
 // unknown id.
-func (tx *Tx) EscalateSLOIncident(ctx context.Context, id int64, from, to string, at time.Time, burn map[string]float64) (SLOIncident, error) {
+func (tx *Tx) EscalateSLOIncident(ctx context.Context, id int64, from, to string, at time.Time, burn map[string]float64, announced bool) (SLOIncident, error) {
 	wrap := func(err error) error { return fmt.Errorf("store: escalate slo incident %d: %w", id, err) }
 	v, err := timeValue(at)
 	if err != nil || !v.Valid {
@@ -99,8 +103,8 @@ func (tx *Tx) EscalateSLOIncident(ctx context.Context, id int64, from, to string
 	if err != nil {
 		return SLOIncident{}, wrap(err)
 	}
-	out, err := tx.updateSLOIncident(ctx, id, "UPDATE slo_incidents SET severity = ?, escalated_at = ?, burn_rates = ? WHERE id = ? AND resolved_at IS NULL AND severity = ? RETURNING "+sloIncidentColumns,
-		cleanText(to), v, b, id, cleanText(from))
+	out, err := tx.updateSLOIncident(ctx, id, "UPDATE slo_incidents SET severity = ?, escalated_at = ?, burn_rates = ?, announced = (announced OR ?) WHERE id = ? AND resolved_at IS NULL AND severity = ? RETURNING "+sloIncidentColumns,
+		cleanText(to), v, b, announced, id, cleanText(from))
 	if err != nil {
 		return SLOIncident{}, wrap(err)
 	}

@@ -12,7 +12,8 @@ CREATE TABLE slo_incidents (
 	opened_at    BIGINT NOT NULL,
 	escalated_at BIGINT,          -- when a ticket became a page
 	resolved_at  BIGINT,
-	burn_rates   TEXT   NOT NULL  -- JSON {window: burn rate} when it opened or escalated
+	burn_rates   TEXT   NOT NULL, -- JSON {window: burn rate} when it opened or escalated
+	announced    BOOLEAN NOT NULL -- an alert about it was enqueued (its resolution is announced too)
 );
 CREATE INDEX slo_incidents_slo ON slo_incidents (slo, id);
 CREATE UNIQUE INDEX slo_incidents_one_open ON slo_incidents (slo) WHERE resolved_at IS NULL;

@@ -146,7 +146,7 @@ func testSLOIncidents(t *testing.T, s *store.Store) {
 		first, err = tx.OpenSLOIncident(ctx, store.SLOIncident{SLO: "docs", Severity: "ticket", OpenedAt: t0, BurnRates: map[string]float64{"6h": 7.5, "30m": 12}})
 		return err
 	})
-	if first.ID == 0 || !first.Open() || first.Severity != "ticket" || !first.OpenedAt.Equal(t0) || first.BurnRates["6h"] != 7.5 {
+	if first.ID == 0 || !first.Open() || first.Severity != "ticket" || !first.OpenedAt.Equal(t0) || first.BurnRates["6h"] != 7.5 || first.Announced {
 		t.Errorf("opened = %+v", first)
 	}
 	err := s.WithTx(ctx, func(tx *store.Tx) error {
@@ -166,15 +166,15 @@ func testSLOIncidents(t *testing.T, s *store.Store) {
 	var up store.SLOIncident
 	inTx(t, s, func(tx *store.Tx) error {
 		var err error
-		up, err = tx.EscalateSLOIncident(ctx, first.ID, "ticket", "page", t0.Add(time.Hour), map[string]float64{"1h": 20})
+		up, err = tx.EscalateSLOIncident(ctx, first.ID, "ticket", "page", t0.Add(time.Hour), map[string]float64{"1h": 20}, true)
 		return err
 	})
-	if up.Severity != "page" || !up.EscalatedAt.Equal(t0.Add(time.Hour)) || !reflect.DeepEqual(up.BurnRates, map[string]float64{"1h": 20}) {
+	if up.Severity != "page" || !up.EscalatedAt.Equal(t0.Add(time.Hour)) || !reflect.DeepEqual(up.BurnRates, map[string]float64{"1h": 20}) || !up.Announced {
 		t.Errorf("escalated = %+v", up)
 	}
 	// A second replica that saw the ticket loses the race.
 	err = s.WithTx(ctx, func(tx *store.Tx) error {
-		_, err := tx.EscalateSLOIncident(ctx, first.ID, "ticket", "page", t0.Add(time.Hour), nil)
+		_, err := tx.EscalateSLOIncident(ctx, first.ID, "ticket", "page", t0.Add(time.Hour), nil, false)
 		return err
 	})
 	if !errors.Is(err, store.ErrConflict) {
@@ -201,7 +201,7 @@ func testSLOIncidents(t *testing.T, s *store.Store) {
 	var second store.SLOIncident
 	inTx(t, s, func(tx *store.Tx) error {
 		var err error
-		second, err = tx.OpenSLOIncident(ctx, store.SLOIncident{SLO: "docs", Severity: "page", OpenedAt: t0.Add(5 * time.Hour)})
+		second, err = tx.OpenSLOIncident(ctx, store.SLOIncident{SLO: "docs", Severity: "page", OpenedAt: t0.Add(5 * time.Hour), Announced: true})
 		return err
 	})
 	inTx(t, s, func(tx *store.Tx) error {
@@ -209,7 +209,7 @@ func testSLOIncidents(t *testing.T, s *store.Store) {
 		return err
 	})
 	list, err := s.SLOIncidents(ctx, "docs", false, 0)
-	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != first.ID || list[0].BurnRates == nil {
+	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != first.ID || list[0].BurnRates == nil || !list[0].Announced {
 		t.Errorf("SLOIncidents(docs) = %+v, %v; want the second, then the first", list, err)
 	}
 	open, err := s.SLOIncidents(ctx, "", true, 0)
