@@ -39,6 +39,8 @@ import (
 	"github.com/vigilhq/vigil/internal/engine"
 	"github.com/vigilhq/vigil/internal/runbook"
 	"github.com/vigilhq/vigil/internal/scheduler"
+	"github.com/vigilhq/vigil/internal/slo"
+	"github.com/vigilhq/vigil/internal/statuspage"
 	"github.com/vigilhq/vigil/internal/store"
 	"github.com/vigilhq/vigil/static"
 	"github.com/vigilhq/vigil/views"
@@ -133,6 +135,12 @@ type Server struct {
 	// proxies whose X-Forwarded-For is believed.
 	conns   ConnLimits
 	trusted []netip.Prefix
+	// status builds the status page (nil without status_page); statusCache
+	// keeps its rendering.
+	status      *statuspage.Builder
+	statusCache statusCache
+	// slos are the configured SLOs (the /slos dashboard).
+	slos []slo.SLO
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -197,6 +205,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.checkRunbooks = s.runbookNames()
 	s.versionSeed = maphash.MakeSeed()
+	if cfg.StatusPage != nil {
+		s.status = statuspage.New(opts.Store, cfg.StatusPage, statuspage.Options{Now: s.now})
+	}
+	s.slos = slo.FromConfig(cfg.SLOs)
 
 	fc := fiber.Config{
 		AppName:               "vigil",

@@ -47,6 +47,9 @@ type View struct {
 	// Sandbox is set in the training sandbox (vigil demo): the layout
 	// shows its banner and its pages.
 	Sandbox bool
+	// StatusPage is set when a status page is configured (the layout
+	// links it).
+	StatusPage bool
 }
 
 // Can reports whether the user may act with role ("viewer", "operator",
@@ -325,6 +328,7 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 	}
 	v := View{Page: page, User: currentUser(c), CSRF: csrf, Data: data}
 	v.Sandbox = s.demo != nil
+	v.StatusPage = s.status != nil
 	b := renderBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= maxPooledRender {
