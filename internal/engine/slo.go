@@ -70,10 +70,12 @@ func (e *Engine) tickSLOs(ctx context.Context, now time.Time) (int, error) {
 	return changed, errors.Join(errs...)
 }
 
-// stepSLO measures one SLO and applies slo.Decide; ok is false when its
-// alert did not change (or another replica changed it first).
+// stepSLO measures one SLO's alert windows and applies slo.Decide (and
+// measures the whole window when its alert changes, for the message); ok
+// is false when its alert did not change (or another replica changed it
+// first).
 func (e *Engine) stepSLO(ctx context.Context, s slo.SLO, open store.SLOIncident, quiet bool, now time.Time) (ev SLOEvent, ok bool, err error) {
-	rep, err := slo.Measure(ctx, e.store, s, now)
+	rep, err := slo.MeasureAlerts(ctx, e.store, s, now)
 	if err != nil {
 		return ev, false, err
 	}
@@ -82,6 +84,12 @@ func (e *Engine) stepSLO(ctx context.Context, s slo.SLO, open store.SLOIncident,
 		severity = slo.Severity(open.Severity)
 	}
 	d := slo.Decide(severity, rep)
+	if d.Action == slo.Keep {
+		return ev, false, nil
+	}
+	if rep, err = slo.Measure(ctx, e.store, s, now); err != nil {
+		return ev, false, err
+	}
 	ev = SLOEvent{Report: rep, Rule: d.Rule, Silenced: quiet}
 	alert := e.outbox && !quiet
 	err = e.store.WithTx(ctx, func(tx *store.Tx) error {

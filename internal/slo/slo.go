@@ -173,23 +173,45 @@ type Counter interface {
 
 // Measure reports on s at now from the runs c counts.
 func Measure(ctx context.Context, c Counter, s SLO, now time.Time) (Report, error) {
-	wrap := func(err error) error { return fmt.Errorf("slo %s: %w", s.Name, err) }
 	hours, err := c.RunCounts(ctx, store.CountQuery{Checks: s.Checks, From: now.Add(-s.Window), To: now, Bucket: time.Hour})
 	if err != nil {
-		return Report{}, wrap(err)
+		return Report{}, fmt.Errorf("slo %s: %w", s.Name, err)
 	}
-	burns := make([]Burn, len(Windows))
-	for i, w := range Windows {
+	burns, err := measureBurns(ctx, c, s, now, Windows)
+	if err != nil {
+		return Report{}, err
+	}
+	return Compute(s, now, hours, burns), nil
+}
+
+// MeasureAlerts is Measure of the burn rates the Rules read (5m, 30m, 1h,
+// 6h) only: enough for Firing and Decide, and far cheaper than the whole
+// window. The report's attainment, budget and chart are those of no runs.
+func MeasureAlerts(ctx context.Context, c Counter, s SLO, now time.Time) (Report, error) {
+	var ws []Window
+	for _, r := range Rules {
+		ws = append(ws, r.Long, r.Short)
+	}
+	burns, err := measureBurns(ctx, c, s, now, ws)
+	if err != nil {
+		return Report{}, err
+	}
+	return Compute(s, now, nil, burns), nil
+}
+
+func measureBurns(ctx context.Context, c Counter, s SLO, now time.Time, ws []Window) ([]Burn, error) {
+	burns := make([]Burn, len(ws))
+	for i, w := range ws {
 		got, err := c.RunCounts(ctx, store.CountQuery{Checks: s.Checks, From: now.Add(-w.D), To: now})
 		if err != nil {
-			return Report{}, wrap(err)
+			return nil, fmt.Errorf("slo %s: %w", s.Name, err)
 		}
 		burns[i].Window = w
 		for _, b := range got {
 			burns[i].Add(b.Counts)
 		}
 	}
-	return Compute(s, now, hours, burns), nil
+	return burns, nil
 }
 
 // Compute is Measure's arithmetic: hours are the window's runs by hour

@@ -20,10 +20,9 @@ func (b *Builder) build(ctx context.Context, now time.Time) (*Page, error) {
 	if err := b.fillDays(ctx, first, yesterday); err != nil {
 		return nil, err
 	}
-	// Yesterday and today, by hour: they may still change.
-	recent, err := b.st.RunCounts(ctx, store.CountQuery{Checks: b.checks, From: yesterday, To: now.Add(time.Nanosecond), Bucket: time.Hour, PerCheck: true})
+	recent, err := b.recentHours(ctx, yesterday, now)
 	if err != nil {
-		return nil, fmt.Errorf("statuspage: %w", err)
+		return nil, err
 	}
 	history, err := b.st.RecentHistory(ctx, 1)
 	if err != nil {
@@ -77,6 +76,49 @@ func (b *Builder) build(ctx context.Context, now time.Time) (*Page, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// recentHours returns the runs of yesterday and today by check and hour:
+// settled hours (before the last one) from b.hours, counted once, the
+// others from the store.
+func (b *Builder) recentHours(ctx context.Context, yesterday, now time.Time) ([]store.BucketCounts, error) {
+	for h := range b.hours {
+		if h < yesterday.Unix() {
+			delete(b.hours, h)
+		}
+	}
+	from := yesterday
+	if b.settled.After(from) && !b.settled.After(now) {
+		from = b.settled
+	} else {
+		clear(b.hours) // a new start, or the clock went back
+	}
+	fresh, err := b.st.RunCounts(ctx, store.CountQuery{Checks: b.checks, From: from, To: now.Add(time.Nanosecond), Bucket: time.Hour, PerCheck: true})
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: %w", err)
+	}
+	settle := now.Truncate(time.Hour).Add(-time.Hour)
+	var out []store.BucketCounts
+	for _, c := range fresh {
+		if c.Start.Before(settle) {
+			h := c.Start.Unix()
+			if b.hours[h] == nil {
+				b.hours[h] = map[string]store.Counts{}
+			}
+			b.hours[h][c.CheckID] = c.Counts
+			continue
+		}
+		out = append(out, c)
+	}
+	if settle.After(from) {
+		b.settled = settle
+	}
+	for h, byCheck := range b.hours {
+		for id, c := range byCheck {
+			out = append(out, store.BucketCounts{CheckID: id, Start: time.Unix(h, 0).UTC(), Counts: c})
+		}
+	}
+	return out, nil
 }
 
 // fillDays makes days hold every complete day in [first, until), and

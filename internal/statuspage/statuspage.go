@@ -27,8 +27,11 @@
 //     stopped passing.
 //
 // Counts come from store.RunCounts (raw runs, and hourly rollups of runs
-// that retention removed). Days before yesterday do not change, so a
-// Builder keeps them and each rebuild counts only yesterday and today.
+// that retention removed). Days before yesterday and hours before the
+// last do not change, so a Builder keeps them: its first build counts 90
+// days (seconds on SQLite for a thousand checks; Warm does it at start),
+// each later one the last hour or two. (A run recorded more than an hour
+// after it started shows in its day once the day is over.)
 package statuspage
 
 import (
@@ -224,6 +227,8 @@ type Builder struct {
 	published atomic.Pointer[Page]              // page, for readers while mu is held
 	days      map[int64]map[string]store.Counts // complete days (start, unix seconds) -> check -> runs
 	complete  time.Time                         // days before this are in days
+	hours     map[int64]map[string]store.Counts // settled hours of yesterday and today, likewise
+	settled   time.Time                         // hours from yesterday until this are in hours
 }
 
 // Options tune New.
@@ -240,7 +245,7 @@ func New(st Store, cfg *config.StatusPage, o Options) *Builder {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
-	b := &Builder{st: st, cfg: cfg, now: o.Now, maxAge: o.MaxAge, days: map[int64]map[string]store.Counts{}}
+	b := &Builder{st: st, cfg: cfg, now: o.Now, maxAge: o.MaxAge, days: map[int64]map[string]store.Counts{}, hours: map[int64]map[string]store.Counts{}}
 	for _, g := range cfg.Groups {
 		for _, id := range g.Checks {
 			if !slices.Contains(b.checks, id) {
@@ -249,6 +254,13 @@ func New(st Store, cfg *config.StatusPage, o Options) *Builder {
 		}
 	}
 	return b
+}
+
+// Warm builds the page ahead of the first request (its first build counts
+// 90 days); call it once at start, in the background.
+func (b *Builder) Warm(ctx context.Context) error {
+	_, err := b.Page(ctx)
+	return err
 }
 
 // Public reports whether the page is served without a login.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -70,13 +71,11 @@ func (s *Store) RunCounts(ctx context.Context, q CountQuery) ([]BucketCounts, er
 		return nil, wrap(fmt.Errorf("%w: %w", err, ErrInvalid))
 	}
 	from, to := ts[0].Int64, ts[1].Int64
-	bucket := func(col string) string {
-		if q.Bucket == 0 {
-			return fmt.Sprint(from)
-		}
-		return fmt.Sprintf("(%s / %d) * %d", col, int64(q.Bucket), int64(q.Bucket))
+	width := int64(q.Bucket)
+	if width == 0 {
+		width = to - from
 	}
-	checkCol, filter, filterArgs := "''", "", []any{}
+	checkCol, filter, args := "''", "", []any{}
 	if q.PerCheck {
 		checkCol = "check_id"
 	}
@@ -86,13 +85,47 @@ func (s *Store) RunCounts(ctx context.Context, q CountQuery) ([]BucketCounts, er
 		}
 		filter = " AND check_id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(q.Checks)), ", ") + ")"
 		for _, id := range q.Checks {
-			filterArgs = append(filterArgs, cleanText(id))
+			args = append(args, cleanText(id))
 		}
 	}
-	// Each part groups by the bucket (and the check) before the union,
-	// so the outer sum sees at most two rows per group.
-	query := `SELECT c, b, SUM(p), SUM(w), SUM(f), SUM(e) FROM (
-	SELECT ` + checkCol + ` AS c, ` + bucket("started_at") + ` AS b,
+	out := []BucketCounts{}
+	if !s.d.groupPerBucket {
+		bucket := func(col string) string {
+			if q.Bucket == 0 {
+				return fmt.Sprint(from)
+			}
+			return fmt.Sprintf("(%s / %d) * %d", col, width, width)
+		}
+		err = s.countInto(ctx, &out, countsSQL(checkCol, bucket("started_at"), bucket("hour"), filter), -1, from, to, args)
+	} else {
+		// One statement per bucket: rows come in the index's (check_id,
+		// time) order, so grouping by check needs no sort.
+		query := bucketSQL(q.PerCheck, filter)
+		for b := from; b < to && err == nil; {
+			start, end := b, to
+			if q.Bucket > 0 {
+				start = b - b%width
+				end = min(to, start+width)
+			}
+			err = s.countInto(ctx, &out, query, start, b, end, args)
+			b = end
+		}
+		slices.SortStableFunc(out, func(a, b BucketCounts) int { return strings.Compare(a.CheckID, b.CheckID) })
+	}
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// countsSQL counts runs by the check column and bucket expressions given
+// (one for runs.started_at, one for run_rollups.hour), from the raw runs
+// and the rollups whose time is in [?, ?), with filter (" AND check_id IN
+// (...)" or ""). Each part groups before the union, so the outer sum sees
+// at most two rows per group.
+func countsSQL(checkCol, runBucket, hourBucket, filter string) string {
+	return `SELECT c, b, SUM(p), SUM(w), SUM(f), SUM(e) FROM (
+	SELECT ` + checkCol + ` AS c, ` + runBucket + ` AS b,
 		SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END) AS p,
 		SUM(CASE WHEN status = 'warn' THEN 1 ELSE 0 END) AS w,
 		SUM(CASE WHEN status = 'fail' THEN 1 ELSE 0 END) AS f,
@@ -100,28 +133,54 @@ func (s *Store) RunCounts(ctx context.Context, q CountQuery) ([]BucketCounts, er
 	FROM runs WHERE started_at >= ? AND started_at < ?` + filter + `
 	GROUP BY 1, 2
 	UNION ALL
-	SELECT ` + checkCol + `, ` + bucket("hour") + `, SUM(pass_runs), SUM(warn_runs), SUM(fail_runs), SUM(error_runs)
+	SELECT ` + checkCol + `, ` + hourBucket + `, SUM(pass_runs), SUM(warn_runs), SUM(fail_runs), SUM(error_runs)
 	FROM run_rollups WHERE hour >= ? AND hour < ?` + filter + `
 	GROUP BY 1, 2
 ) u GROUP BY c, b ORDER BY c, b`
-	args := append(append([]any{from, to}, filterArgs...), append([]any{from, to}, filterArgs...)...)
+}
+
+// bucketSQL counts one bucket's runs by check (or all together, as check
+// ""), from the raw runs and the rollups whose time is in [?, ?), with
+// filter: the rows are c, p, w, f, e (countsSQL without b).
+func bucketSQL(perCheck bool, filter string) string {
+	checkCol, group := "check_id", " GROUP BY check_id"
+	if !perCheck {
+		checkCol, group = "''", " HAVING COUNT(*) > 0"
+	}
+	return `SELECT c, SUM(p), SUM(w), SUM(f), SUM(e) FROM (
+	SELECT ` + checkCol + ` AS c,
+		SUM(CASE WHEN status = 'pass' THEN 1 ELSE 0 END) AS p,
+		SUM(CASE WHEN status = 'warn' THEN 1 ELSE 0 END) AS w,
+		SUM(CASE WHEN status = 'fail' THEN 1 ELSE 0 END) AS f,
+		SUM(CASE WHEN status IN ('pass', 'warn', 'fail') THEN 0 ELSE 1 END) AS e
+	FROM runs WHERE started_at >= ? AND started_at < ?` + filter + group + `
+	UNION ALL
+	SELECT ` + checkCol + `, SUM(pass_runs), SUM(warn_runs), SUM(fail_runs), SUM(error_runs)
+	FROM run_rollups WHERE hour >= ? AND hour < ?` + filter + group + `
+) u GROUP BY c ORDER BY c`
+}
+
+// countInto runs a countsSQL query (start < 0) or a bucketSQL query for
+// the bucket starting at start over [from, to), and appends its rows.
+func (s *Store) countInto(ctx context.Context, out *[]BucketCounts, query string, start, from, to int64, filter []any) error {
+	args := append(append([]any{from, to}, filter...), append([]any{from, to}, filter...)...)
 	rows, err := s.read.QueryContext(ctx, s.d.rebind(query), args...)
 	if err != nil {
-		return nil, wrap(err)
+		return err
 	}
 	defer rows.Close()
-	out := []BucketCounts{}
+	oneBucket := start >= 0
 	for rows.Next() {
 		var b BucketCounts
-		var start int64
-		if err := rows.Scan(&b.CheckID, &start, &b.Pass, &b.Warn, &b.Fail, &b.Error); err != nil {
-			return nil, wrap(err)
+		dest := []any{&b.CheckID, &start, &b.Pass, &b.Warn, &b.Fail, &b.Error}
+		if oneBucket {
+			dest = append(dest[:1], dest[2:]...)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
 		}
 		b.Start = time.Unix(0, start).UTC()
-		out = append(out, b)
+		*out = append(*out, b)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap(err)
-	}
-	return out, nil
+	return rows.Err()
 }

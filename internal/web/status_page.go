@@ -30,6 +30,18 @@ import (
 // statusMaxAge is the Cache-Control max-age of the status page.
 const statusMaxAge = 30
 
+// Warm builds and renders the status page (when there is one) ahead of
+// the first request: its first build counts 90 days of runs. Call it once
+// at start, in the background; errors are logged.
+func (s *Server) Warm(ctx context.Context) {
+	if s.status == nil {
+		return
+	}
+	if _, err := s.statusRendered(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("status page: first build", "err", err)
+	}
+}
+
 // statusPage answers GET /status.
 func (s *Server) statusPage(c *fiber.Ctx) error {
 	r, err := s.statusRendered(c.UserContext())
