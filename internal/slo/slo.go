@@ -345,9 +345,10 @@ func (r Report) Rates() map[string]float64 {
 }
 
 // Percent formats a percentage with at most 3 decimals, rounded down so
-// that it never overstates (99.9996 is "99.999 %", not "100 %").
+// that it never overstates (99.9996 is "99.999 %", not "100 %"); a
+// millionth of a percent of float error is forgiven (-49900 % stays so).
 func Percent(v float64) string {
-	s := strconv.FormatFloat(math.Floor(v*1000)/1000, 'f', 3, 64)
+	s := strconv.FormatFloat(math.Floor(v*1000+1e-3)/1000, 'f', 3, 64)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	if s == "-0" {
 		s = "0"

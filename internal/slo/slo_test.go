@@ -104,7 +104,7 @@ func TestChart(t *testing.T) {
 }
 
 func TestPercent(t *testing.T) {
-	for v, want := range map[float64]string{99.9: "99.9 %", 99.99962: "99.999 %", 100: "100 %", 0: "0 %", -12.5: "-12.5 %", 33.3333: "33.333 %"} {
+	for v, want := range map[float64]string{99.9: "99.9 %", 99.99962: "99.999 %", 100: "100 %", 0: "0 %", -12.5: "-12.5 %", 33.3333: "33.333 %", 100 * (1 - 0.5/0.001): "-49900 %"} {
 		if got := slo.Percent(v); got != want {
 			t.Errorf("Percent(%v) = %q, want %q", v, got, want)
 		}

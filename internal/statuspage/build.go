@@ -17,16 +17,18 @@ func (b *Builder) build(ctx context.Context, now time.Time) (*Page, error) {
 	today := now.Truncate(day)
 	first := today.Add(-(Days - 1) * day)
 	yesterday := today.Add(-day)
+	// The states first: a run recorded while the counts are read then
+	// shows in the counts, not in a state the counts do not know of.
+	history, err := b.st.RecentHistory(ctx, 1)
+	if err != nil {
+		return nil, fmt.Errorf("statuspage: %w", err)
+	}
 	if err := b.fillDays(ctx, first, yesterday); err != nil {
 		return nil, err
 	}
 	recent, err := b.recentHours(ctx, yesterday, now)
 	if err != nil {
 		return nil, err
-	}
-	history, err := b.st.RecentHistory(ctx, 1)
-	if err != nil {
-		return nil, fmt.Errorf("statuspage: %w", err)
 	}
 	dayStart := now.Truncate(time.Hour).Add(-23 * time.Hour)
 	type tally struct {

@@ -29,16 +29,15 @@
 // Counts come from store.RunCounts (raw runs, and hourly rollups of runs
 // that retention removed). Days before yesterday and hours before the
 // last do not change, so a Builder keeps them: its first build counts 90
-// days (seconds on SQLite for a thousand checks; Warm does it at start),
-// each later one the last hour or two. (A run recorded more than an hour
-// after it started shows in its day once the day is over.)
+// days (seconds on SQLite for a thousand checks), each later one the last
+// hour or two. (A run recorded more than an hour after it started shows
+// in its day once the day is over.)
 package statuspage
 
 import (
 	"context"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
@@ -208,44 +207,31 @@ type Store interface {
 	Incidents(ctx context.Context, q store.IncidentQuery) ([]store.Incident, error)
 }
 
-// DefaultMaxAge is how long a built page is served before it is built
-// again.
-const DefaultMaxAge = 15 * time.Second
+// MaxAge is how long a built page is served before it is built again.
+const MaxAge = 15 * time.Second
 
-// Builder builds the status page and keeps it for MaxAge. Its methods are
-// safe for concurrent use.
+// Builder builds the status page. It keeps the counts that cannot change
+// any more between builds. Its methods are safe for concurrent use.
 type Builder struct {
 	st     Store
 	cfg    *config.StatusPage
 	checks []string // every check of every group, once
 	now    func() time.Time
-	maxAge time.Duration
 
-	mu        sync.Mutex // held while building
-	page      *Page
-	builtAt   time.Time
-	published atomic.Pointer[Page]              // page, for readers while mu is held
-	days      map[int64]map[string]store.Counts // complete days (start, unix seconds) -> check -> runs
-	complete  time.Time                         // days before this are in days
-	hours     map[int64]map[string]store.Counts // settled hours of yesterday and today, likewise
-	settled   time.Time                         // hours from yesterday until this are in hours
+	mu       sync.Mutex                        // held while building
+	days     map[int64]map[string]store.Counts // complete days (start, unix seconds) -> check -> runs
+	complete time.Time                         // days before this are in days
+	hours    map[int64]map[string]store.Counts // settled hours of yesterday and today, likewise
+	settled  time.Time                         // hours from yesterday until this are in hours
 }
 
-// Options tune New.
-type Options struct {
-	Now    func() time.Time // time.Now when nil
-	MaxAge time.Duration    // DefaultMaxAge when 0
-}
-
-// New returns a builder of the page cfg describes.
-func New(st Store, cfg *config.StatusPage, o Options) *Builder {
-	if o.Now == nil {
-		o.Now = time.Now
+// New returns a builder of the page cfg describes, on the clock now
+// (time.Now when nil).
+func New(st Store, cfg *config.StatusPage, now func() time.Time) *Builder {
+	if now == nil {
+		now = time.Now
 	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = DefaultMaxAge
-	}
-	b := &Builder{st: st, cfg: cfg, now: o.Now, maxAge: o.MaxAge, days: map[int64]map[string]store.Counts{}, hours: map[int64]map[string]store.Counts{}}
+	b := &Builder{st: st, cfg: cfg, now: now, days: map[int64]map[string]store.Counts{}, hours: map[int64]map[string]store.Counts{}}
 	for _, g := range cfg.Groups {
 		for _, id := range g.Checks {
 			if !slices.Contains(b.checks, id) {
@@ -256,39 +242,13 @@ func New(st Store, cfg *config.StatusPage, o Options) *Builder {
 	return b
 }
 
-// Warm builds the page ahead of the first request (its first build counts
-// 90 days); call it once at start, in the background.
-func (b *Builder) Warm(ctx context.Context) error {
-	_, err := b.Page(ctx)
-	return err
-}
-
 // Public reports whether the page is served without a login.
 func (b *Builder) Public() bool { return b.cfg.Public }
 
-// Page returns the page, built at most MaxAge ago. Callers share it and
-// must not modify it. A request that finds the page too old builds it
-// while others are served the previous one.
-func (b *Builder) Page(ctx context.Context) (*Page, error) {
-	if !b.mu.TryLock() {
-		// Someone is building: serve what there is, or wait for it.
-		if p := b.published.Load(); p != nil {
-			return p, nil
-		}
-		b.mu.Lock()
-	}
+// Build builds the page as of now. Callers share the page and must not
+// modify it. Builds run one at a time.
+func (b *Builder) Build(ctx context.Context) (*Page, error) {
+	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.page != nil && b.now().Sub(b.builtAt) < b.maxAge {
-		return b.page, nil
-	}
-	p, err := b.build(ctx, b.now())
-	if err != nil {
-		if b.page != nil {
-			return b.page, nil // keep serving the last page while the store is away
-		}
-		return nil, err
-	}
-	b.page, b.builtAt = p, b.now()
-	b.published.Store(p)
-	return p, nil
+	return b.build(ctx, b.now())
 }

@@ -58,7 +58,7 @@ func TestIncrementalBuildsMatchAFreshOne(t *testing.T) {
 	}
 	record(now, now.Add(-100*24*time.Hour))
 	clock := now
-	kept := statuspage.New(st, page, statuspage.Options{Now: func() time.Time { return clock }, MaxAge: time.Nanosecond})
+	kept := statuspage.New(st, page, func() time.Time { return clock })
 	for step := range 12 { // every 50 minutes for 10 hours: past midnight
 		next := clock.Add(50 * time.Minute)
 		record(next, clock)
@@ -68,16 +68,39 @@ func TestIncrementalBuildsMatchAFreshOne(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got, err := kept.Page(context.Background())
+		got, err := kept.Build(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := statuspage.New(st, page, statuspage.Options{Now: func() time.Time { return clock }}).Page(context.Background())
+		fresh, err := statuspage.New(st, page, func() time.Time { return clock }).Build(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, fresh) {
 			t.Fatalf("at %s the kept builder differs from a fresh one:\n%+v\n%+v", clock, got.Groups[0].Uptime, fresh.Groups[0].Uptime)
 		}
+	}
+}
+
+// TestRunsAfterAnEmptyBuild: runs recorded after a build without any show
+// in the next build.
+func TestRunsAfterAnEmptyBuild(t *testing.T) {
+	st := openStore(t)
+	now := time.Date(2025, 3, 9, 21, 10, 0, 0, time.UTC)
+	clock := now
+	b := statuspage.New(st, page, func() time.Time { return clock })
+	if p, err := b.Build(context.Background()); err != nil || p.Groups[0].Checks[0].Uptime.Day != nil {
+		t.Fatalf("empty page: %+v, %v", p, err)
+	}
+	if _, err := st.RecordResult(context.Background(), checks.Result{Check: "a1", Kind: "sql", Status: checks.Pass, StartedAt: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	clock = now.Add(statuspage.MaxAge + 2*time.Second)
+	p, err := b.Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := p.Groups[0].Checks[0].Uptime.Day; u == nil || *u != 100 {
+		t.Errorf("uptime after a run = %v, want 100", u)
 	}
 }

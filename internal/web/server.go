@@ -141,6 +141,10 @@ type Server struct {
 	statusCache statusCache
 	// slos are the configured SLOs (the /slos dashboard).
 	slos []slo.SLO
+	// bg is the context of the server's own background work (status page
+	// rebuilds); Shutdown cancels it with stopBG.
+	bg     context.Context
+	stopBG context.CancelFunc
 }
 
 // New builds the server: it loads every asset, parses and checks every
@@ -206,8 +210,9 @@ func New(opts Options) (*Server, error) {
 	s.checkRunbooks = s.runbookNames()
 	s.versionSeed = maphash.MakeSeed()
 	if cfg.StatusPage != nil {
-		s.status = statuspage.New(opts.Store, cfg.StatusPage, statuspage.Options{Now: s.now})
+		s.status = statuspage.New(opts.Store, cfg.StatusPage, s.now)
 	}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
 	s.slos = slo.FromConfig(cfg.SLOs)
 
 	fc := fiber.Config{
@@ -254,8 +259,11 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
 // requests in flight to finish; redrives still running are cancelled (their
-// SQS move tasks too) and recorded as interrupted.
+// SQS move tasks too) and recorded as interrupted, and so is a status page
+// rebuild.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopBG()
+	defer s.statusCache.running.Wait()
 	err := s.app.ShutdownWithContext(ctx)
 	if err != nil {
 		err = fmt.Errorf("web: shutdown: %w", err)

@@ -259,13 +259,18 @@ const (
 	chartH = 160
 )
 
+// chartLow is the lowest budget left the chart draws (-100 %): an
+// overspent budget below it runs along the chart's bottom.
+const chartLow = -1.0
+
 func newSLOChart(r slo.Report) sloChart {
 	low := 0.0
 	for _, p := range r.Chart {
 		low = min(low, p.Left)
 	}
+	low = max(low, chartLow)
 	span := 1 - low
-	y := func(left float64) float64 { return (1 - left) / span * chartH }
+	y := func(left float64) float64 { return (1 - max(left, low)) / span * chartH }
 	start := r.At.Add(-r.Window)
 	var b strings.Builder
 	for i, p := range r.Chart {
@@ -285,6 +290,9 @@ func newSLOChart(r slo.Report) sloChart {
 	}
 	if low < 0 {
 		c.Bottom = slo.Percent(100 * low)
+		if low == chartLow {
+			c.Bottom = "≤ " + c.Bottom
+		}
 	}
 	return c
 }

@@ -177,13 +177,18 @@ func TestStatusPageCaching(t *testing.T) {
 				t.Errorf("GET %s with a stale ETag: %d", path, r.StatusCode)
 			}
 		}
-		// A new build of the page (after its max age) with new runs has a
-		// new ETag.
+		// Past its max age, a request starts a rebuild (and is served the
+		// page there is); the new page, with the new run, has a new ETag.
 		before := c.get("/api/v1/status").Header.Get("ETag")
-		f.clock.Add(statuspage.DefaultMaxAge + time.Second)
+		f.clock.Add(statuspage.MaxAge + time.Second)
 		statusEngine(f)("docs", checks.Fail)
-		if after := c.get("/api/v1/status").Header.Get("ETag"); after == before {
-			t.Errorf("ETag %s unchanged after the page changed", after)
+		for deadline := time.Now().Add(10 * time.Second); c.get("/api/v1/status").Header.Get("ETag") == before; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("ETag %s unchanged 10s after the page changed", before)
+			}
+		}
+		if r := c.get("/status/badge/documents.svg"); !strings.Contains(r.body, "Down") {
+			t.Errorf("the badge after the rebuild reads %s, want Down", r.body)
 		}
 	}
 }
