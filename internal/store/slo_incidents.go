@@ -127,18 +127,7 @@ func (tx *Tx) ResolveSLOIncident(ctx context.Context, id int64, at time.Time) (S
 }
 
 func (tx *Tx) updateSLOIncident(ctx context.Context, id int64, q string, args ...any) (SLOIncident, error) {
-	out, err := scanSLOIncident(tx.queryRow(ctx, q, args...))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return out, err
-	}
-	var n int
-	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM slo_incidents WHERE id = ?", id).Scan(&n); err != nil {
-		return SLOIncident{}, err
-	}
-	if n == 0 {
-		return SLOIncident{}, ErrNotFound
-	}
-	return SLOIncident{}, fmt.Errorf("slo incident %d changed meanwhile: %w", id, ErrConflict)
+	return updateRow(ctx, tx, "slo_incidents", id, scanSLOIncident, fmt.Sprintf("slo incident %d changed meanwhile", id), q, args...)
 }
 
 // SLOIncidents returns an SLO's incidents newest first (every SLO's when
