@@ -179,7 +179,9 @@ func TestExportedSLOAgreesWithVigil(t *testing.T) {
 	}
 	for i, raw := range exportedSLOs(t, "acme") {
 		def := configSLOs[i]
-		var s struct{ Query struct{ Numerator, Denominator string } }
+		var s struct {
+			Query struct{ Numerator, Denominator string }
+		}
 		if err := json.Unmarshal(raw, &s); err != nil {
 			t.Fatal(err)
 		}

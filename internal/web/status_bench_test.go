@@ -201,4 +201,3 @@ func benchBuilds(b *testing.B, next func() *Server, before func()) {
 	b.ReportMetric(float64(times[len(times)/2])/float64(time.Millisecond), "p50-ms")
 	b.ReportMetric(float64(times[min(len(times)-1, len(times)*99/100)])/float64(time.Millisecond), "p99-ms")
 }
-
