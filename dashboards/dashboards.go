@@ -58,14 +58,24 @@ func clean(namespace string) (string, error) {
 
 // Export returns one JSON document holding every file with the namespace
 // applied: {"dashboard": {...}, "slos": [...], "monitors": [...]}, keyed by
-// file name without ".json", indented, with a final newline.
-func Export(namespace string) ([]byte, error) {
+// file name without ".json", indented, with a final newline. The slos
+// list ends with one metric SLO per element of slos (vigil.yaml's).
+func Export(namespace string, slos ...SLO) ([]byte, error) {
+	ns, err := clean(namespace)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	for i, name := range Names {
 		raw, err := File(name, namespace)
 		if err != nil {
 			return nil, err
+		}
+		if name == "slos.json" {
+			if raw, err = withSLOs(raw, ns, slos); err != nil {
+				return nil, err
+			}
 		}
 		var ind bytes.Buffer
 		if err := json.Indent(&ind, bytes.TrimSpace(raw), "  ", "  "); err != nil {

@@ -13,7 +13,8 @@ import (
 // prints one JSON document {"dashboard": ..., "slos": [...], "monitors":
 // [...]} holding the dashboards/ files with the metric namespace applied:
 // --namespace when given, else the config's sinks.datadog.namespace when -c
-// is given, else "vigil".
+// is given, else "vigil". With -c, "slos" also holds the config's slos as
+// Datadog metric SLOs.
 func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("datadog export", "[-c FILE] [--namespace N]",
 		"Print the dashboards/ JSON (dashboard, SLOs, monitors), importable as-is, with the metric namespace applied: --namespace, else the sinks.datadog.namespace of -c, else vigil.", stdout, stderr)
@@ -27,14 +28,20 @@ func cmdDatadog(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitBroken
 	}
 	namespace := *ns
-	if *path != "" && !flagSet(fs, "namespace") {
+	var slos []dashboards.SLO
+	if *path != "" {
 		cfg, ok := loadConfig(*path, stderr)
 		if !ok {
 			return exitBroken
 		}
-		namespace = cfg.Sinks.Datadog.Namespace
+		if !flagSet(fs, "namespace") {
+			namespace = cfg.Sinks.Datadog.Namespace
+		}
+		for _, s := range cfg.SLOs {
+			slos = append(slos, dashboards.SLO{Name: s.Name, Objective: s.Objective, Window: s.WindowName, Checks: s.Checks})
+		}
 	}
-	out, err := dashboards.Export(namespace)
+	out, err := dashboards.Export(namespace, slos...)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil datadog export: %v\n", err)
 		return exitBroken

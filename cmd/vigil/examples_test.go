@@ -96,13 +96,7 @@ func TestExamplesRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.example, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), tt.example)
-			copyDir(t, filepath.Join(repoRoot, "examples", tt.example), dir)
-			seed := exec.Command("go", "run", "./examples/seed", dir)
-			seed.Dir = repoRoot
-			if out, err := seed.CombinedOutput(); err != nil {
-				t.Fatalf("go run ./examples/seed: %v\n%s", err, out)
-			}
+			dir := exampleCopy(t, tt.example, true)
 			results, stderr, code := runJSON(t, filepath.Join(dir, "vigil.yaml"))
 			if code != 1 || len(results) != 1 || results[0].Status != "fail" {
 				t.Fatalf("run: exit %d, results %+v\n%s", code, results, stderr)
@@ -148,6 +142,23 @@ func runJSON(t *testing.T, path string) ([]exampleResult, string, int) {
 		t.Fatalf("run output is not JSON: %v\n%s\n%s", err, stdout, stderr)
 	}
 	return out, stderr, code
+}
+
+// exampleCopy copies examples/<name> into a temporary folder (a store is
+// written beside its config) and returns the folder; with seed, it seeds
+// the copy as the example's README says: `go run ./examples/seed DIR`.
+func exampleCopy(t *testing.T, name string, seed bool) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	copyDir(t, filepath.Join(repoRoot, "examples", name), dir)
+	if seed {
+		cmd := exec.Command("go", "run", "./examples/seed", dir)
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go run ./examples/seed: %v\n%s", err, out)
+		}
+	}
+	return dir
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,30 +10,6 @@ import (
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/internal/s3test"
 )
-
-// copyExample copies examples/<name> into a temporary folder (the store is
-// written beside the config).
-func copyExample(t *testing.T, name string) string {
-	t.Helper()
-	src := filepath.Join("..", "..", "examples", name)
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		writeFiles(t, dst, map[string]string{rel: string(b)})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(dst, "vigil.yaml")
-}
 
 // The s3_freshness example, run by the binary against a real S3-compatible
 // server (s3rver, credentials from the AWS default chain in the
@@ -49,7 +24,7 @@ func TestS3FreshnessExampleRuns(t *testing.T) {
 	srv.Put(t, "acme-landing", "raw/sales/dt=2026-12-03/_SUCCESS", 0)
 	srv.Put(t, "acme-landing", "raw/clickstream/2026/12/03/10/clicks-1", 90)
 
-	cfg := copyExample(t, "s3_freshness")
+	cfg := filepath.Join(exampleCopy(t, "s3_freshness", false), "vigil.yaml")
 	stdout, stderr, code := vigil(t, []string{"S3_ENDPOINT=" + srv.Endpoint}, "run", "--once", "-c", cfg, "--format", "json")
 	if code != exitFail {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFail, stdout, stderr)

@@ -19,6 +19,7 @@ import (
 	"github.com/vigilhq/vigil/internal/notify/slack"
 	"github.com/vigilhq/vigil/internal/scheduler"
 	"github.com/vigilhq/vigil/internal/scriptlog"
+	"github.com/vigilhq/vigil/internal/slo"
 	"github.com/vigilhq/vigil/internal/store"
 	"github.com/vigilhq/vigil/internal/web"
 )
@@ -148,7 +149,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return err
 	}
-	eng := engine.New(st, sig.sinks, engine.Options{Logger: logger, Outbox: sig.slack != nil, OnSinkError: sig.sinkError})
+	eng := engine.New(st, sig.sinks, engine.Options{Logger: logger, Outbox: sig.slack != nil, OnSinkError: sig.sinkError, SLOs: slo.FromConfig(cfg.SLOs)})
 
 	host, _ := os.Hostname()
 	replica := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())
@@ -209,6 +210,7 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		defer cancel()
 		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
 	})
+	bg.Go(func() { srv.Warm(bgCtx) }) // the status page's first build
 	bg.Go(guarded("scheduler lease", fatal, func() { lease.Run(bgCtx) }))
 	bg.Go(guarded("engine tick", fatal, func() {
 		every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) })

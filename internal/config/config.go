@@ -68,6 +68,11 @@ type Config struct {
 	Scriptlog Scriptlog `yaml:"scriptlog"`
 	// Checks are in file order.
 	Checks []Check `yaml:"checks" jsonschema:"required"`
+	// StatusPage is the `status_page` section; nil when it is absent (no
+	// status page is served).
+	StatusPage *StatusPage `yaml:"status_page"`
+	// SLOs are the `slos` list, in file order.
+	SLOs []SLO `yaml:"slos"`
 }
 
 // Server is the `server` section.
@@ -286,11 +291,14 @@ func (l *loader) yamlError(err error) {
 	l.addf(0, "%s", strings.TrimPrefix(msg, "yaml: "))
 }
 
-// The top-level keys decoded on their own: each datasource and check has
-// its own label in messages, and a check's fields depend on its kind.
+// The top-level keys decoded on their own: each datasource, check, status
+// page group and SLO has its own label in messages, a check's fields depend
+// on its kind, and the status page and SLOs name checks.
 const (
 	keyDatasources = "datasources"
 	keyChecks      = "checks"
+	keyStatusPage  = "status_page"
+	keySLOs        = "slos"
 )
 
 // load decodes and validates the whole document.
@@ -318,7 +326,8 @@ func (l *loader) load(data []byte) {
 	cfg.Datasources = map[string]Datasource{}
 
 	// The sections, in one strict decode; datasources and checks after.
-	var datasources, checkList *yaml.Node
+	var datasources, checkList, statusPage, slos *yaml.Node
+	statusLine := line
 	sections := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line}
 	if r := resolve(root); !isNull(r) {
 		if r.Kind != yaml.MappingNode {
@@ -331,6 +340,10 @@ func (l *loader) load(data []byte) {
 				datasources = p.value
 			case keyChecks:
 				checkList = p.value
+			case keyStatusPage:
+				statusPage, statusLine = p.value, p.key.Line
+			case keySLOs:
+				slos = p.value
 			default:
 				sections.Content = append(sections.Content, p.key, p.value)
 			}
@@ -350,6 +363,8 @@ func (l *loader) load(data []byte) {
 	l.auth(top)
 	l.scriptlog(top)
 	l.checks(checkList)
+	l.statusPage(statusPage, statusLine)
+	l.slos(slos)
 }
 
 // relative makes a relative path relative to the config's directory.

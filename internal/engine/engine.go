@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/checks"
+	"github.com/vigilhq/vigil/internal/slo"
 	"github.com/vigilhq/vigil/internal/store"
 )
 
@@ -128,6 +129,9 @@ type Options struct {
 	// OnSinkError, when set, is called (concurrently) for each sink failure,
 	// for example to count sink.errors in Datadog.
 	OnSinkError func(sink string, err error)
+	// SLOs are measured by Tick, which opens, escalates and resolves their
+	// burn-rate alerts (see tickSLOs).
+	SLOs []slo.SLO
 }
 
 // Defaults for Options fields left at zero.
@@ -157,6 +161,7 @@ type Engine struct {
 	renotifyAfter time.Duration
 	sinkTimeout   time.Duration
 	onSinkError   func(string, error)
+	slos          []slo.SLO
 
 	mu         sync.Mutex
 	sinkErrors map[string]int64
@@ -184,6 +189,7 @@ func New(s *store.Store, sinks []Sink, o Options) *Engine {
 		renotifyAfter: o.RenotifyAfter,
 		sinkTimeout:   o.SinkTimeout,
 		onSinkError:   o.OnSinkError,
+		slos:          slices.Clone(o.SLOs),
 		sinkErrors:    map[string]int64{},
 		commits:       committer{parallel: parallelSQLite},
 	}
@@ -412,16 +418,17 @@ func (e *Engine) fanOut(ctx context.Context, ev Event) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			e.sinkFailed(e.sinks[i].Name(), ev, err)
+			e.sinkFailed(e.sinks[i].Name(), err, "check", ev.Check.ID, "run", ev.RunID)
 		}
 	}
 }
 
-func (e *Engine) sinkFailed(name string, ev Event, err error) {
+// sinkFailed counts and logs a sink's failure; attrs say what it was about.
+func (e *Engine) sinkFailed(name string, err error, attrs ...any) {
 	e.mu.Lock()
 	e.sinkErrors[name]++
 	e.mu.Unlock()
-	e.log.Error("engine: sink failed", "sink", name, "check", ev.Check.ID, "run", ev.RunID, "err", err)
+	e.log.Error("engine: sink failed", append(append([]any{"sink", name}, attrs...), "err", err)...)
 	if e.onSinkError != nil {
 		e.onSinkError(name, err)
 	}

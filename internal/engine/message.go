@@ -43,6 +43,27 @@ type Message struct {
 	AckedBy    string    `json:"acked_by,omitempty"`
 	// At is when the alert was decided.
 	At time.Time `json:"at"`
+	// SLO is set on the slo_* kinds, whose Check is "slo:<name>" and
+	// IncidentID an SLO incident's; the check fields are then empty.
+	SLO *SLOAlert `json:"slo,omitempty"`
+}
+
+// SLOAlert is what an SLO alert says: which SLO, how urgent, which rule
+// fired and how fast the budget burns.
+type SLOAlert struct {
+	Name      string  `json:"name"`
+	Objective float64 `json:"objective"` // percent
+	Window    string  `json:"window"`    // "30d"
+	// Severity is ticket or page (for slo_resolved: the highest reached).
+	Severity string `json:"severity"`
+	// Rule describes the rule that fired ("" for slo_resolved).
+	Rule string `json:"rule,omitempty"`
+	// BurnRates are the burn rates by window ("5m", "1h", ...) at At.
+	BurnRates map[string]float64 `json:"burn_rates"`
+	// Attainment is the share of good runs over the window (percent) and
+	// BudgetLeft the share of the error budget left (1 = all), at At.
+	Attainment float64 `json:"attainment"`
+	BudgetLeft float64 `json:"budget_left"`
 }
 
 // DecodeMessage reads an outbox payload written by the engine.

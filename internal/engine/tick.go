@@ -14,6 +14,8 @@ import (
 type TickStats struct {
 	SilenceExpired int
 	Reminders      int
+	// SLOAlerts counts SLO alerts opened, escalated or resolved.
+	SLOAlerts int
 }
 
 // Tick does the time-driven part of alerting; call it periodically (say
@@ -24,7 +26,8 @@ type TickStats struct {
 // Options.RenotifyAfter it enqueues a reminder for each open incident that
 // was announced, is not acknowledged and not silenced, and whose latest
 // alert is at least RenotifyAfter old. Without Options.Outbox nothing is
-// enqueued (expired silences are still marked handled).
+// enqueued (expired silences are still marked handled). With Options.SLOs
+// it measures each SLO and moves its burn-rate alert (see tickSLOs).
 func (e *Engine) Tick(ctx context.Context, now time.Time) (TickStats, error) {
 	var st TickStats
 	expired, err := e.store.ExpiredSilences(ctx, now)
@@ -42,6 +45,9 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) (TickStats, error) {
 		st.Reminders += n
 		errs = append(errs, err)
 	}
+	n, err := e.tickSLOs(ctx, now)
+	st.SLOAlerts += n
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return st, fmt.Errorf("engine: tick: %w", err)
 	}

@@ -341,18 +341,27 @@ func (tx *Tx) MarkIncidentNotified(ctx context.Context, id int64, prev, at time.
 // telling a missing incident (ErrNotFound) from a resolved one
 // (ErrConflict).
 func (tx *Tx) updateOpenIncident(ctx context.Context, id int64, q string, args ...any) (Incident, error) {
-	out, err := scanIncident(tx.queryRow(ctx, q, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		var n int
-		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM incidents WHERE id = ?", id).Scan(&n); err != nil {
-			return Incident{}, err
-		}
-		if n == 0 {
-			return Incident{}, ErrNotFound
-		}
-		return Incident{}, fmt.Errorf("incident %d has resolved: %w", id, ErrConflict)
+	return updateRow(ctx, tx, "incidents", id, scanIncident, fmt.Sprintf("incident %d has resolved", id), q, args...)
+}
+
+// updateRow runs q, an UPDATE ... RETURNING of row id of table, and scans
+// the row with scan. When q changed no row it tells a missing row
+// (ErrNotFound) from one q's conditions left alone (ErrConflict, with
+// conflict as the message).
+func updateRow[T any](ctx context.Context, tx *Tx, table string, id int64, scan func(scanner) (T, error), conflict, q string, args ...any) (T, error) {
+	var zero T
+	out, err := scan(tx.queryRow(ctx, q, args...))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return out, err
 	}
-	return out, err
+	var n int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE id = ?", id).Scan(&n); err != nil {
+		return zero, err
+	}
+	if n == 0 {
+		return zero, ErrNotFound
+	}
+	return zero, fmt.Errorf("%s: %w", conflict, ErrConflict)
 }
 
 // Incident returns an incident by id, or ErrNotFound.

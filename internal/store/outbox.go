@@ -21,6 +21,11 @@ const (
 	OutboxResolved       OutboxKind = "resolved"
 	OutboxReminder       OutboxKind = "reminder"
 	OutboxSilenceExpired OutboxKind = "silence_expired"
+	// SLO alerts: an SLO burning its error budget too fast (check id
+	// "slo:<name>", incident id an SLO incident's).
+	OutboxSLOOpened    OutboxKind = "slo_opened"
+	OutboxSLOEscalated OutboxKind = "slo_escalated"
+	OutboxSLOResolved  OutboxKind = "slo_resolved"
 )
 
 // OutboxMessage is one alert waiting for (or past) delivery. The outbox

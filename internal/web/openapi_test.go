@@ -26,7 +26,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	s, err := New(Options{Store: st, Config: &config.Config{}, Metrics: http.NotFoundHandler()})
+	// With a status page, whose routes exist only when one is configured.
+	cfg := &config.Config{StatusPage: &config.StatusPage{Title: "status", Groups: []config.StatusGroup{{Name: "all", Slug: "all"}}}}
+	s, err := New(Options{Store: st, Config: cfg, Metrics: http.NotFoundHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}

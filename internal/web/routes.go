@@ -18,6 +18,12 @@ func (s *Server) routes() {
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/static/:file", s.serveAsset)
+	// The status page: with status_page.public, no login even with auth on.
+	if s.status != nil && s.status.Public() {
+		s.app.Get("/status", s.statusPage)
+		s.app.Get("/api/v1/status", s.apiStatus)
+		s.app.Get("/status/badge/:file", s.statusBadge)
+	}
 
 	s.app.Use(s.identify, s.checkCSRF)
 	if s.demo != nil {
@@ -30,6 +36,13 @@ func (s *Server) routes() {
 
 	s.page("/", RoleViewer, s.overview)
 	s.action("/preferences/time", RoleViewer, s.timePreference)
+	if s.status != nil && !s.status.Public() {
+		s.page("/status", RoleViewer, s.statusPage)
+		s.page("/api/v1/status", RoleViewer, s.apiStatus)
+		s.page("/status/badge/:file", RoleViewer, s.statusBadge)
+	}
+	s.page("/slos", RoleViewer, s.sloList)
+	s.page("/api/v1/slos", RoleViewer, s.apiSLOs)
 
 	// The script log: its pages and JSON API.
 	s.page("/script-runs", RoleViewer, s.scriptRuns)

@@ -39,6 +39,8 @@ import (
 	"github.com/vigilhq/vigil/internal/engine"
 	"github.com/vigilhq/vigil/internal/runbook"
 	"github.com/vigilhq/vigil/internal/scheduler"
+	"github.com/vigilhq/vigil/internal/slo"
+	"github.com/vigilhq/vigil/internal/statuspage"
 	"github.com/vigilhq/vigil/internal/store"
 	"github.com/vigilhq/vigil/static"
 	"github.com/vigilhq/vigil/views"
@@ -140,6 +142,16 @@ type Server struct {
 	// proxies whose X-Forwarded-For is believed.
 	conns   ConnLimits
 	trusted []netip.Prefix
+	// status builds the status page (nil without status_page); statusCache
+	// keeps its rendering.
+	status      *statuspage.Builder
+	statusCache statusCache
+	// slos are the configured SLOs (the /slos dashboard).
+	slos []slo.SLO
+	// bg is the context of the server's own background work (status page
+	// rebuilds); Shutdown cancels it with stopBG.
+	bg     context.Context
+	stopBG context.CancelFunc
 }
 
 // pollSeconds is how often a page polls, in whole seconds for htmx's
@@ -220,6 +232,11 @@ func New(opts Options) (*Server, error) {
 	}
 	s.checkRunbooks = s.runbookNames()
 	s.versionSeed = maphash.MakeSeed()
+	if cfg.StatusPage != nil {
+		s.status = statuspage.New(opts.Store, cfg.StatusPage, s.now)
+	}
+	s.bg, s.stopBG = context.WithCancel(context.Background())
+	s.slos = slo.FromConfig(cfg.SLOs)
 
 	fc := fiber.Config{
 		AppName:               "vigil",
@@ -265,8 +282,11 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting connections and waits, until ctx is done, for
 // requests in flight to finish; redrives still running are cancelled (their
-// SQS move tasks too) and recorded as interrupted.
+// SQS move tasks too) and recorded as interrupted, and so is a status page
+// rebuild.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopBG()
+	defer s.statusCache.running.Wait()
 	err := s.app.ShutdownWithContext(ctx)
 	if err != nil {
 		err = fmt.Errorf("web: shutdown: %w", err)

@@ -59,6 +59,9 @@ type View struct {
 	// Fragment is set when a partial is rendered alone, as htmx's answer:
 	// fragments of a page that swap out of band mark themselves so.
 	Fragment bool
+	// StatusPage is set when a status page is configured (the layout
+	// links it).
+	StatusPage bool
 }
 
 // CanAct reports whether the user may act on checks (run, ack, silence,
@@ -343,7 +346,8 @@ func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error
 		return fmt.Errorf("web: render %s: %w", page, err)
 	}
 	v := View{Page: page, User: currentUser(c), CSRF: csrf, Data: data, Sandbox: s.demo != nil,
-		Clock: s.viewClock(c), Path: string(c.Request().URI().RequestURI()), Version: versionToken, Fragment: name != "layout"}
+		Clock: s.viewClock(c), Path: string(c.Request().URI().RequestURI()), Version: versionToken, Fragment: name != "layout",
+		StatusPage: s.status != nil}
 	b := renderBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= maxPooledRender {

@@ -65,6 +65,14 @@ func (l Links) Check(id string) string {
 	return strings.TrimRight(l.Base, "/") + "/checks/" + url.PathEscape(id)
 }
 
+// SLO is the SLO's place on the SLO dashboard, <base>/slos#slo-<name>.
+func (l Links) SLO(name string) string {
+	if l.Base == "" {
+		return ""
+	}
+	return strings.TrimRight(l.Base, "/") + "/slos#slo-" + url.PathEscape(name)
+}
+
 // Runbook is the runbook's page at its Mitigation section (what to do
 // now), <base>/runbooks/<name>#mitigation ("" without a runbook). Every
 // runbook has one: vigil validate says so.
@@ -93,6 +101,9 @@ const (
 // violation count, at most 5 sample keys, since when, the owner, and
 // buttons to the check's dashboard page and its runbook.
 func Render(m engine.Message, links Links) Payload {
+	if m.SLO != nil {
+		return renderSLO(m, links)
+	}
 	var head, summary string
 	status := string(m.Status)
 	switch m.Kind {

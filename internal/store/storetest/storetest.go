@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 	runIncidentSuite(t, open)
 	runDashboardSuite(t, open)
+	runCountSuite(t, open)
 }
 
 var base = time.Date(2025, 3, 9, 1, 59, 58, 123456789, time.UTC)
