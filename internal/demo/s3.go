@@ -1,12 +1,8 @@
 package demo
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/xml"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -28,9 +24,7 @@ import (
 // it chooses. Every response carries "X-Vigil-Demo: in-process S3 fake".
 // Its methods are safe for concurrent use.
 type FakeS3 struct {
-	endpoint string
-	srv      *http.Server
-	done     chan struct{}
+	*loopbackServer
 
 	mu      sync.Mutex
 	buckets map[string]map[string]FakeObject // bucket -> key -> object
@@ -45,21 +39,14 @@ type FakeObject struct {
 
 // StartFakeS3 listens on 127.0.0.1:0 and serves until Close.
 func StartFakeS3() (*FakeS3, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f := &FakeS3{buckets: map[string]map[string]FakeObject{}}
+	srv, err := startLoopback("fake s3", f)
 	if err != nil {
-		return nil, fmt.Errorf("demo: fake s3: listen: %w", err)
+		return nil, err
 	}
-	f := &FakeS3{endpoint: "http://" + ln.Addr().String(), done: make(chan struct{}), buckets: map[string]map[string]FakeObject{}}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		defer close(f.done)
-		_ = f.srv.Serve(ln) // returns ErrServerClosed on Close
-	}()
+	f.loopbackServer = srv
 	return f, nil
 }
-
-// Endpoint is the fake's base URL, http://127.0.0.1:<port>.
-func (f *FakeS3) Endpoint() string { return f.endpoint }
 
 // Client returns an S3 client for the fake: path-style, static dummy
 // credentials (so the SDK never looks for real ones) and an HTTP client
@@ -72,20 +59,6 @@ func (f *FakeS3) Client() *s3.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("demo", "demo", ""),
 		HTTPClient:   LoopbackClient(10 * time.Second),
 	})
-}
-
-// Close stops the server: it lets requests in flight finish (a listing
-// takes microseconds), then closes every connection, including one a client
-// opened but never used, which http.Server.Shutdown would wait for.
-func (f *FakeS3) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	err := f.srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = f.srv.Close()
-	}
-	<-f.done
-	return err
 }
 
 // CreateBucket makes an empty bucket (a no-op when it exists).

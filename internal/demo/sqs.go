@@ -37,15 +37,8 @@ import (
 // each came from, or to the DLQ's first source queue for a message sent to
 // the DLQ directly. Its methods are safe for concurrent use.
 type FakeSQS struct {
-	endpoint string
-	srv      *http.Server
-	ln       net.Listener
-	done     chan struct{}
-	now      func() time.Time
-
-	connMu  sync.Mutex
-	fresh   map[net.Conn]bool // connections that have not sent a request yet
-	closing bool
+	*loopbackServer
+	now func() time.Time
 
 	mu     sync.Mutex
 	queues map[string]*fakeQueue // by name
@@ -88,21 +81,14 @@ func StartFakeSQS(now func() time.Time) (*FakeSQS, error) {
 	if now == nil {
 		now = time.Now
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f := &FakeSQS{now: now, queues: map[string]*fakeQueue{}}
+	srv, err := startLoopback("fake sqs", f)
 	if err != nil {
-		return nil, fmt.Errorf("demo: fake sqs: listen: %w", err)
+		return nil, err
 	}
-	f := &FakeSQS{endpoint: "http://" + ln.Addr().String(), ln: ln, done: make(chan struct{}), now: now, queues: map[string]*fakeQueue{}, fresh: map[net.Conn]bool{}}
-	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second, ConnState: f.track}
-	go func() {
-		defer close(f.done)
-		_ = f.srv.Serve(ln) // returns ErrServerClosed on Close
-	}()
+	f.loopbackServer = srv
 	return f, nil
 }
-
-// Endpoint is the fake's base URL, http://127.0.0.1:<port>.
-func (f *FakeSQS) Endpoint() string { return f.endpoint }
 
 // Client returns an SQS client for the fake: static dummy credentials (so
 // the SDK never looks for real ones, for example on the EC2 metadata
@@ -115,47 +101,6 @@ func (f *FakeSQS) Client() *sqs.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("demo", "demo", ""),
 		HTTPClient:   LoopbackClient(10 * time.Second),
 	})
-}
-
-// track follows the server's connections for Close: it knows which ones
-// were opened but have not sent a request yet, and once Close has begun it
-// closes any such connection at once.
-func (f *FakeSQS) track(c net.Conn, st http.ConnState) {
-	f.connMu.Lock()
-	defer f.connMu.Unlock()
-	switch st {
-	case http.StateNew:
-		if f.closing {
-			c.Close()
-			return
-		}
-		f.fresh[c] = true
-	default:
-		delete(f.fresh, c)
-	}
-}
-
-// Close stops the server: it refuses new requests, lets the ones in flight
-// finish, and closes every connection. A client may hold a connection it
-// opened but never used (the SDK's transport dials one while an idle one
-// frees up, and keeps both): http.Server.Shutdown waits up to five seconds
-// for such a connection before it counts as idle, longer than Close's
-// budget, so Close closes those itself — nothing is in flight on them.
-func (f *FakeSQS) Close() error {
-	f.connMu.Lock()
-	f.closing = true
-	for c := range f.fresh {
-		c.Close()
-	}
-	f.connMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := f.srv.Shutdown(ctx)
-	<-f.done
-	if err != nil {
-		return fmt.Errorf("demo: fake sqs: close: %w", err)
-	}
-	return nil
 }
 
 // CreateQueue creates a queue (or returns the existing one's URL) with the
