@@ -213,8 +213,13 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 		return err
 	}
 	if timeout > 0 {
+		// The server's own timer (statement_timeout, max_statement_time)
+		// stops each statement after timeout and says so; the client's
+		// deadline is the backstop for a server that does not answer, so it
+		// comes a little later: the server stops the statement rather than
+		// the client dropping the connection while it still runs.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout+s.clientGrace(timeout))
 		defer cancel()
 	}
 	conn, err := s.db.Conn(ctx)
@@ -261,6 +266,17 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 		return err
 	}
 	return nil
+}
+
+// clientGrace is how long after the statement timeout the client gives up
+// waiting for the server to report it: the setup before the statement and
+// the round trip of the server's error. SQLite runs in this process and has
+// no timer of its own: the deadline is the timer.
+func (s *SQL) clientGrace(timeout time.Duration) time.Duration {
+	if s.driver == SQLite {
+		return 0
+	}
+	return time.Second + timeout/10
 }
 
 // insideCheck returns how to ask, after each query, whether the session is
