@@ -14,7 +14,7 @@ import (
 // without releasing (its store is gone); the other becomes leader right
 // after the dead leader's lease expires, not up to TTL/3 later.
 func TestLeaseTakeoverAtExpiry(t *testing.T) {
-	const ttl = 1500 * time.Millisecond
+	const ttl = 3 * time.Second
 	dsn := filepath.Join(t.TempDir(), "vigil.db")
 	open := func() *store.Store {
 		t.Helper()
@@ -56,7 +56,9 @@ func TestLeaseTakeoverAtExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "b to take over", 2*ttl, b.IsLeader)
-	if late := time.Since(until); late > 150*time.Millisecond {
+	// Regular retries would be about TTL/6 late; half of that leaves room
+	// for a loaded machine's scheduling.
+	if late := time.Since(until); late > ttl/12 {
 		t.Errorf("b took over %s after a's lease expired, want promptly (TTL/3 is %s)", late, ttl/3)
 	}
 	if holder, _, err := storeB.LeaseHolder(context.Background(), "scheduler"); err != nil || holder != "b" {
