@@ -214,10 +214,11 @@ func (s *SQL) ReadOnly(ctx context.Context, timeout time.Duration, fn func(ctx c
 	}
 	if timeout > 0 {
 		// The server's own timer (statement_timeout, max_statement_time)
-		// stops each statement after timeout and says so; the client's
-		// deadline is the backstop for a server that does not answer, so it
-		// comes a little later: the server stops the statement rather than
-		// the client dropping the connection while it still runs.
+		// stops each statement after timeout and says so. This deadline is
+		// the backstop for a server that does not answer, a little later,
+		// so that where the caller sets no earlier deadline a slow statement
+		// ends by the server's timer, not by a dropped connection. The run
+		// as a whole is bounded by its caller (the scheduler, run --once).
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout+s.clientGrace(timeout))
 		defer cancel()
