@@ -14,48 +14,36 @@ import (
 	"github.com/vigilhq/vigil/internal/testdb"
 )
 
-type runCase struct {
-	name  string
-	setup []string // seed statements; {ts} is a native timestamp type (kindtest.Seed)
-	spec  string   // YAML of the kind-specific fields
-	// want, when err is empty
-	status     checks.Status
-	violations int
-	sample     []checks.Violation
-	// err lists substrings the error must contain
-	err []string
-}
-
 func TestRun(t *testing.T) {
 	manyKeys, manySample := manyViolations(60)
-	cases := []runCase{
+	cases := []kindtest.Case{
 		{
-			name: "window boundary is inclusive",
-			setup: []string{
+			Name: "window boundary is inclusive",
+			Setup: []string{
 				"CREATE TABLE boundary (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO boundary VALUES
 					(1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:02'),
 					(3, 'B', '2024-01-02 10:00:00'), (4, 'B', '2024-01-02 10:00:02.001')`,
 			},
-			spec:       "{query: 'SELECT id, k, at FROM boundary', key_columns: [k], window: 2s}",
-			status:     checks.Fail,
-			violations: 1,
-			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z"}},
+			Spec:       "{query: 'SELECT id, k, at FROM boundary', key_columns: [k], window: 2s}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z"}},
 		},
 		{
-			name: "far-apart re-writes are legitimate",
-			setup: []string{
+			Name: "far-apart re-writes are legitimate",
+			Setup: []string{
 				"CREATE TABLE rewrites (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO rewrites VALUES
 					(1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 11:00:00'), (3, 'A', '2024-01-03 10:00:00'),
 					(4, 'B', '2024-01-02 10:00:00')`,
 			},
-			spec:   "{query: 'SELECT id, k, at FROM rewrites', key_columns: [k], window: 30m}",
-			status: checks.Pass,
+			Spec:   "{query: 'SELECT id, k, at FROM rewrites', key_columns: [k], window: 30m}",
+			Status: checks.Pass,
 		},
 		{
-			name: "a NULL key column is never a duplicate",
-			setup: []string{
+			Name: "a NULL key column is never a duplicate",
+			Setup: []string{
 				"CREATE TABLE nullkeys (id INTEGER, policy VARCHAR(64), doc VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO nullkeys VALUES
 					(1, 'P-1', NULL, '2024-01-02 10:00:00'), (2, 'P-1', NULL, '2024-01-02 10:00:00'),
@@ -63,31 +51,31 @@ func TestRun(t *testing.T) {
 					(5, 'P-1', 'D-1', '2024-01-02 10:00:00'), (6, 'P-1', 'D-1', '2024-01-02 10:00:01'),
 					(7, 'P-1', 'D-2', '2024-01-02 10:00:00'), (8, 'P-2', 'D-1', '2024-01-02 10:00:00')`,
 			},
-			spec:       "{query: 'SELECT id, policy, doc, at FROM nullkeys', key_columns: [policy, doc], window: 1s}",
-			status:     checks.Fail,
-			violations: 1,
-			sample:     []checks.Violation{{Key: "P-1|D-1", Detail: "2 rows within 1s: id 5 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:01Z"}},
+			Spec:       "{query: 'SELECT id, policy, doc, at FROM nullkeys', key_columns: [policy, doc], window: 1s}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample:     []checks.Violation{{Key: "P-1|D-1", Detail: "2 rows within 1s: id 5 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:01Z"}},
 		},
 		{
-			name: "unicode keys",
-			setup: []string{
+			Name: "unicode keys",
+			Setup: []string{
 				"CREATE TABLE unikeys (id INTEGER, city VARCHAR(64), name VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO unikeys VALUES
 					(1, '東京', 'ключ', '2024-01-02 10:00:00'), (2, '東京', 'ключ', '2024-01-02 10:00:00'),
 					(3, '東京', 'ключи', '2024-01-02 10:00:00'), (4, 'Zürich', 'ключ', '2024-01-02 10:00:00'),
 					(5, 'Zürich', 'ключ', '2024-01-02 10:00:01')`,
 			},
-			spec:       "{query: 'SELECT id, city, name, at FROM unikeys', key_columns: [city, name], window: 1s}",
-			status:     checks.Fail,
-			violations: 2,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT id, city, name, at FROM unikeys', key_columns: [city, name], window: 1s}",
+			Status:     checks.Fail,
+			Violations: 2,
+			Sample: []checks.Violation{
 				{Key: "Zürich|ключ", Detail: "2 rows within 1s: id 4 at 2024-01-02T10:00:00Z, id 5 at 2024-01-02T10:00:01Z"},
 				{Key: "東京|ключ", Detail: "2 rows within 1s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:00Z"},
 			},
 		},
 		{
-			name: "mixed text timestamp formats",
-			setup: []string{
+			Name: "mixed text timestamp formats",
+			Setup: []string{
 				"CREATE TABLE mixed (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO mixed VALUES
 					(1, 'M', '2024-01-02T12:00:00+02:00'), (2, 'M', '2024-01-02 10:00:01.250'),
@@ -95,154 +83,137 @@ func TestRun(t *testing.T) {
 					(5, 'O', '2024-01-02T10:00:00+02:00'), (6, 'O', '2024-01-02 10:00:00'),
 					(7, 'P', '2024-01-02T10:00:00.5Z'), (8, 'P', '2024-01-02 10:00:00.750')`,
 			},
-			spec:       "{query: 'SELECT id, k, at FROM mixed', key_columns: [k], window: 2s}",
-			status:     checks.Fail,
-			violations: 3,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT id, k, at FROM mixed', key_columns: [k], window: 2s}",
+			Status:     checks.Fail,
+			Violations: 3,
+			Sample: []checks.Violation{
 				{Key: "M", Detail: "2 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:01.25Z"},
 				{Key: "N", Detail: "2 rows within 2s: id 3 at 2024-01-02T10:00:00Z, id 4 at 2024-01-02T10:00:00Z"},
 				{Key: "P", Detail: "2 rows within 2s: id 7 at 2024-01-02T10:00:00.5Z, id 8 at 2024-01-02T10:00:00.75Z"},
 			},
 		},
 		{
-			name: "native timestamps and other column names",
-			setup: []string{
+			Name: "native timestamps and other column names",
+			Setup: []string{
 				"CREATE TABLE native (doc_id VARCHAR(16), k VARCHAR(64), written_at {ts})",
 				`INSERT INTO native VALUES
 					('d-1', 'A', '2024-01-02 10:00:00.250'), ('d-2', 'A', '2024-01-02 10:00:01.750'),
 					('d-3', 'B', '2024-01-02 10:00:00'), ('d-4', 'B', '2024-01-02 10:00:01.501')`,
 			},
-			spec:       "{query: 'SELECT doc_id, k, written_at FROM native', key_columns: [k], id_column: doc_id, at_column: written_at, window: 1500ms}",
-			status:     checks.Fail,
-			violations: 1,
-			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 1.5s: id d-1 at 2024-01-02T10:00:00.25Z, id d-2 at 2024-01-02T10:00:01.75Z"}},
+			Spec:       "{query: 'SELECT doc_id, k, written_at FROM native', key_columns: [k], id_column: doc_id, at_column: written_at, window: 1500ms}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 1.5s: id d-1 at 2024-01-02T10:00:00.25Z, id d-2 at 2024-01-02T10:00:01.75Z"}},
 		},
 		{
-			name:   "empty table",
-			setup:  []string{"CREATE TABLE empty (id INTEGER, k VARCHAR(64), at VARCHAR(40))"},
-			spec:   "{query: 'SELECT id, k, at FROM empty', key_columns: [k], window: 2s}",
-			status: checks.Pass,
+			Name:   "empty table",
+			Setup:  []string{"CREATE TABLE empty (id INTEGER, k VARCHAR(64), at VARCHAR(40))"},
+			Spec:   "{query: 'SELECT id, k, at FROM empty', key_columns: [k], window: 2s}",
+			Status: checks.Pass,
 		},
 		{
-			name: "equal times keep query order",
-			setup: []string{
+			Name: "equal times keep query order",
+			Setup: []string{
 				"CREATE TABLE ties (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO ties VALUES
 					(5, 'T', '2024-01-02 10:00:00'), (6, 'T', '2024-01-02 10:00:00'), (7, 'T', '2024-01-02 10:00:00'),
 					(8, 'T', '2024-01-02 09:59:59')`,
 			},
-			spec:       "{query: 'SELECT id, k, at FROM ties ORDER BY id DESC', key_columns: [k], window: 0s}",
-			status:     checks.Fail,
-			violations: 1,
-			sample:     []checks.Violation{{Key: "T", Detail: "3 rows within 0s: id 7 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:00Z, id 5 at 2024-01-02T10:00:00Z"}},
+			Spec:       "{query: 'SELECT id, k, at FROM ties ORDER BY id DESC', key_columns: [k], window: 0s}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample:     []checks.Violation{{Key: "T", Detail: "3 rows within 0s: id 7 at 2024-01-02T10:00:00Z, id 6 at 2024-01-02T10:00:00Z, id 5 at 2024-01-02T10:00:00Z"}},
 		},
 		{
-			name: "only rows near another are named",
-			setup: []string{
+			Name: "only rows near another are named",
+			Setup: []string{
 				"CREATE TABLE bursts (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO bursts VALUES
 					(6, 'A', '2024-01-02 10:02:00.500'), (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:02'),
 					(3, 'A', '2024-01-02 10:00:04'), (4, 'A', '2024-01-02 10:01:00'), (5, 'A', '2024-01-02 10:02:00')`,
 			},
-			spec:       "{query: 'SELECT id, k, at FROM bursts', key_columns: [k], window: 2s}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{{Key: "A", Detail: "5 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z, " +
+			Spec:       "{query: 'SELECT id, k, at FROM bursts', key_columns: [k], window: 2s}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{{Key: "A", Detail: "5 rows within 2s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:02Z, " +
 				"id 3 at 2024-01-02T10:00:04Z, id 5 at 2024-01-02T10:02:00Z, id 6 at 2024-01-02T10:02:00.5Z"}},
 		},
 		{
-			name: "a long burst names the first ten ids",
-			setup: []string{
+			Name: "a long burst names the first ten ids",
+			Setup: []string{
 				"CREATE TABLE longburst (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO longburst VALUES " + repeatRows(12, func(i int) string {
 					return fmt.Sprintf("(%d, 'L', '2024-01-02 10:00:%02d')", i+1, i)
 				}),
 			},
-			spec:       "{query: 'SELECT id, k, at FROM longburst', key_columns: [k], window: 1s}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{{Key: "L", Detail: "12 rows within 1s: " + repeatJoin(10, ", ", func(i int) string {
+			Spec:       "{query: 'SELECT id, k, at FROM longburst', key_columns: [k], window: 1s}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{{Key: "L", Detail: "12 rows within 1s: " + repeatJoin(10, ", ", func(i int) string {
 				return fmt.Sprintf("id %d at 2024-01-02T10:00:%02dZ", i+1, i)
 			}) + " and 2 more"}},
 		},
 		{
-			name: "more than 50 violations keep the smallest keys",
-			setup: []string{
+			Name: "more than 50 violations keep the smallest keys",
+			Setup: []string{
 				"CREATE TABLE many (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO many VALUES " + manyKeys,
 			},
-			spec:       "{query: 'SELECT id, k, at FROM many', key_columns: [k], window: 2s}",
-			status:     checks.Fail,
-			violations: 60,
-			sample:     manySample,
+			Spec:       "{query: 'SELECT id, k, at FROM many', key_columns: [k], window: 2s}",
+			Status:     checks.Fail,
+			Violations: 60,
+			Sample:     manySample,
 		},
 		{
-			name: "thresholds decide the status",
-			setup: []string{
+			Name: "thresholds decide the status",
+			Setup: []string{
 				"CREATE TABLE warned (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO warned VALUES (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '2024-01-02 10:00:00')",
 			},
-			spec:       "{query: 'SELECT id, k, at FROM warned', key_columns: [k], window: 0s, warn_above: 0, fail_above: 3}",
-			status:     checks.Warn,
-			violations: 1,
-			sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 0s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:00Z"}},
+			Spec:       "{query: 'SELECT id, k, at FROM warned', key_columns: [k], window: 0s, warn_above: 0, fail_above: 3}",
+			Status:     checks.Warn,
+			Violations: 1,
+			Sample:     []checks.Violation{{Key: "A", Detail: "2 rows within 0s: id 1 at 2024-01-02T10:00:00Z, id 2 at 2024-01-02T10:00:00Z"}},
 		},
 		{
-			name: "an unreadable timestamp is an error quoting it",
-			setup: []string{
+			Name: "an unreadable timestamp is an error quoting it",
+			Setup: []string{
 				"CREATE TABLE badtime (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO badtime VALUES (1, 'A', '2024-01-02 10:00:00'), (2, 'A', '02/01/2024 10:00')",
 			},
-			spec: "{query: 'SELECT id, k, at FROM badtime', key_columns: [k], window: 2s}",
-			err:  []string{"duplicates:", "id 2", `"02/01/2024 10:00"`},
+			Spec: "{query: 'SELECT id, k, at FROM badtime', key_columns: [k], window: 2s}",
+			Err:  []string{"duplicates:", "id 2", `"02/01/2024 10:00"`},
 		},
 		{
-			name: "a NULL timestamp is an error",
-			setup: []string{
+			Name: "a NULL timestamp is an error",
+			Setup: []string{
 				"CREATE TABLE nulltime (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO nulltime VALUES (1, 'A', NULL)",
 			},
-			spec: "{query: 'SELECT id, k, at FROM nulltime', key_columns: [k], window: 2s}",
-			err:  []string{"id 1", "NULL"},
+			Spec: "{query: 'SELECT id, k, at FROM nulltime', key_columns: [k], window: 2s}",
+			Err:  []string{"id 1", "NULL"},
 		},
 		{
-			name: "a missing column is an error naming it",
-			setup: []string{
+			Name: "a missing column is an error naming it",
+			Setup: []string{
 				"CREATE TABLE nocol (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO nocol VALUES (1, 'A', '2024-01-02 10:00:00')",
 			},
-			spec: "{query: 'SELECT id, k FROM nocol', key_columns: [k, region], window: 2s}",
-			err:  []string{"duplicates:", `"region"`, `"at"`},
+			Spec: "{query: 'SELECT id, k FROM nocol', key_columns: [k, region], window: 2s}",
+			Err:  []string{"duplicates:", `"region"`, `"at"`},
 		},
 		{
-			name: "a writing query is refused",
-			setup: []string{
+			Name: "a writing query is refused",
+			Setup: []string{
 				"CREATE TABLE writes (id INTEGER, k VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO writes VALUES (1, 'A', '2024-01-02 10:00:00')",
 			},
-			spec: "{query: 'DELETE FROM writes', key_columns: [k], window: 2s}",
-			err:  []string{"duplicates:"},
+			Spec:  "{query: 'DELETE FROM writes', key_columns: [k], window: 2s}",
+			Err:   []string{"duplicates:"},
+			Keeps: map[string]int{"writes": 1},
 		},
 	}
-	for _, driver := range testdb.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			db := testdb.Open(t, driver)
-			for _, tc := range cases {
-				kindtest.Seed(t, db, tc.setup...)
-			}
-			src := kindtest.Source(t, "test", db.Driver, db.DSN)
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
-					res, err := kindtest.Run(t, kindtest.Decode(t, duplicates.Kind, tc.spec), deps(src))
-					kindtest.Want{Err: tc.err, Status: tc.status, Violations: tc.violations, Sample: tc.sample}.Check(t, res, err)
-				})
-			}
-			var n int
-			if err := db.Admin.QueryRow("SELECT COUNT(*) FROM writes").Scan(&n); err != nil || n != 1 {
-				t.Errorf("after the writing query the table holds %d rows (err %v), want 1", n, err)
-			}
-		})
-	}
+	kindtest.RunCases(t, duplicates.Kind, deps, cases)
 }
 
 func TestValidate(t *testing.T) {

@@ -11,29 +11,16 @@ import (
 	"github.com/vigilhq/vigil/checks"
 	"github.com/vigilhq/vigil/checks/internal/kindtest"
 	"github.com/vigilhq/vigil/checks/transitions"
-	"github.com/vigilhq/vigil/internal/testdb"
 )
 
 const orderFlow = "allowed: {pending: [paid, cancelled], paid: [shipped], shipped: [delivered]}"
 
-type runCase struct {
-	name  string
-	setup []string // seed statements; {ts} is a native timestamp type (kindtest.Seed)
-	spec  string   // YAML of the kind-specific fields
-	// want, when err is empty
-	status     checks.Status
-	violations int
-	sample     []checks.Violation
-	// err lists substrings the error must contain
-	err []string
-}
-
 func TestRun(t *testing.T) {
 	manyRows, manySample := manyViolations(60)
-	cases := []runCase{
+	cases := []kindtest.Case{
 		{
-			name: "moves not allowed, whatever the query order",
-			setup: []string{
+			Name: "moves not allowed, whatever the query order",
+			Setup: []string{
 				"CREATE TABLE orders (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO orders VALUES
 					('O-1', 'pending', '2024-01-02 09:00:00'), ('O-1', 'paid', '2024-01-02 09:30:00'),
@@ -41,17 +28,17 @@ func TestRun(t *testing.T) {
 					('O-2', 'pending', '2024-01-02 09:00:00'), ('O-2', 'shipped', '2024-01-02 09:00:01'),
 					('O-3', 'shipped', '2024-01-02 09:00:00'), ('O-3', 'pending', '2024-01-02 10:00:00')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM orders ORDER BY at DESC', " + orderFlow + "}",
-			status:     checks.Fail,
-			violations: 2,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM orders ORDER BY at DESC', " + orderFlow + "}",
+			Status:     checks.Fail,
+			Violations: 2,
+			Sample: []checks.Violation{
 				{Key: "O-2#2", Detail: "pending -> shipped at 2024-01-02T09:00:01Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 				{Key: "O-3#2", Detail: "shipped -> pending at 2024-01-02T10:00:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 			},
 		},
 		{
-			name: "a state missing from allowed allows no move, to itself included",
-			setup: []string{
+			Name: "a state missing from allowed allows no move, to itself included",
+			Setup: []string{
 				"CREATE TABLE terminal (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO terminal VALUES
 					('T-1', 'pending', '2024-01-02 09:00:00'), ('T-1', 'cancelled', '2024-01-02 09:01:00'), ('T-1', 'pending', '2024-01-02 09:02:00'),
@@ -59,18 +46,18 @@ func TestRun(t *testing.T) {
 					('T-3', 'active', '2024-01-02 09:00:00'), ('T-3', 'active', '2024-01-02 09:01:00'),
 					('T-4', 'paid', '2024-01-02 09:00:00'), ('T-4', 'paid', '2024-01-02 09:01:00')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM terminal', allowed: {pending: [cancelled], paid: [paid], active: [paused]}}",
-			status:     checks.Fail,
-			violations: 3,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM terminal', allowed: {pending: [cancelled], paid: [paid], active: [paused]}}",
+			Status:     checks.Fail,
+			Violations: 3,
+			Sample: []checks.Violation{
 				{Key: "T-1#3", Detail: "cancelled -> pending at 2024-01-02T09:02:00Z (previous at 2024-01-02T09:01:00Z): not allowed"},
 				{Key: "T-2#2", Detail: "delivered -> delivered at 2024-01-02T09:01:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 				{Key: "T-3#2", Detail: "active -> active at 2024-01-02T09:01:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 			},
 		},
 		{
-			name: "equal times keep query order",
-			setup: []string{
+			Name: "equal times keep query order",
+			Setup: []string{
 				"CREATE TABLE ties (seq INTEGER, entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO ties VALUES
 					(1, 'E-1', 'pending', '2024-01-02 10:00:00'), (2, 'E-1', 'paid', '2024-01-02 10:00:00'),
@@ -78,16 +65,16 @@ func TestRun(t *testing.T) {
 					(4, 'E-2', 'paid', '2024-01-02 10:00:00'), (5, 'E-2', 'pending', '2024-01-02 10:00:00'),
 					(9, 'E-1', 'pending', '2024-01-02 09:00:00')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM ties ORDER BY seq', allowed: {pending: [pending, paid], paid: [shipped]}}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM ties ORDER BY seq', allowed: {pending: [pending, paid], paid: [shipped]}}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{
 				{Key: "E-2#2", Detail: "paid -> pending at 2024-01-02T10:00:00Z (previous at 2024-01-02T10:00:00Z): not allowed"},
 			},
 		},
 		{
-			name: "initial states",
-			setup: []string{
+			Name: "initial states",
+			Setup: []string{
 				"CREATE TABLE starts (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO starts VALUES
 					('I-1', 'pending', '2024-01-02 09:00:00'), ('I-1', 'paid', '2024-01-02 09:30:00'),
@@ -95,27 +82,27 @@ func TestRun(t *testing.T) {
 					('I-3', 'shipped', '2024-01-02 09:00:00'),
 					('I-4', 'draft', '2024-01-02 09:00:00'), ('I-4', 'pending', '2024-01-02 09:00:01')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM starts', initial: [pending, draft], allowed: {draft: [pending], pending: [paid]}}",
-			status:     checks.Fail,
-			violations: 3,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM starts', initial: [pending, draft], allowed: {draft: [pending], pending: [paid]}}",
+			Status:     checks.Fail,
+			Violations: 3,
+			Sample: []checks.Violation{
 				{Key: "I-2#1", Detail: "starts in paid at 2024-01-02T09:00:00Z: not an initial state (initial: pending, draft)"},
 				{Key: "I-2#2", Detail: "paid -> pending at 2024-01-02T09:30:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 				{Key: "I-3#1", Detail: "starts in shipped at 2024-01-02T09:00:00Z: not an initial state (initial: pending, draft)"},
 			},
 		},
 		{
-			name: "without initial any first state is fine",
-			setup: []string{
+			Name: "without initial any first state is fine",
+			Setup: []string{
 				"CREATE TABLE anystart (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO anystart VALUES ('A-1', 'shipped', '2024-01-02 09:00:00'), ('A-2', 'nonsense', '2024-01-02 09:00:00')",
 			},
-			spec:   "{query: 'SELECT entity, state, at FROM anystart', " + orderFlow + "}",
-			status: checks.Pass,
+			Spec:   "{query: 'SELECT entity, state, at FROM anystart', " + orderFlow + "}",
+			Status: checks.Pass,
 		},
 		{
-			name: "the sample sorts keys byte-wise",
-			setup: []string{
+			Name: "the sample sorts keys byte-wise",
+			Setup: []string{
 				"CREATE TABLE flips (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO flips VALUES " + strings.Join([]string{
 					"('P-1', 'a', '2024-01-02 10:00:01')", "('P-1', 'b', '2024-01-02 10:00:02')",
@@ -125,43 +112,43 @@ func TestRun(t *testing.T) {
 					"('P-1', 'b', '2024-01-02 10:00:09')", "('P-1', 'b', '2024-01-02 10:00:10')",
 				}, ", "),
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM flips', allowed: {a: [b], b: [a]}}",
-			status:     checks.Fail,
-			violations: 2,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM flips', allowed: {a: [b], b: [a]}}",
+			Status:     checks.Fail,
+			Violations: 2,
+			Sample: []checks.Violation{
 				{Key: "P-1#10", Detail: "b -> b at 2024-01-02T10:00:10Z (previous at 2024-01-02T10:00:09Z): not allowed"},
 				{Key: "P-1#9", Detail: "b -> b at 2024-01-02T10:00:09Z (previous at 2024-01-02T10:00:08Z): not allowed"},
 			},
 		},
 		{
-			name: "more than 50 violations keep the smallest keys",
-			setup: []string{
+			Name: "more than 50 violations keep the smallest keys",
+			Setup: []string{
 				"CREATE TABLE many (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO many VALUES " + manyRows,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM many', initial: [pending], " + orderFlow + "}",
-			status:     checks.Fail,
-			violations: 60,
-			sample:     manySample,
+			Spec:       "{query: 'SELECT entity, state, at FROM many', initial: [pending], " + orderFlow + "}",
+			Status:     checks.Fail,
+			Violations: 60,
+			Sample:     manySample,
 		},
 		{
-			name: "unicode entities and states",
-			setup: []string{
+			Name: "unicode entities and states",
+			Setup: []string{
 				"CREATE TABLE unicode (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO unicode VALUES
 					('заказ-1', 'новый', '2024-01-02 09:00:00'), ('заказ-1', 'оплачен', '2024-01-02 09:01:00'),
 					('東京', 'оплачен', '2024-01-02 09:00:00'), ('東京', 'новый', '2024-01-02 09:01:00')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM unicode', allowed: {новый: [оплачен]}}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM unicode', allowed: {новый: [оплачен]}}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{
 				{Key: "東京#2", Detail: "оплачен -> новый at 2024-01-02T09:01:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 			},
 		},
 		{
-			name: "mixed text timestamp formats",
-			setup: []string{
+			Name: "mixed text timestamp formats",
+			Setup: []string{
 				"CREATE TABLE mixed (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				`INSERT INTO mixed VALUES
 					('M-1', 'pending', '2024-01-02T12:00:00+02:00'), ('M-1', 'paid', '2024-01-02 10:30:00'),
@@ -169,117 +156,100 @@ func TestRun(t *testing.T) {
 					('M-2', 'pending', '2024-01-02 09:59:59.999'), ('M-2', 'paid', '2024-01-02 07:00:00-03:00'),
 					('M-2', 'shipped', '2024-01-02T10:00:00.001Z')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM mixed', " + orderFlow + "}",
-			status:     checks.Fail,
-			violations: 2,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM mixed', " + orderFlow + "}",
+			Status:     checks.Fail,
+			Violations: 2,
+			Sample: []checks.Violation{
 				{Key: "M-1#2", Detail: "pending -> shipped at 2024-01-02T10:15:00.5Z (previous at 2024-01-02T10:00:00Z): not allowed"},
 				{Key: "M-1#3", Detail: "shipped -> paid at 2024-01-02T10:30:00Z (previous at 2024-01-02T10:15:00.5Z): not allowed"},
 			},
 		},
 		{
-			name: "native timestamps and numbers",
-			setup: []string{
+			Name: "native timestamps and numbers",
+			Setup: []string{
 				"CREATE TABLE native (entity INTEGER, state INTEGER, at {ts})",
 				`INSERT INTO native VALUES
 					(7, 1, '2024-01-02 10:00:00.250'), (7, 2, '2024-01-02 10:00:00.500'), (7, 1, '2024-01-02 10:00:00.125'),
 					(8, 1, '2024-01-02 10:00:00')`,
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM native', allowed: {1: [2]}}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM native', allowed: {1: [2]}}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{
 				{Key: "7#2", Detail: "1 -> 1 at 2024-01-02T10:00:00.25Z (previous at 2024-01-02T10:00:00.125Z): not allowed"},
 			},
 		},
 		{
-			name: "a NULL state is the state NULL",
-			setup: []string{
+			Name: "a NULL state is the state NULL",
+			Setup: []string{
 				"CREATE TABLE nullstate (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO nullstate VALUES ('N-1', 'pending', '2024-01-02 09:00:00'), ('N-1', NULL, '2024-01-02 09:01:00')",
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM nullstate', " + orderFlow + "}",
-			status:     checks.Fail,
-			violations: 1,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM nullstate', " + orderFlow + "}",
+			Status:     checks.Fail,
+			Violations: 1,
+			Sample: []checks.Violation{
 				{Key: "N-1#2", Detail: "pending -> NULL at 2024-01-02T09:01:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 			},
 		},
 		{
-			name:   "empty table",
-			setup:  []string{"CREATE TABLE empty (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))"},
-			spec:   "{query: 'SELECT entity, state, at FROM empty', initial: [pending], " + orderFlow + "}",
-			status: checks.Pass,
+			Name:   "empty table",
+			Setup:  []string{"CREATE TABLE empty (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))"},
+			Spec:   "{query: 'SELECT entity, state, at FROM empty', initial: [pending], " + orderFlow + "}",
+			Status: checks.Pass,
 		},
 		{
-			name: "thresholds decide the status",
-			setup: []string{
+			Name: "thresholds decide the status",
+			Setup: []string{
 				"CREATE TABLE warned (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO warned VALUES ('W-1', 'paid', '2024-01-02 09:00:00'), ('W-1', 'pending', '2024-01-02 09:01:00')",
 			},
-			spec:       "{query: 'SELECT entity, state, at FROM warned', warn_above: 0, fail_above: 1, " + orderFlow + "}",
-			status:     checks.Warn,
-			violations: 1,
-			sample: []checks.Violation{
+			Spec:       "{query: 'SELECT entity, state, at FROM warned', warn_above: 0, fail_above: 1, " + orderFlow + "}",
+			Status:     checks.Warn,
+			Violations: 1,
+			Sample: []checks.Violation{
 				{Key: "W-1#2", Detail: "paid -> pending at 2024-01-02T09:01:00Z (previous at 2024-01-02T09:00:00Z): not allowed"},
 			},
 		},
 		{
-			name: "an unreadable timestamp is an error quoting it",
-			setup: []string{
+			Name: "an unreadable timestamp is an error quoting it",
+			Setup: []string{
 				"CREATE TABLE badtime (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO badtime VALUES ('B-1', 'pending', '2024-01-02 09:00:00'), ('B-1', 'paid', 'yesterday noon')",
 			},
-			spec: "{query: 'SELECT entity, state, at FROM badtime', " + orderFlow + "}",
-			err:  []string{"transitions:", "B-1", `"yesterday noon"`},
+			Spec: "{query: 'SELECT entity, state, at FROM badtime', " + orderFlow + "}",
+			Err:  []string{"transitions:", "B-1", `"yesterday noon"`},
 		},
 		{
-			name: "a NULL entity is an error",
-			setup: []string{
+			Name: "a NULL entity is an error",
+			Setup: []string{
 				"CREATE TABLE nullentity (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO nullentity VALUES (NULL, 'pending', '2024-01-02 09:00:00')",
 			},
-			spec: "{query: 'SELECT entity, state, at FROM nullentity', " + orderFlow + "}",
-			err:  []string{"transitions:", "NULL entity"},
+			Spec: "{query: 'SELECT entity, state, at FROM nullentity', " + orderFlow + "}",
+			Err:  []string{"transitions:", "NULL entity"},
 		},
 		{
-			name: "a missing column is an error naming it",
-			setup: []string{
+			Name: "a missing column is an error naming it",
+			Setup: []string{
 				"CREATE TABLE nocol (entity VARCHAR(64), status VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO nocol VALUES ('C-1', 'pending', '2024-01-02 09:00:00')",
 			},
-			spec: "{query: 'SELECT entity, status, at FROM nocol', " + orderFlow + "}",
-			err:  []string{"transitions:", `"state"`},
+			Spec: "{query: 'SELECT entity, status, at FROM nocol', " + orderFlow + "}",
+			Err:  []string{"transitions:", `"state"`},
 		},
 		{
-			name: "a writing query is refused",
-			setup: []string{
+			Name: "a writing query is refused",
+			Setup: []string{
 				"CREATE TABLE writes (entity VARCHAR(64), state VARCHAR(64), at VARCHAR(40))",
 				"INSERT INTO writes VALUES ('X-1', 'pending', '2024-01-02 09:00:00')",
 			},
-			spec: "{query: 'DELETE FROM writes', " + orderFlow + "}",
-			err:  []string{"transitions:"},
+			Spec:  "{query: 'DELETE FROM writes', " + orderFlow + "}",
+			Err:   []string{"transitions:"},
+			Keeps: map[string]int{"writes": 1},
 		},
 	}
-	for _, driver := range testdb.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			db := testdb.Open(t, driver)
-			for _, tc := range cases {
-				kindtest.Seed(t, db, tc.setup...)
-			}
-			src := kindtest.Source(t, "test", db.Driver, db.DSN)
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
-					res, err := kindtest.Run(t, kindtest.Decode(t, transitions.Kind, tc.spec), deps(src))
-					kindtest.Want{Err: tc.err, Status: tc.status, Violations: tc.violations, Sample: tc.sample}.Check(t, res, err)
-				})
-			}
-			var n int
-			if err := db.Admin.QueryRow("SELECT COUNT(*) FROM writes").Scan(&n); err != nil || n != 1 {
-				t.Errorf("after the writing query the table holds %d rows (err %v), want 1", n, err)
-			}
-		})
-	}
+	kindtest.RunCases(t, transitions.Kind, deps, cases)
 }
 
 func TestValidate(t *testing.T) {

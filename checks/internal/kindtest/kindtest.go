@@ -138,3 +138,49 @@ func (w Want) Check(tb testing.TB, res checks.Result, err error) {
 		tb.Errorf("got %d keys, want %d", len(res.Keys), w.Violations)
 	}
 }
+
+// Case is one case of a kind's table-driven run test.
+type Case struct {
+	Name  string
+	Setup []string // seed statements; {ts} is a native timestamp type (Seed)
+	Spec  string   // YAML of the kind-specific fields
+	// What the run must give: an error containing every Err substring, or
+	// the status, violation count and sample (see Want).
+	Status     checks.Status
+	Violations int
+	Sample     []checks.Violation
+	Err        []string
+	// Keeps names tables the case's query must leave with this many rows:
+	// the target of a query that tries to write.
+	Keeps map[string]int
+}
+
+// RunCases runs cases on every driver of testdb: it seeds every case's
+// Setup into one database per driver, then builds each case's check with
+// deps over a datasource on it and runs it once, as subtests named by
+// driver and case, and finally counts the rows each case Keeps.
+func RunCases(t *testing.T, kind checks.Kind, deps func(checks.SQLSource) checks.Deps, cases []Case) {
+	for _, driver := range testdb.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			db := testdb.Open(t, driver)
+			for _, tc := range cases {
+				Seed(t, db, tc.Setup...)
+			}
+			src := Source(t, "test", db.Driver, db.DSN)
+			for _, tc := range cases {
+				t.Run(tc.Name, func(t *testing.T) {
+					res, err := Run(t, Decode(t, kind, tc.Spec), deps(src))
+					Want{Err: tc.Err, Status: tc.Status, Violations: tc.Violations, Sample: tc.Sample}.Check(t, res, err)
+				})
+			}
+			for _, tc := range cases {
+				for table, want := range tc.Keeps {
+					var n int
+					if err := db.Admin.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil || n != want {
+						t.Errorf("after case %q the table %s holds %d rows (err %v), want %d", tc.Name, table, n, err, want)
+					}
+				}
+			}
+		})
+	}
+}
