@@ -16,8 +16,14 @@ const maxBatch = 64
 // commitLinger is how long the Record that commits a batch waits for more
 // to join it (unless the batch is full): a thousand checks every 10s
 // record a run every 10ms, so without it most batches would hold one run.
-// It delays each Record (not its check's run) by that much at most.
-const commitLinger = 10 * time.Millisecond
+// While Records keep joining, it waits again, up to maxLinger in all: under
+// a steady stream a batch holds several runs (one transaction's BEGIN and
+// COMMIT for them all), while a lone Record waits commitLinger only. It
+// delays each Record (not its check's run) by at most maxLinger.
+const (
+	commitLinger = 10 * time.Millisecond
+	maxLinger    = 50 * time.Millisecond
+)
 
 // committer commits the store work of concurrent Records together (group
 // commit): while one transaction runs, the Records that arrive queue up,
@@ -80,10 +86,14 @@ func (c *committer) commit(ctx context.Context, e *Engine, p *pending) error {
 	}
 	// Gather: the Records arriving meanwhile join this batch.
 	c.gathering = true
-	if len(c.queue) < maxBatch-1 {
+	for waited := time.Duration(0); len(c.queue) < maxBatch-1 && waited < maxLinger; waited += commitLinger {
+		queued := len(c.queue)
 		c.mu.Unlock()
 		time.Sleep(commitLinger)
 		c.mu.Lock()
+		if len(c.queue) == queued {
+			break // nobody joined: the stream is not steady enough to wait for
+		}
 	}
 	batch := c.takeLocked(p)
 	c.gathering = false
