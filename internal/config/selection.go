@@ -62,15 +62,15 @@ func (l *loader) selection(f *decoded, ids, tags []string) []string {
 	return out
 }
 
-// nameOf is the value of the name key of the mapping n, "" when it has
-// none that reads (for labelling the item in messages).
-func (l *loader) nameOf(n *yaml.Node) string {
-	for _, p := range l.mappingPairs(n) {
+// label names a list item in messages: by its name when it has a readable
+// one (noun "name"), else by its index (list[i]).
+func (l *loader) label(item listItem, list, noun string) string {
+	for _, p := range l.mappingPairs(item.node) {
 		if v := resolve(p.value); p.key.Value == "name" && v != nil && v.Kind == yaml.ScalarNode && !l.bad[v] {
-			return v.Value
+			return fmt.Sprintf("%s %q", noun, v.Value)
 		}
 	}
-	return ""
+	return fmt.Sprintf("%s[%d]", list, item.index)
 }
 
 // listItem is one mapping of a list, with its index in the list.

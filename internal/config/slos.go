@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"time"
@@ -45,10 +44,7 @@ var sloNamePattern = regexp.MustCompile(`^[a-z0-9-]+$`)
 func (l *loader) slos(n *yaml.Node) {
 	first := map[string]int{}
 	for _, item := range l.listItems(n, "slos") {
-		label := fmt.Sprintf("slos[%d]", item.index)
-		if name := l.nameOf(item.node); name != "" {
-			label = fmt.Sprintf("slo %q", name)
-		}
+		label := l.label(item, "slos", "slo")
 		s := SLO{Line: item.node.Line}
 		f := l.decode(item.node, item.node.Line, label, false, &s)
 		s.Checks = l.selection(f, s.Checks, s.Tags)

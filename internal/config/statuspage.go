@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -115,10 +114,7 @@ func (l *loader) statusPage(n *yaml.Node, line int) {
 	slugs := map[string]int{}
 	inGroup := map[string]bool{}
 	for _, item := range l.listItems(groups, "status_page: groups") {
-		label := fmt.Sprintf("status_page: groups[%d]", item.index)
-		if name := l.nameOf(item.node); name != "" {
-			label = fmt.Sprintf("status_page: group %q", name)
-		}
+		label := l.label(item, "status_page: groups", "status_page: group")
 		g := StatusGroup{Line: item.node.Line}
 		gf := l.decode(item.node, item.node.Line, label, false, &g)
 		g.Checks = l.selection(gf, g.Checks, g.Tags)
