@@ -1,7 +1,10 @@
 package endorsements
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -18,15 +21,20 @@ func intern(t *testing.T, ids *idTable, id string) (uint32, bool) {
 func TestIDTableInternAndFind(t *testing.T) {
 	for _, hint := range []int{0, 5000} {
 		t.Run(fmt.Sprintf("hint %d", hint), func(t *testing.T) {
-			ids := newIDTable(hint, hint*6)
+			ids := newIDTable(3, hint)
 			const n = 5000 // several doublings from the smallest table
 			refs := make([]uint32, n)
 			for i := range n {
 				id := fmt.Sprintf("P-%d", i)
 				ref, added := intern(t, ids, id)
-				if !added || ids.index(ref) != int32(i) {
-					t.Fatalf("intern(%q) = index %d, %v; want %d, true", id, ids.index(ref), added, i)
+				if !added {
+					t.Fatalf("intern(%q) = %d, not added", id, ref)
 				}
+				_, data := ids.entry(ref)
+				if !bytes.Equal(data, []byte{0, 0, 0}) {
+					t.Fatalf("a new entry's data is %v, want zeros", data)
+				}
+				data[0], data[2] = byte(i), byte(i>>8) // data is the caller's to write
 				refs[i] = ref
 			}
 			for i := range n {
@@ -47,23 +55,64 @@ func TestIDTableInternAndFind(t *testing.T) {
 			if ids.Len() != n {
 				t.Fatalf("Len = %d, want %d", ids.Len(), n)
 			}
-			// The arena's entries come back in index order.
+			// The entries come back in the order interned, with their data.
 			i := 0
-			for ref := uint32(1); ref < uint32(ids.ArenaLen()); i++ {
-				id, index, next := ids.entry(ref)
-				if want := fmt.Sprintf("P-%d", i); string(id) != want || index != int32(i) {
-					t.Fatalf("entry %d is %q with index %d, want %q", i, id, index, want)
+			ids.each(func(ref uint32, id, data []byte) {
+				want := fmt.Sprintf("P-%d", i)
+				if ref != refs[i] || string(id) != want || !bytes.Equal(data, []byte{byte(i), 0, byte(i >> 8)}) {
+					t.Fatalf("entry %d is %d %q %v, want %d %q", i, ref, id, data, refs[i], want)
 				}
-				ref = next
+				i++
+			})
+			if i != n {
+				t.Fatalf("each gave %d entries, want %d", i, n)
 			}
 		})
+	}
+}
+
+// TestIDTableChunks fills several arena chunks, with an id longer than a
+// chunk among them: every entry keeps its text and data, none straddles a
+// chunk, and each walks them all in order.
+func TestIDTableChunks(t *testing.T) {
+	ids := newIDTable(8, 0)
+	var want []string
+	for i := range 3 * chunkSize / 20 {
+		want = append(want, fmt.Sprintf("policy-%010d", i))
+		if i == chunkSize/20 {
+			want = append(want, strings.Repeat("L", chunkSize+10))
+		}
+	}
+	refs := make([]uint32, len(want))
+	for i, id := range want {
+		refs[i], _ = intern(t, ids, id)
+		_, data := ids.entry(refs[i])
+		binary.LittleEndian.PutUint64(data, uint64(i))
+	}
+	if len(ids.chunks) < 4 {
+		t.Fatalf("%d chunks, want the ids to fill at least 4", len(ids.chunks))
+	}
+	i := 0
+	ids.each(func(ref uint32, id, data []byte) {
+		if ref != refs[i] || string(id) != want[i] || binary.LittleEndian.Uint64(data) != uint64(i) {
+			t.Fatalf("entry %d: ref %d, %d bytes of id, data %v; want ref %d, %d bytes", i, ref, len(id), data, refs[i], len(want[i]))
+		}
+		i++
+	})
+	if i != len(want) {
+		t.Fatalf("each gave %d entries, want %d", i, len(want))
+	}
+	for i, id := range want {
+		if got := ids.find(ids.hash([]byte(id)), []byte(id)); got != refs[i] {
+			t.Fatalf("find of id %d = %d, want %d", i, got, refs[i])
+		}
 	}
 }
 
 // TestIDTableCollidingTags holds ids whose tags are equal (as if their
 // hashes collided): they must still be told apart by their text.
 func TestIDTableCollidingTags(t *testing.T) {
-	ids := newIDTable(0, 0)
+	ids := newIDTable(1, 0)
 	const tag = 12345
 	var refs []uint32
 	for i := range 20 {
@@ -84,20 +133,22 @@ func TestIDTableCollidingTags(t *testing.T) {
 }
 
 func TestIDTableLongIDs(t *testing.T) {
-	ids := newIDTable(0, 0)
+	ids := newIDTable(1, 0)
 	long := fmt.Sprintf("%0300d", 7) // a length that takes two uvarint bytes
 	ref, _ := intern(t, ids, long)
 	short, _ := intern(t, ids, "P-1")
 	if got := ids.ID(ref); got != long {
 		t.Errorf("ID of the long id = %q", got)
 	}
-	if ids.index(short) != 1 || ids.ID(short) != "P-1" {
-		t.Errorf("the entry after the long one is %q with index %d", ids.ID(short), ids.index(short))
+	var got []string
+	ids.each(func(_ uint32, id, _ []byte) { got = append(got, string(id)) })
+	if len(got) != 2 || got[0] != long || got[1] != "P-1" || ids.ID(short) != "P-1" {
+		t.Errorf("the entries are %q", got)
 	}
 }
 
 func TestIDBatchFind(t *testing.T) {
-	ids := newIDTable(0, 0)
+	ids := newIDTable(1, 0)
 	want := map[string]uint32{}
 	for _, id := range []string{"A", "B", "12", ""} {
 		want[id], _ = intern(t, ids, id)

@@ -2,6 +2,7 @@ package endorsements
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -25,12 +26,10 @@ type check struct {
 	thresholds checks.Thresholds
 	log        *slog.Logger
 
-	// sizes remembers how many ids (and bytes of them) the last run saw, so
-	// the next one allocates its tables once instead of growing them.
-	sizes atomic.Pointer[sizeHint]
+	// ids remembers how many ids the last run interned, so the next one
+	// sizes its hash table once instead of growing it.
+	ids atomic.Int64
 }
-
-type sizeHint struct{ ids, arena int }
 
 // Run reads the policies, their attributes and their endorsements in one
 // read-only transaction and reports each missing requirement. It returns an
@@ -47,7 +46,7 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 		c.log.Warn("endorsements: a when key names no column of policies_query and no attribute in attributes_query: the rule never applies",
 			"check", c.id, "code", u.code, "key", u.key, "rules", fmt.Sprintf("%s:%d", c.rulesFile, u.line))
 	}
-	c.sizes.Store(&sizeHint{ids: st.ids.Len(), arena: st.ids.ArenaLen()})
+	c.ids.Store(int64(st.ids.Len()))
 	st.evaluate(&coll)
 	return coll.Result(c.thresholds.Status(coll.Count())), nil
 }
@@ -55,11 +54,7 @@ func (c *check) Run(ctx context.Context) (checks.Result, error) {
 // read runs policies_query, attributes_query and (withEndorsements)
 // endorsements_query in one read-only transaction.
 func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsements bool) (*state, error) {
-	hint := sizeHint{}
-	if h := c.sizes.Load(); h != nil {
-		hint = *h
-	}
-	st := newState(c.rules, c.attributes != "", hint)
+	st := newState(c.rules, c.attributes != "", int(c.ids.Load()))
 	err := c.src.ReadOnly(ctx, c.timeout, func(ctx context.Context, tx *checks.Tx) error {
 		policies := st.policyRows(coll)
 		if err := checks.EachRow(ctx, tx, c.policies, policies.row); err != nil {
@@ -78,7 +73,6 @@ func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsemen
 		if !withEndorsements {
 			return nil
 		}
-		st.startCounting()
 		endorsements := st.endorsementRows()
 		if err := checks.EachRow(ctx, tx, c.endorse, endorsements.row); err != nil {
 			return fmt.Errorf("endorsements_query: %w", err)
@@ -89,12 +83,22 @@ func (c *check) read(ctx context.Context, coll *checks.Collector, withEndorsemen
 	return st, err
 }
 
-// Per-policy transaction states (txn[i]): a policy only named as a reissue
-// source, one of the three transaction types, or one whose type is unknown.
+// Per-policy transaction states: a policy only named as a reissue source,
+// one of the three transaction types, or one whose type is unknown.
 const (
 	stateSource  uint8 = 0
 	stateFirst   uint8 = 1 // stateFirst + txnNew, + txnRenewal, + txnReissue
 	stateInvalid uint8 = stateFirst + numTxn
+)
+
+// What a run keeps of each policy id, as the data of its entry in the id
+// table: its transaction state, the ref of its reissue source (0 for
+// none), its condition bits (stride bytes) and the copies it carries of
+// each code the rules need (one byte per code; 255 means "see overflow").
+const (
+	dataTxn    = 0
+	dataSource = 1
+	dataBits   = 5
 )
 
 // activeRule is a rule that requires something of some transaction type.
@@ -173,8 +177,8 @@ type whenCond struct {
 	seen   bool // an attribute of this name came in attributes_query
 }
 
-// state is what a run keeps while it streams the queries: one dense index
-// per policy id (validated policies and reissue sources), and per index its
+// state is what a run keeps while it streams the queries: an entry per
+// policy id (validated policies and reissue sources) holding its
 // transaction, reissue source, condition bits and copy counts of the codes
 // the rules need. Nothing else of a row outlives it.
 type state struct {
@@ -182,31 +186,31 @@ type state struct {
 	conds      []whenCond
 	attrConds  map[string][]int // attribute name -> indexes into conds
 	hasAttrs   bool
-	codes      map[string]int // code -> column in counts
+	codes      map[string]int // code -> its count's place after the bits
 	stride     int            // bytes of condition bits per policy
+	counts     int            // where an entry's counts start in its data
 	resolved   bool
 	colID      int
 	colTxn     int
 	colReissue int
 
-	ids    *idTable
-	txn    []uint8
-	source []uint32 // ref of the reissue source, 0 for none
-	bits   []byte   // stride bytes per index
-
-	counts   []uint8        // len = ids.Len() * len(codes); 255 means "see overflow"
-	overflow map[int]uint32 // counts of 255 and more
+	ids      *idTable
+	overflow map[overflowKey]uint32 // counts of 255 and more
 }
 
-func newState(rules []rule, hasAttrs bool, hint sizeHint) *state {
+// overflowKey names one count: an entry's ref and a code's place.
+type overflowKey struct {
+	ref  uint32
+	code int32
+}
+
+// newState returns the state of a run with room for about hint ids.
+func newState(rules []rule, hasAttrs bool, hint int) *state {
 	st := &state{
 		codes:     map[string]int{},
 		attrConds: map[string][]int{},
 		hasAttrs:  hasAttrs,
-		ids:       newIDTable(hint.ids, hint.arena),
-		txn:       make([]uint8, 0, hint.ids),
-		source:    make([]uint32, 0, hint.ids),
-		overflow:  map[int]uint32{},
+		overflow:  map[overflowKey]uint32{},
 	}
 	var firstCond []int // per active rule, its first condition bit
 	for _, r := range rules {
@@ -221,7 +225,8 @@ func newState(rules []rule, hasAttrs bool, hint sizeHint) *state {
 		}
 	}
 	st.stride = (len(st.conds) + 7) / 8
-	st.bits = make([]byte, 0, hint.ids*st.stride)
+	st.counts = dataBits + st.stride
+	st.ids = newIDTable(st.counts+len(st.rules), hint)
 	for i := range st.rules {
 		end := len(st.conds)
 		if i+1 < len(firstCond) {
@@ -259,22 +264,10 @@ func (st *state) resolve(cols []string) error {
 	return nil
 }
 
-// intern interns the id k of batch b, growing the per-policy arrays for a
-// new one, and returns its ref and index.
-func (st *state) intern(b *idBatch, k int) (uint32, int32, error) {
-	ref, added, err := st.ids.intern(b.hash[k], b.id(k))
-	if err != nil {
-		return 0, 0, err
-	}
-	if !added {
-		return ref, st.ids.index(ref), nil
-	}
-	st.txn = append(st.txn, stateSource)
-	st.source = append(st.source, 0)
-	for range st.stride {
-		st.bits = append(st.bits, 0)
-	}
-	return ref, int32(st.ids.Len() - 1), nil
+// intern interns the id k of batch b.
+func (st *state) intern(b *idBatch, k int) (uint32, error) {
+	ref, _, err := st.ids.intern(b.hash[k], b.id(k))
+	return ref, err
 }
 
 // policyBatch reads the rows of policies_query a batch at a time: what a
@@ -345,22 +338,23 @@ func (p *policyBatch) flush() error {
 	p.ids.prepare(st.ids)
 	p.sources.prepare(st.ids)
 	for k := range p.ids.n {
-		_, i, err := st.intern(&p.ids, k)
+		ref, err := st.intern(&p.ids, k)
 		if err != nil {
 			return err
 		}
-		if st.txn[i] != stateSource {
+		_, data := st.ids.entry(ref)
+		if data[dataTxn] != stateSource {
 			return fmt.Errorf("policy_id %q returned twice", p.ids.id(k))
 		}
-		st.txn[i] = p.txn[k]
+		data[dataTxn] = p.txn[k]
 		if sk := p.source[k]; sk >= 0 {
-			ref, _, err := st.intern(&p.sources, int(sk))
+			src, err := st.intern(&p.sources, int(sk))
 			if err != nil {
 				return err
 			}
-			st.source[i] = ref
+			binary.LittleEndian.PutUint32(data[dataSource:], src)
 		}
-		bits := st.bits[int(i)*st.stride : (int(i)+1)*st.stride]
+		bits := data[dataBits : dataBits+st.stride]
 		for w, m := range p.bits[k*st.stride : (k+1)*st.stride] {
 			bits[w] |= m
 		}
@@ -459,11 +453,11 @@ func (a *attributeBatch) flush() {
 		if ref == 0 {
 			continue
 		}
-		i := int(st.ids.index(ref))
-		if t := st.txn[i]; t == stateSource || t == stateInvalid {
+		_, data := st.ids.entry(ref)
+		if t := data[dataTxn]; t == stateSource || t == stateInvalid {
 			continue
 		}
-		bits := st.bits[i*st.stride : (i+1)*st.stride]
+		bits := data[dataBits : dataBits+st.stride]
 		for w, m := range a.bits[k*st.stride : (k+1)*st.stride] {
 			bits[w] |= m
 		}
@@ -488,18 +482,12 @@ func (st *state) unmatchable() []whenCond {
 	return out
 }
 
-// startCounting sizes the copy counts once every policy id is known.
-func (st *state) startCounting() {
-	st.counts = make([]uint8, st.ids.Len()*len(st.codes))
-}
-
 // endorsementBatch reads the rows of endorsements_query a batch at a time,
 // counting a copy of a code the rules need on a policy the run knows.
 type endorsementBatch struct {
 	st             *state
 	ids            idBatch
 	code           [batchSize]int32
-	slot           [batchSize]int // index into counts, or -1
 	colID, colCode int
 	first          bool
 }
@@ -541,72 +529,68 @@ func (e *endorsementBatch) row(cols []string, vals []any) error {
 	return nil
 }
 
-// flush counts the batch's copies: it looks the ids up, then reads their
-// indexes, then counts, each a stage of independent loads.
+// flush counts the batch's copies: it looks the ids up (a stage of
+// independent loads), then counts each in the entry the lookup just read.
 func (e *endorsementBatch) flush() {
 	st := e.st
 	e.ids.find(st.ids)
-	n := len(st.codes)
 	for k := range e.ids.n {
-		e.slot[k] = -1
-		if ref := e.ids.ref[k]; ref != 0 {
-			e.slot[k] = int(st.ids.index(ref))*n + int(e.code[k])
-		}
-	}
-	for _, k := range e.slot[:e.ids.n] {
-		if k < 0 {
+		ref := e.ids.ref[k]
+		if ref == 0 {
 			continue
 		}
-		switch c := st.counts[k]; {
+		_, data := st.ids.entry(ref)
+		count := &data[st.counts+int(e.code[k])]
+		switch c := *count; {
 		case c < 254:
-			st.counts[k] = c + 1
+			*count = c + 1
 		case c == 254:
-			st.counts[k] = 255
-			st.overflow[k] = 255
+			*count = 255
+			st.overflow[overflowKey{ref, e.code[k]}] = 255
 		default:
-			st.overflow[k]++
+			st.overflow[overflowKey{ref, e.code[k]}]++
 		}
 	}
 	e.ids.reset()
 }
 
-// copies returns how many copies of code column c policy i carries.
-func (st *state) copies(i int32, c int) int {
-	k := int(i)*len(st.codes) + c
-	if n := st.counts[k]; n < 255 {
+// copies returns how many copies of the code in place c the policy whose
+// entry is at ref (with data) carries.
+func (st *state) copies(ref uint32, data []byte, c int) int {
+	if n := data[st.counts+c]; n < 255 {
 		return int(n)
 	}
-	return int(st.overflow[k])
+	return int(st.overflow[overflowKey{ref, int32(c)}])
 }
 
 // copyPhrase introduces the source policy in a copy detail, per transaction.
 var copyPhrase = [numTxn]string{"new from", "renewal of", "reissue of"}
 
 // evaluate reports every missing requirement of every validated policy. It
-// walks the arena, whose entries are in index order, and builds a
-// violation only when coll keeps it (a run may find a million).
+// walks the arena in the order the ids came, and builds a violation only
+// when coll keeps it (a run may find a million).
 func (st *state) evaluate(coll *checks.Collector) {
 	var key []byte
-	for ref := uint32(1); ref < uint32(st.ids.ArenaLen()); {
-		id, i, next := st.ids.entry(ref)
-		ref = next
-		t := st.txn[i]
+	st.ids.each(func(ref uint32, id, data []byte) {
+		t := data[dataTxn]
 		if t == stateSource || t == stateInvalid {
-			continue
+			return
 		}
 		txn := int(t - stateFirst)
-		bits := st.bits[int(i)*st.stride : (int(i)+1)*st.stride]
+		bits := data[dataBits : dataBits+st.stride]
+		src := binary.LittleEndian.Uint32(data[dataSource:])
 		for ri := range st.rules {
 			r := &st.rules[ri]
 			a := r.attach[txn]
 			if a == actNo || !applies(bits, r.mask) {
 				continue
 			}
-			has, need, src := st.copies(i, ri), 1, st.source[i]
+			has, need := st.copies(ref, data, ri), 1
 			if a == actCopy {
 				need = 0
 				if src != 0 {
-					need = st.copies(st.ids.index(src), ri)
+					_, srcData := st.ids.entry(src)
+					need = st.copies(src, srcData, ri)
 				}
 			}
 			if has >= need {
@@ -623,7 +607,7 @@ func (st *state) evaluate(coll *checks.Collector) {
 			}
 			coll.Add(checks.Violation{Key: string(key), Detail: detail})
 		}
-	}
+	})
 }
 
 // applies reports whether every bit of mask is set in bits.
