@@ -95,24 +95,24 @@ func dateTime[T string | []byte](s T, sep byte) (int64, bool) {
 	if len(s) != len(time.DateTime) || s[4] != '-' || s[7] != '-' || s[10] != sep || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	var n [19]int64
-	for i := range len(s) {
-		if i == 4 || i == 7 || i == 10 || i == 13 || i == 16 {
-			continue
-		}
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n[i] = int64(c - '0')
-	}
-	y := n[0]*1000 + n[1]*100 + n[2]*10 + n[3]
-	m, d := n[5]*10+n[6], n[8]*10+n[9]
-	hh, mm, ss := n[11]*10+n[12], n[14]*10+n[15], n[17]*10+n[18]
-	if m < 1 || m > 12 || d < 1 || d > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
+	if !digits4(s[0], s[1], s[2], s[3]) || !digits4(s[5], s[6], s[8], s[9]) ||
+		!digits4(s[11], s[12], s[14], s[15]) || s[17]-'0' > 9 || s[18]-'0' > 9 {
 		return 0, false
 	}
-	return daysFromCivil(y, m, d)*86400 + hh*3600 + mm*60 + ss, true
+	d := func(i int) int64 { return int64(s[i] - '0') }
+	y := d(0)*1000 + d(1)*100 + d(2)*10 + d(3)
+	m, day := d(5)*10+d(6), d(8)*10+d(9)
+	hh, mm, ss := d(11)*10+d(12), d(14)*10+d(15), d(17)*10+d(18)
+	if m < 1 || m > 12 || day < 1 || day > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
+		return 0, false
+	}
+	return daysFromCivil(y, m, day)*86400 + hh*3600 + mm*60 + ss, true
+}
+
+// digits4 reports whether all four bytes are ASCII digits (a byte below
+// '0' wraps around to more than 9 too).
+func digits4(a, b, c, d byte) bool {
+	return a-'0' <= 9 && b-'0' <= 9 && c-'0' <= 9 && d-'0' <= 9
 }
 
 func daysIn(m, y int64) int64 {

@@ -39,3 +39,18 @@ func FuzzReadUnixTime(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadUnixTime reads the two text forms a database most often
+// hands over, as a data check reads a million of them.
+func BenchmarkReadUnixTime(b *testing.B) {
+	for _, s := range []string{"2024-07-19 13:45:07", "2024-07-19T13:45:07.123456Z"} {
+		b.Run(s, func(b *testing.B) {
+			var v any = s
+			for b.Loop() {
+				if _, _, err := ReadUnixTime(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
