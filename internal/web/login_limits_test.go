@@ -372,3 +372,37 @@ func TestConcurrentPagesKeepTheirOwnBody(t *testing.T) {
 		t.Errorf("%d of 200 concurrent pages did not carry their own request's data, e.g. %s", len(wrong), wrong[0])
 	}
 }
+
+// TestLoginLimitsKeepTheirKeys: the limits remember accounts and
+// addresses across requests, so the names they count must be their own
+// copies. Fiber hands a handler strings that point into the connection's
+// request buffer, which the next request on that connection overwrites
+// ("values returned from fiber.Ctx are only valid within the handler",
+// Fiber's zero-allocation notes). Before, a second login on the same
+// connection rewrote the first account's key in place: under load an
+// account was counted under a mangled name and locked twice at once.
+func TestLoginLimitsKeepTheirKeys(t *testing.T) {
+	f := newFixture(t, authConfig(t, "http://127.0.0.1:8080"), nil)
+	base := serveTCP(t, f)
+	b := newTCPBrowser(t, base, "127.0.0.1")
+	tok := b.loginForm()
+	names := []string{"first-account", "other-account", "third-account"}
+	for _, name := range names {
+		if code, _, _ := b.login(tok, name, "wrong"); code != 401 {
+			t.Fatalf("login as %s = %d, want 401", name, code)
+		}
+	}
+	l := f.s.auth.accounts
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, name := range names {
+		st, ok := l.ks[name]
+		if !ok || len(st.failures) != 1 {
+			var keys []string
+			for k := range l.ks {
+				keys = append(keys, k)
+			}
+			t.Fatalf("account %s: counted %v; the limiter holds %q", name, st, keys)
+		}
+	}
+}

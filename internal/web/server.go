@@ -247,6 +247,10 @@ func New(opts Options) (*Server, error) {
 		ReadTimeout:  readTimeout,
 		WriteTimeout: 2 * time.Minute,
 		IdleTimeout:  idleTimeout,
+		// Strings from a request (form values, params, cookies) are copies,
+		// not views of the connection's buffer that its next request
+		// overwrites: the login limits, sessions and the store keep them.
+		Immutable: true,
 	}
 	s.app = fiber.New(fc)
 	s.app.Use(recover.New())
