@@ -21,13 +21,19 @@ import (
 
 // Sizes of the chunks a Set stores records and text in.
 const (
-	recordChunk = 1 << 15 // records (1 MiB)
-	textBits    = 20
-	textChunk   = 1 << textBits // bytes
-	maxChunks   = 1 << (32 - textBits)
-	// bucketBits of a key's hash spread records over buckets before
-	// sorting, twice.
-	bucketBits = 8
+	// A bucket's chunks of records start small (a Set of a few rows
+	// stays small) and double up to maxRecordChunk records (128 KiB).
+	minRecordChunk = 16
+	maxRecordChunk = 1 << 12
+	textBits       = 20
+	textChunk      = 1 << textBits // bytes
+	maxChunks      = 1 << (32 - textBits)
+	// addBits of a key's hash place a record in its bucket as it is added:
+	// few enough buckets for the processor to keep appending to all of
+	// them at once. The next 2*spreadBits spread a bucket, twice, before
+	// sorting.
+	addBits    = 4
+	spreadBits = 8
 )
 
 // ErrTooBig is returned by Add when a Set is full: 4,294,967,295 records
@@ -59,16 +65,23 @@ type textRef uint32
 // timeline. The zero value is not usable; call New.
 type Set struct {
 	seed    maphash.Seed
-	records [][]Record
+	buckets [1 << addBits]bucket // by the top addBits of a record's hash
 	n       int
 	text    [][]byte
-	buckets []uint32
 	sink    byte // what eachIn's loads add up to, so that they are kept
+}
+
+// bucket holds the records whose hashes share their top addBits, in the
+// order they were added, and counts them by their next spreadBits.
+type bucket struct {
+	chunks [][]Record
+	n      int
+	counts [1 << spreadBits]int32
 }
 
 // New returns an empty Set.
 func New() *Set {
-	return &Set{seed: maphash.MakeSeed(), buckets: make([]uint32, 1<<bucketBits)}
+	return &Set{seed: maphash.MakeSeed()}
 }
 
 // Add stores one record under key, at the Unix time sec and nsec, with a
@@ -82,15 +95,25 @@ func (s *Set) Add(key []byte, sec int64, nsec int32, tag int32, note []byte) err
 	if err != nil {
 		return err
 	}
-	if len(s.records) == 0 || len(s.records[len(s.records)-1]) == recordChunk {
-		s.records = append(s.records, make([]Record, 0, recordChunk))
-	}
-	hash := maphash.Bytes(s.seed, key)
-	s.buckets[byte(hash>>(64-bucketBits))]++
-	chunk := &s.records[len(s.records)-1]
-	*chunk = append(*chunk, Record{hash: hash, Sec: sec, Nsec: nsec, seq: uint32(s.n), Tag: tag, text: ref})
+	s.put(Record{hash: maphash.Bytes(s.seed, key), Sec: sec, Nsec: nsec, seq: uint32(s.n), Tag: tag, text: ref})
 	s.n++
 	return nil
+}
+
+// put appends a record to its bucket.
+func (s *Set) put(r Record) {
+	b := &s.buckets[r.hash>>(64-addBits)]
+	b.counts[byte(r.hash>>(64-addBits-spreadBits))]++
+	b.n++
+	if last := len(b.chunks) - 1; last >= 0 && len(b.chunks[last]) < cap(b.chunks[last]) {
+		b.chunks[last] = append(b.chunks[last], r)
+		return
+	}
+	size := minRecordChunk
+	if last := len(b.chunks) - 1; last >= 0 {
+		size = min(2*cap(b.chunks[last]), maxRecordChunk)
+	}
+	b.chunks = append(b.chunks, append(make([]Record, 0, size), r))
 }
 
 // store appends a record's key and note to the text chunks.
@@ -142,62 +165,65 @@ func (s *Set) Each(fn func(timeline []Record)) { s.EachWhere(nil, fn) }
 // qualifies). That lets a Set rule out keys whose hashes collide together,
 // without reading their keys. A nil keep keeps every timeline.
 func (s *Set) EachWhere(keep func(records []Record) bool, fn func(timeline []Record)) {
-	// Spread the records over buckets by the top byte of their hash, then
-	// each bucket by the next byte (both passes stay within the caches),
-	// and sort what lands together by hash and time.
-	all := make([]Record, s.n)
-	start := spread(s.buckets, all, func(yield func(Record)) {
-		for i, chunk := range s.records {
-			for _, r := range chunk {
-				yield(r)
-			}
-			s.records[i] = nil
-		}
-	}, 0)
-	s.records = nil
-	var scratch []Record
-	var counts [1 << bucketBits]uint32
+	// Each bucket is spread by the next spreadBits of the hash into scratch
+	// space the size of the bucket, each part of that by the next
+	// spreadBits into more, and what lands together (a handful of records
+	// that share their top addBits+2*spreadBits hash bits) is sorted by
+	// hash and time. Both spreads stay within the caches, and a bucket's
+	// chunks are let go once it is spread, so the records are never held
+	// twice over.
+	var outer, inner []Record
+	var next [1 << spreadBits]int
 	for b := range s.buckets {
-		bucket := all[start[b]:start[b+1]]
-		if len(bucket) == 0 {
+		bk := &s.buckets[b]
+		if bk.n == 0 {
 			continue
 		}
-		counts = [1 << bucketBits]uint32{}
-		for _, r := range bucket {
-			counts[byte(r.hash>>(56-bucketBits))]++
+		outer = slices.Grow(outer[:0], bk.n)[:bk.n]
+		start := 0
+		for g, n := range bk.counts {
+			next[g] = start
+			start += int(n)
 		}
-		scratch = slices.Grow(scratch[:0], len(bucket))[:len(bucket)]
-		sub := spread(counts[:], scratch, func(yield func(Record)) {
-			for _, r := range bucket {
-				yield(r)
+		for _, chunk := range bk.chunks {
+			for i := range chunk {
+				g := byte(chunk[i].hash >> (64 - addBits - spreadBits))
+				outer[next[g]] = chunk[i]
+				next[g]++
 			}
-		}, bucketBits)
-		for i := range counts {
-			s.eachIn(scratch[sub[i]:sub[i+1]], keep, fn)
+		}
+		*bk = bucket{}
+		start = 0
+		for _, end := range next {
+			part := outer[start:end]
+			start = end
+			var counts [1 << spreadBits]int
+			for i := range part {
+				counts[byte(part[i].hash>>(64-addBits-2*spreadBits))]++
+			}
+			inner = slices.Grow(inner[:0], len(part))[:len(part)]
+			var at [1 << spreadBits]int
+			sum := 0
+			for g, n := range counts {
+				at[g] = sum
+				sum += n
+			}
+			for i := range part {
+				g := byte(part[i].hash >> (64 - addBits - 2*spreadBits))
+				inner[at[g]] = part[i]
+				at[g]++
+			}
+			from := 0
+			for _, to := range at {
+				s.eachIn(inner[from:to], keep, fn)
+				from = to
+			}
 		}
 	}
 }
 
-// spread places records into dst grouped by the byte of their hash that
-// starts shift bits from the top, given how many fall in each group, and
-// returns where each group starts (and, last, ends).
-func spread(counts []uint32, dst []Record, records func(yield func(Record)), shift int) []int {
-	start := make([]int, len(counts)+1)
-	for b, n := range counts {
-		start[b+1] = start[b] + int(n)
-	}
-	var next [1 << bucketBits]int
-	copy(next[:], start)
-	records(func(r Record) {
-		b := byte(r.hash >> (64 - bucketBits - shift))
-		dst[next[b]] = r
-		next[b]++
-	})
-	return start
-}
-
-// eachIn does EachWhere's work for records that share their top 16 hash
-// bits.
+// eachIn does EachWhere's work for records that share their top
+// addBits+2*spreadBits hash bits.
 func (s *Set) eachIn(records []Record, keep func([]Record) bool, fn func([]Record)) {
 	sortRecords(records)
 	if keep == nil && len(records) > 1 {

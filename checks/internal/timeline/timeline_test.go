@@ -45,15 +45,26 @@ func fill(t testing.TB, entries []entry) *Set {
 	return s
 }
 
-// collide rewrites every record's hash with to(hash), as colliding keys
-// would have them, and recounts the buckets.
-func collide(s *Set, to func(uint64) uint64) {
-	s.buckets = make([]uint32, len(s.buckets))
-	for _, chunk := range s.records {
-		for i := range chunk {
-			chunk[i].hash = to(chunk[i].hash)
-			s.buckets[byte(chunk[i].hash>>(64-bucketBits))]++
+// records returns every record of s, in the order they were added.
+func records(s *Set) []Record {
+	var all []Record
+	for _, b := range s.buckets {
+		for _, chunk := range b.chunks {
+			all = append(all, chunk...)
 		}
+	}
+	slices.SortFunc(all, func(a, b Record) int { return int(a.seq) - int(b.seq) })
+	return all
+}
+
+// collide rewrites every record's hash with to(hash), as colliding keys
+// would have them, and puts each in the bucket of its new hash.
+func collide(s *Set, to func(uint64) uint64) {
+	all := records(s)
+	s.buckets = [1 << addBits]bucket{}
+	for _, r := range all {
+		r.hash = to(r.hash)
+		s.put(r)
 	}
 }
 
@@ -216,13 +227,10 @@ func TestKeyAndNote(t *testing.T) {
 			t.Fatalf("Add(%s): %v", tc.name, err)
 		}
 	}
-	var records []Record
-	for _, chunk := range s.records {
-		records = append(records, chunk...)
-	}
+	all := records(s)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := records[i]
+			r := all[i]
 			if got := string(s.Key(r)); got != tc.key {
 				t.Errorf("key of %d bytes, want %d", len(got), len(tc.key))
 			}
