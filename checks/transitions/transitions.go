@@ -228,21 +228,24 @@ func (s *states) id(state []byte) int32 {
 func (c *check) replay(all *timeline.Set, states *states, events []timeline.Record, col *checks.Collector) {
 	m := c.machine
 	first := &events[0]
-	if !m.starts(first.Tag) {
+	state := all.Tag(*first)
+	if !m.starts(state) {
 		col.Add(checks.Violation{
 			Key: key(string(all.Key(*first)), 1),
 			Detail: fmt.Sprintf("starts in %s at %s: not an initial state (initial: %s)",
-				states.names[first.Tag], stamp(first), m.initialText),
+				states.names[state], stamp(first), m.initialText),
 		})
 	}
 	for n := 1; n < len(events); n++ {
 		prev, cur := &events[n-1], &events[n]
-		if m.allows(prev.Tag, cur.Tag) {
+		from := state
+		state = all.Tag(*cur)
+		if m.allows(from, state) {
 			continue
 		}
 		col.Add(checks.Violation{
 			Key: key(string(all.Key(*cur)), n+1),
-			Detail: states.names[prev.Tag] + " -> " + states.names[cur.Tag] + " at " + stamp(cur) +
+			Detail: states.names[from] + " -> " + states.names[state] + " at " + stamp(cur) +
 				" (previous at " + stamp(prev) + "): not allowed",
 		})
 	}

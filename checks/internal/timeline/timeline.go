@@ -2,7 +2,7 @@
 // a key; afterwards each key comes back as its timeline: its records in
 // time order, records with equal times in the order they were added.
 //
-// It is built for checks that read millions of rows: a Set keeps 32 bytes
+// It is built for checks that read millions of rows: a Set keeps 24 bytes
 // per record plus the text of its key and note, in chunks that are never
 // copied as they fill and hold no pointers for the collector to follow, and
 // it allocates nothing per record.
@@ -40,16 +40,15 @@ const (
 // or 4 GiB of key and note text.
 var ErrTooBig = errors.New("too many rows or too much key text to hold: narrow the query")
 
-// Record is one added row: its time and the caller's tag. Its key and note
-// are read through the Set that holds it.
+// Record is one added row: its time. Its key, note and tag are read
+// through the Set that holds it.
 type Record struct {
 	hash uint64
 	// Sec and Nsec are the record's time in Unix seconds and nanoseconds.
 	Sec  int64
 	Nsec int32
-	seq  uint32
-	// Tag is a number the caller attached to the record (a state id, say).
-	Tag  int32
+	// text also orders records added at equal times: a record added later
+	// has its text later.
 	text textRef
 }
 
@@ -91,11 +90,11 @@ func (s *Set) Add(key []byte, sec int64, nsec int32, tag int32, note []byte) err
 	if s.n == math.MaxUint32 {
 		return ErrTooBig
 	}
-	ref, err := s.store(key, note)
+	ref, err := s.store(key, note, tag)
 	if err != nil {
 		return err
 	}
-	s.put(Record{hash: maphash.Bytes(s.seed, key), Sec: sec, Nsec: nsec, seq: uint32(s.n), Tag: tag, text: ref})
+	s.put(Record{hash: maphash.Bytes(s.seed, key), Sec: sec, Nsec: nsec, text: ref})
 	s.n++
 	return nil
 }
@@ -116,9 +115,9 @@ func (s *Set) put(r Record) {
 	b.chunks = append(b.chunks, append(make([]Record, 0, size), r))
 }
 
-// store appends a record's key and note to the text chunks.
-func (s *Set) store(key, note []byte) (textRef, error) {
-	need := 2*binary.MaxVarintLen64 + len(key) + len(note)
+// store appends a record's key, note and tag to the text chunks.
+func (s *Set) store(key, note []byte, tag int32) (textRef, error) {
+	need := 3*binary.MaxVarintLen64 + len(key) + len(note)
 	if len(s.text) == 0 || cap(s.text[len(s.text)-1])-len(s.text[len(s.text)-1]) < need {
 		if len(s.text) == maxChunks {
 			return 0, ErrTooBig
@@ -130,7 +129,8 @@ func (s *Set) store(key, note []byte) (textRef, error) {
 	b := binary.AppendUvarint(*chunk, uint64(len(key)))
 	b = append(b, key...)
 	b = binary.AppendUvarint(b, uint64(len(note)))
-	*chunk = append(b, note...)
+	b = append(b, note...)
+	*chunk = binary.AppendVarint(b, int64(tag))
 	return ref, nil
 }
 
@@ -145,11 +145,25 @@ func (s *Set) Key(r Record) []byte {
 // Note returns the note a record was added with. The bytes belong to the
 // Set: copy them to keep them.
 func (s *Set) Note(r Record) []byte {
+	note, _ := s.noteAndTag(r)
+	return note
+}
+
+// Tag returns the number the caller attached to a record (a state id,
+// say).
+func (s *Set) Tag(r Record) int32 {
+	_, tag := s.noteAndTag(r)
+	return tag
+}
+
+func (s *Set) noteAndTag(r Record) ([]byte, int32) {
 	b := s.text[r.text>>textBits][r.text&(textChunk-1):]
 	n, w := binary.Uvarint(b)
 	b = b[w+int(n):]
 	n, w = binary.Uvarint(b)
-	return b[w : w+int(n)]
+	note := b[w : w+int(n)]
+	tag, _ := binary.Varint(b[w+int(n):])
+	return note, int32(tag)
 }
 
 // Each calls fn with each key's timeline: the key's records ordered by
@@ -312,5 +326,5 @@ func compare(a, b *Record) int {
 	case a.Nsec != b.Nsec:
 		return cmp.Compare(a.Nsec, b.Nsec)
 	}
-	return cmp.Compare(a.seq, b.seq)
+	return cmp.Compare(a.text, b.text)
 }
