@@ -75,7 +75,7 @@ type Set struct {
 type bucket struct {
 	chunks [][]Record
 	n      int
-	counts [1 << spreadBits]int32
+	counts [1 << spreadBits]uint32
 }
 
 // New returns an empty Set.
@@ -102,7 +102,7 @@ func (s *Set) Add(key []byte, sec int64, nsec int32, tag int32, note []byte) err
 // put appends a record to its bucket.
 func (s *Set) put(r Record) {
 	b := &s.buckets[r.hash>>(64-addBits)]
-	b.counts[byte(r.hash>>(64-addBits-spreadBits))]++
+	b.counts[group(r.hash, addBits)]++
 	b.n++
 	if last := len(b.chunks) - 1; last >= 0 && len(b.chunks[last]) < cap(b.chunks[last]) {
 		b.chunks[last] = append(b.chunks[last], r)
@@ -187,52 +187,60 @@ func (s *Set) EachWhere(keep func(records []Record) bool, fn func(timeline []Rec
 	// chunks are let go once it is spread, so the records are never held
 	// twice over.
 	var outer, inner []Record
-	var next [1 << spreadBits]int
 	for b := range s.buckets {
 		bk := &s.buckets[b]
 		if bk.n == 0 {
 			continue
 		}
 		outer = slices.Grow(outer[:0], bk.n)[:bk.n]
-		start := 0
-		for g, n := range bk.counts {
-			next[g] = start
-			start += int(n)
-		}
+		next := starts(&bk.counts)
 		for _, chunk := range bk.chunks {
-			for i := range chunk {
-				g := byte(chunk[i].hash >> (64 - addBits - spreadBits))
-				outer[next[g]] = chunk[i]
-				next[g]++
-			}
+			place(outer, &next, chunk, addBits)
 		}
 		*bk = bucket{}
-		start = 0
+		start := 0
 		for _, end := range next {
 			part := outer[start:end]
 			start = end
-			var counts [1 << spreadBits]int
+			var counts [1 << spreadBits]uint32
 			for i := range part {
-				counts[byte(part[i].hash>>(64-addBits-2*spreadBits))]++
+				counts[group(part[i].hash, addBits+spreadBits)]++
 			}
 			inner = slices.Grow(inner[:0], len(part))[:len(part)]
-			var at [1 << spreadBits]int
-			sum := 0
-			for g, n := range counts {
-				at[g] = sum
-				sum += n
-			}
-			for i := range part {
-				g := byte(part[i].hash >> (64 - addBits - 2*spreadBits))
-				inner[at[g]] = part[i]
-				at[g]++
-			}
+			at := starts(&counts)
+			place(inner, &at, part, addBits+spreadBits)
 			from := 0
 			for _, to := range at {
 				s.eachIn(inner[from:to], keep, fn)
 				from = to
 			}
 		}
+	}
+}
+
+// group is the spreadBits of a hash that come after its top shift bits.
+func group(hash uint64, shift int) byte { return byte(hash >> (64 - shift - spreadBits)) }
+
+// starts returns where each group of a spread starts, given how many
+// records fall in each.
+func starts(counts *[1 << spreadBits]uint32) [1 << spreadBits]int {
+	var at [1 << spreadBits]int
+	sum := 0
+	for g, n := range counts {
+		at[g] = sum
+		sum += int(n)
+	}
+	return at
+}
+
+// place puts records into dst by their group after the top shift bits of
+// their hash, each at at[group], which it advances: after the last record
+// of a spread, at[g] is where group g ends.
+func place(dst []Record, at *[1 << spreadBits]int, records []Record, shift int) {
+	for i := range records {
+		g := group(records[i].hash, shift)
+		dst[at[g]] = records[i]
+		at[g]++
 	}
 }
 
