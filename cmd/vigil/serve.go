@@ -211,7 +211,11 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		vetDatasources(vetCtx, cfg, cfg.Checks, src, logger)
 	})
 	bg.Go(func() { srv.Warm(bgCtx) }) // the status page's first build
-	bg.Go(guarded("scheduler lease", fatal, func() { lease.Run(bgCtx) }))
+	// The lease outlives the other loops: the leader still holds it while
+	// it delivers the last alerts at shutdown.
+	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
+	var leaseRun sync.WaitGroup
+	leaseRun.Go(guarded("scheduler lease", fatal, func() { lease.Run(leaseCtx) }))
 	bg.Go(guarded("engine tick", fatal, func() {
 		every(bgCtx, tickEvery, func(ctx context.Context) { tickEngine(ctx, eng, lease, logger) })
 	}))
@@ -258,12 +262,23 @@ func serveWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, opt
 		logger.Warn("shutdown: interrupted running checks", "err", err)
 	}
 	cancel()
-	leader := lease.IsLeader()
 	stopBackground()
-	bg.Wait()                          // the lease is released
-	anchor(context.WithoutCancel(ctx)) // the last entries, too
+	bg.Wait()
+	// The last runs' alerts wait in the Slack outbox. The leader delivers
+	// them before it lets the lease go; a replica whose leader stopped
+	// first takes the free lease to deliver them (a replica still running
+	// holds it and delivers them itself). Either way one replica at a time
+	// delivers, and none while the delivery loop above still ran.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	sig.flush(flushCtx, leader, logger)
+	if sig.slack != nil && lease.TryLead(flushCtx) {
+		if err := sig.slack.Drain(flushCtx); err != nil {
+			logger.Warn("shutdown: slack outbox not drained (kept for the next start)", "err", err)
+		}
+	}
+	stopLease()
+	leaseRun.Wait()                    // the lease is released
+	anchor(context.WithoutCancel(ctx)) // the last entries, too
+	sig.flush(flushCtx, logger)
 	cancel()
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -124,14 +124,9 @@ func (s *signals) deliver(ctx context.Context, lease *scheduler.Lease, logger *s
 	}
 }
 
-// flush sends what the sinks buffer, at shutdown. Only the replica that
-// held the lease drains the Slack outbox.
-func (s *signals) flush(ctx context.Context, leader bool, logger *slog.Logger) {
-	if s.slack != nil && leader {
-		if err := s.slack.Drain(ctx); err != nil {
-			logger.Warn("shutdown: slack outbox not drained (kept for the next start)", "err", err)
-		}
-	}
+// flush sends what the Datadog and Sentry sinks buffer, at shutdown (the
+// Slack outbox is drained by the lease holder: see serve).
+func (s *signals) flush(ctx context.Context, logger *slog.Logger) {
 	if s.datadog != nil {
 		if err := s.datadog.Close(); err != nil {
 			logger.Warn("shutdown: datadog flush", "err", err)

@@ -78,6 +78,28 @@ func (l *Lease) IsLeader() bool {
 	return l.now().Before(l.until)
 }
 
+// TryLead reports whether this replica leads, taking the lease first
+// when no other replica holds it. At shutdown, a replica whose leader
+// stopped first takes it for a last singleton duty; Run, still
+// running, renews it meanwhile and releases it when it returns.
+func (l *Lease) TryLead(ctx context.Context) bool {
+	if l.IsLeader() {
+		return true
+	}
+	start := l.now()
+	ok, err := l.store.AcquireLease(ctx, l.name, l.holder, l.ttl)
+	if err != nil || !ok {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := start.Add(l.ttl * 2 / 3); l.until.Before(until) {
+		l.until = until
+	}
+	l.log.Info("lease: became leader", "lease", l.name, "holder", l.holder)
+	return true
+}
+
 // Holder is this replica's name.
 func (l *Lease) Holder() string { return l.holder }
 

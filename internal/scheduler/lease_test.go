@@ -74,3 +74,39 @@ func waitUntil(t *testing.T, what string, within time.Duration, ok func() bool) 
 		}
 	}
 }
+
+// TestTryLeadTakesOnlyAFreeLease: at shutdown a replica takes the lease
+// for its last delivery only when nobody holds it, so two replicas never
+// deliver at once; once taken, Run (still running) keeps it and releases
+// it when it returns.
+func TestTryLeadTakesOnlyAFreeLease(t *testing.T) {
+	const ttl = 3 * time.Second
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "vigil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	a := scheduler.NewLease(st, "scheduler", "a", ttl, nil)
+	b := scheduler.NewLease(st, "scheduler", "b", ttl, nil)
+	if !a.TryLead(ctx) || !a.IsLeader() {
+		t.Fatal("a did not take the free lease")
+	}
+	if b.TryLead(ctx) || b.IsLeader() {
+		t.Fatal("b took the lease a holds")
+	}
+	if holder, _, err := st.LeaseHolder(ctx, "scheduler"); err != nil || holder != "a" {
+		t.Fatalf("LeaseHolder = %q (%v), want a", holder, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { a.Run(runCtx); close(done) }()
+	stop()
+	<-done
+	if a.IsLeader() {
+		t.Error("a still leads after Run returned")
+	}
+	if !b.TryLead(ctx) {
+		t.Error("b could not take the lease a released")
+	}
+}
