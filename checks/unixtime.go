@@ -95,24 +95,21 @@ func dateTime[T string | []byte](s T, sep byte) (int64, bool) {
 	if len(s) != len(time.DateTime) || s[4] != '-' || s[7] != '-' || s[10] != sep || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	if !digits4(s[0], s[1], s[2], s[3]) || !digits4(s[5], s[6], s[8], s[9]) ||
-		!digits4(s[11], s[12], s[14], s[15]) || s[17]-'0' > 9 || s[18]-'0' > 9 {
+	c, ok1 := digits2(s[0], s[1])
+	yy, ok2 := digits2(s[2], s[3])
+	m, ok3 := digits2(s[5], s[6])
+	day, ok4 := digits2(s[8], s[9])
+	hh, ok5 := digits2(s[11], s[12])
+	mm, ok6 := digits2(s[14], s[15])
+	ss, ok7 := digits2(s[17], s[18])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
 		return 0, false
 	}
-	d := func(i int) int64 { return int64(s[i] - '0') }
-	y := d(0)*1000 + d(1)*100 + d(2)*10 + d(3)
-	m, day := d(5)*10+d(6), d(8)*10+d(9)
-	hh, mm, ss := d(11)*10+d(12), d(14)*10+d(15), d(17)*10+d(18)
+	y := c*100 + yy
 	if m < 1 || m > 12 || day < 1 || day > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
 		return 0, false
 	}
 	return daysFromCivil(y, m, day)*86400 + hh*3600 + mm*60 + ss, true
-}
-
-// digits4 reports whether all four bytes are ASCII digits (a byte below
-// '0' wraps around to more than 9 too).
-func digits4(a, b, c, d byte) bool {
-	return a-'0' <= 9 && b-'0' <= 9 && c-'0' <= 9 && d-'0' <= 9
 }
 
 func daysIn(m, y int64) int64 {
