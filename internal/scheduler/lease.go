@@ -93,11 +93,17 @@ func (l *Lease) TryLead(ctx context.Context) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if until := start.Add(l.ttl * 2 / 3); l.until.Before(until) {
-		l.until = until
-	}
-	l.log.Info("lease: became leader", "lease", l.name, "holder", l.holder)
+	l.took(start, l.now().Before(l.until))
 	return true
+}
+
+// took records that the store granted the lease to an acquisition that
+// started at start (was: this replica led already). l.mu is held.
+func (l *Lease) took(start time.Time, was bool) {
+	l.until = start.Add(l.ttl * 2 / 3)
+	if !was {
+		l.log.Info("lease: became leader", "lease", l.name, "holder", l.holder)
+	}
 }
 
 // Holder is this replica's name.
@@ -150,10 +156,7 @@ func (l *Lease) renew(ctx context.Context) time.Duration {
 			l.failingSince, l.failedAsLeader = start, was
 		}
 	case ok:
-		l.until = start.Add(l.ttl * 2 / 3)
-		if !was {
-			l.log.Info("lease: became leader", "lease", l.name, "holder", l.holder)
-		}
+		l.took(start, was)
 	default:
 		l.until = time.Time{}
 		if was {
