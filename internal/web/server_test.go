@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -447,5 +449,50 @@ func TestSentryHook(t *testing.T) {
 	}
 	if recovered != "kaboom" {
 		t.Errorf("hook recovered %v, want the panic", recovered)
+	}
+}
+
+// A page's set is made on its first render, which may come from many
+// requests at once: every one gets the same set, and it renders (run
+// under -race, as make test does for this package).
+func TestPageSetsAreMadeOnceOnFirstUse(t *testing.T) {
+	a, err := loadAssets(static.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := parseTemplates(views.FS, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tpl.page("no-such-page"); err == nil || !strings.Contains(err.Error(), `unknown page "no-such-page"`) {
+		t.Errorf("unknown page: err = %v, want one naming the page", err)
+	}
+	const n = 8
+	sets := make([]*template.Template, n)
+	outs := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			set, err := tpl.page("error")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var b strings.Builder
+			if err := set.ExecuteTemplate(&b, "layout", View{Page: "error", CSRF: "token", Data: map[string]any{"Code": 418, "Title": "Teapot", "Message": "short and stout"}}); err != nil {
+				t.Error(err)
+				return
+			}
+			sets[i], outs[i] = set, b.String()
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if sets[i] != sets[0] || outs[i] != outs[0] {
+			t.Fatalf("render %d got another set or page than render 0", i)
+		}
+	}
+	if !strings.Contains(outs[0], "<title>Teapot · vigil</title>") || !strings.Contains(outs[0], "short and stout") {
+		t.Errorf("error page lacks its title or message:\n%s", outs[0])
 	}
 }

@@ -225,9 +225,13 @@ func (s *Server) rebuildStatus(ctx context.Context) (*statusRender, error) {
 func (s *Server) renderStatus(p *statuspage.Page) (*statusRender, error) {
 	wrap := func(err error) error { return fmt.Errorf("web: render status page: %w", err) }
 	r := &statusRender{page: p, badges: map[string]cachedBody{}}
+	set, err := s.views.page("status")
+	if err != nil {
+		return nil, wrap(err)
+	}
 	var html bytes.Buffer
 	v := View{Page: "status", Data: newStatusView(p), Sandbox: s.demo != nil}
-	if err := s.views.pages["status"].ExecuteTemplate(&html, "layout", v); err != nil {
+	if err := set.ExecuteTemplate(&html, "layout", v); err != nil {
 		return nil, wrap(err)
 	}
 	js, err := json.Marshal(p)
@@ -242,7 +246,7 @@ func (s *Server) renderStatus(p *statuspage.Page) (*statusRender, error) {
 	}
 	for _, g := range p.Groups {
 		var svg bytes.Buffer
-		if err := s.views.pages["status"].ExecuteTemplate(&svg, "statuspage_badge", newBadge(g.Name, g.State)); err != nil {
+		if err := set.ExecuteTemplate(&svg, "statuspage_badge", newBadge(g.Name, g.State)); err != nil {
 			return nil, wrap(err)
 		}
 		if r.badges[g.Slug], err = newCachedBody(svg.Bytes()); err != nil {

@@ -30,10 +30,23 @@ var pageDefines = map[string]bool{"title": true, "content": true}
 // partialName is the <noun>_<part> form of a partial's file name.
 var partialName = regexp.MustCompile(`^[a-z][a-z0-9]*_[a-z0-9_]+$`)
 
-// templates holds one parsed set per page: the layout, every partial and
-// the page's own "title" and "content".
+// templates holds one set per page: the layout, every partial and the
+// page's own "title" and "content". html/template copies every template of
+// a set it clones, so the sets are made on a page's first render, not at
+// start: a page never shown (the sandbox's in production, say) costs no
+// memory. parseTemplates has made and checked each one once already, so
+// making it again cannot fail for a reason it did not report.
 type templates struct {
-	pages map[string]*template.Template
+	pages map[string]func() (*template.Template, error)
+}
+
+// page returns the set of the named page, making it on first use.
+func (t *templates) page(name string) (*template.Template, error) {
+	set, ok := t.pages[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown page %q", name)
+	}
+	return set()
 }
 
 // View is what every template receives as its dot: the page's own data in
@@ -133,17 +146,21 @@ func parseTemplates(fsys fs.FS, a *assets) (*templates, error) {
 		}
 	}
 
-	t := &templates{pages: map[string]*template.Template{}}
+	t := &templates{pages: map[string]func() (*template.Template, error){}}
 	pages, err := fs.Glob(fsys, "pages/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	for _, file := range pages {
-		set, err := base.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("templates: %w", err)
+		pageSet := func() (*template.Template, []string, error) {
+			set, err := base.Clone()
+			if err != nil {
+				return nil, nil, err
+			}
+			names, err := defineFile(fsys, file, funcs, set)
+			return set, names, err
 		}
-		names, err := defineFile(fsys, file, funcs, set)
+		set, names, err := pageSet()
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -159,7 +176,10 @@ func parseTemplates(fsys fs.FS, a *assets) (*templates, error) {
 			errs = append(errs, fmt.Errorf("%s: does not define \"content\"", file))
 		}
 		errs = append(errs, checkReferences(file, set, a)...)
-		t.pages[strings.TrimSuffix(path.Base(file), ".html")] = set
+		t.pages[strings.TrimSuffix(path.Base(file), ".html")] = sync.OnceValues(func() (*template.Template, error) {
+			set, _, err := pageSet()
+			return set, err
+		})
 	}
 	if len(pages) == 0 {
 		errs = append(errs, errors.New("no pages in pages/"))
@@ -334,9 +354,9 @@ func (s *Server) render(c *fiber.Ctx, page, partial string, data any) error {
 
 // renderTemplate executes template name of page's set into the response.
 func (s *Server) renderTemplate(c *fiber.Ctx, page, name string, data any) error {
-	set, ok := s.views.pages[page]
-	if !ok {
-		return fmt.Errorf("web: render: unknown page %q", page)
+	set, err := s.views.page(page)
+	if err != nil {
+		return fmt.Errorf("web: render: %w", err)
 	}
 	if set.Lookup(name) == nil {
 		return fmt.Errorf("web: render %s: unknown template %q", page, name)
