@@ -98,11 +98,20 @@ func rendezvous(replica, job string) uint64 { return idHash(replica + "\x00" + j
 // maxClaims bounds the ticks one claim statement takes.
 const maxClaims = 500
 
+// claimLinger is how long the claim that finds no statement running waits
+// for others to join it before it sends one. Ticks of many checks come
+// spread out (a thousand checks every 10s: one every 10ms), and a
+// statement takes about a millisecond, so without the wait nearly every
+// statement (and its commit) held one tick. It delays a run's start by at
+// most this much.
+const claimLinger = 20 * time.Millisecond
+
 // Claim claims a tick in the store's tick claims. Claims made while
-// another is in the store queue up and go in the next statement together
-// (one commit, so one WAL flush on PostgreSQL, for many ticks): the first
-// caller to find none running claims the queue, and when it is done hands
-// the next batch to the oldest waiter.
+// another is in the store, or within claimLinger of the first, queue up
+// and go in one statement together (one commit, so one WAL flush on
+// PostgreSQL, for many ticks): the first caller to find none running
+// claims the queue after claimLinger, and when it is done hands the next
+// batch to the oldest waiter.
 func (r *Replicas) Claim(ctx context.Context, job string, scheduled time.Time) (bool, error) {
 	me := &claimReq{tick: store.TickRef{CheckID: job, Scheduled: scheduled}, done: make(chan claimResult, 1)}
 	c := &r.claims
@@ -111,11 +120,15 @@ func (r *Replicas) Claim(ctx context.Context, job string, scheduled time.Time) (
 	lead := !c.running
 	c.running = true
 	c.mu.Unlock()
-	if !lead {
+	if lead {
+		time.Sleep(claimLinger)
+	} else {
 		res := <-me.done
 		if !res.lead {
 			return res.won, res.err
 		}
+		// Handed the lead: the claims that came while the last statement
+		// ran are queued already.
 	}
 	c.mu.Lock()
 	n := min(len(c.queue), maxClaims)
