@@ -21,8 +21,9 @@ const maxBatch = 64
 // transaction's BEGIN, silence lookup and COMMIT for them all), while a
 // lone Record waits commitLinger only. It delays each Record (not its
 // check's run) by at most maxLinger. With 10ms and 50ms, batches held three
-// or four runs and serve spent a third of its CPU committing them;
-// 25ms and 100ms cut serve's CPU by about a third (make bench-serve).
+// or four runs and serve spent a third of its CPU committing them; with
+// 25ms and 100ms they hold about ten, and serve at 1,000 http checks every
+// 10s went from 7.1% to 5.6% of a core (make bench-serve).
 const (
 	commitLinger = 25 * time.Millisecond
 	maxLinger    = 100 * time.Millisecond
